@@ -1,0 +1,13 @@
+"""The engine: TensorFlow-exact LSTM cells, the loops over time, and the fused fast path.
+
+Shape legend: B batch, T time steps, I input size, H units, P projection size, D directions.
+"""
+from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple, MultiRNNCell, ParamCount
+from .fused import fuse_blocker, tf_to_torch_weights
+from .lstm import LSTM, last_hidden
+from .rnn import bidirectional_dynamic_rnn, dynamic_rnn, reverse_within_lengths
+
+__all__ = [
+    "BasicLSTMCell", "LSTMCell", "LSTMStateTuple", "MultiRNNCell", "ParamCount", "LSTM", "last_hidden",
+    "dynamic_rnn", "bidirectional_dynamic_rnn", "reverse_within_lengths", "fuse_blocker", "tf_to_torch_weights",
+]

@@ -1,0 +1,156 @@
+"""The fast path: run TensorFlow-layout LSTM cells through PyTorch's fused LSTM kernel.
+
+``torch.lstm`` is the kernel behind ``torch.nn.LSTM`` (oneDNN or ATen on CPU, cuDNN on GPU). Its layout differs
+from TensorFlow's in three ways, all bridged here with differentiable ops, so gradients land on the cells'
+``kernel`` and ``bias`` in the TensorFlow layout:
+
+- gate order: TensorFlow's columns are i, j, f, o; PyTorch's rows are i, f, g(=j), o;
+- one kernel ``(I + P, 4H)`` for ``[x_t, h_{t-1}]`` vs ``weight_ih (4H, I)`` and ``weight_hh (4H, P)``;
+- one bias plus the constant ``forget_bias`` vs two biases: ``b_ih`` takes ``bias`` with ``forget_bias``
+  folded into its forget part, ``b_hh`` is zero.
+
+Variable lengths go through a packed sequence (sorted inside, the caller's batch order untouched), which
+gives TensorFlow's semantics: zero outputs past each length, the final state taken at the last valid step,
+and the backward direction reading each sequence reversed within its own length.
+"""
+from __future__ import annotations
+
+import torch
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple
+
+# TensorFlow gate blocks (i, j, f, o) in PyTorch's order (i, f, g, o).
+_TF_TO_TORCH = (0, 2, 1, 3)
+
+
+def fuse_blocker(cell) -> str | None:
+    """Why ``cell`` cannot run on the fused kernel, or None when it can."""
+    if not isinstance(cell, (BasicLSTMCell, LSTMCell)):
+        return f"{type(cell).__name__} is not an LSTM cell"
+    if cell.activation not in ("tanh", torch.tanh):
+        return f"activation {cell.activation!r} (the fused kernel computes tanh)"
+    if isinstance(cell, LSTMCell):
+        if cell.use_peepholes:
+            return "peepholes"
+        if cell.cell_clip is not None:
+            return "cell_clip"
+        if cell.proj_clip is not None:
+            return "proj_clip"
+        if cell.num_proj is not None and cell.num_proj >= cell.num_units:
+            return f"num_proj={cell.num_proj} >= num_units={cell.num_units} (the kernel needs P < H)"
+    return None
+
+
+def stack_blocker(layers) -> str | None:
+    """Why a stack ``layers[k][d]`` of cells cannot run as one fused call, or None when it can."""
+    for layer in layers:
+        for cell in layer:
+            reason = fuse_blocker(cell)
+            if reason:
+                return reason
+    first = layers[0][0]
+    for k, layer in enumerate(layers):
+        for cell in layer:
+            if (cell.num_units, cell.proj_size) != (first.num_units, first.proj_size):
+                return "layers of different sizes"
+            if cell.input_size != (first.input_size if k == 0 else len(layer) * first.proj_size):
+                return "a layer's input size is not the previous layer's output size"
+    return None
+
+
+def tf_to_torch_weights(cell) -> list[torch.Tensor]:
+    """One cell's parameters in ``torch.nn.LSTM``'s layout (differentiable: gradients flow back).
+
+    Returns ``[weight_ih (4H, I), weight_hh (4H, P), bias_ih (4H,), bias_hh (4H,)]`` plus
+    ``weight_hr (P, H)`` when the cell projects.
+    """
+    I, H, P = cell.input_size, cell.num_units, cell.proj_size
+    perm = torch.tensor(_TF_TO_TORCH, device=cell.kernel.device)
+    k = cell.kernel.view(I + P, 4, H).index_select(1, perm)      # (I+P, 4, H), gates now i, f, g, o
+    w_ih = k[:I].permute(1, 2, 0).reshape(4 * H, I)              # (4H, I)
+    w_hh = k[I:].permute(1, 2, 0).reshape(4 * H, P)              # (4H, P)
+    b = cell.bias.view(4, H).index_select(0, perm)               # (4, H)
+    if cell.forget_bias:
+        fold = torch.zeros(4, 1, dtype=b.dtype, device=b.device)
+        fold[1] = cell.forget_bias                                # forget is block 1 in PyTorch's order
+        b = b + fold
+    weights = [w_ih, w_hh, b.reshape(4 * H), torch.zeros(4 * H, dtype=b.dtype, device=b.device)]
+    if cell.num_proj is not None:
+        weights.append(cell.projection_kernel.t().contiguous())  # (P, H)
+    return weights
+
+
+class _WeightCache:
+    """Converted weights reused while nothing needs their graph (inference) and the parameters are unchanged."""
+
+    def __init__(self):
+        self.key = None
+        self.weights = None
+
+    def get(self, layers, grad_needed: bool) -> list[torch.Tensor]:
+        params = [p for layer in layers for cell in layer for p in cell.parameters()]
+        if grad_needed:
+            self.key = self.weights = None
+            return _convert(layers)
+        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params) + tuple(
+            cell.forget_bias for layer in layers for cell in layer)
+        if key != self.key:
+            with torch.no_grad():
+                self.weights = _convert(layers)
+            self.key = key
+        return self.weights
+
+
+def _convert(layers) -> list[torch.Tensor]:
+    flat = [w for layer in layers for cell in layer for w in tf_to_torch_weights(cell)]
+    if flat[0].is_cuda:
+        # cuDNN wants every weight in one contiguous buffer, in this order; otherwise it re-packs (and warns)
+        # on every call. The concatenation is differentiable, so gradients still reach the TF-layout params.
+        buf = torch.cat([w.reshape(-1) for w in flat])
+        views, offset = [], 0
+        for w in flat:
+            views.append(buf[offset: offset + w.numel()].view_as(w))
+            offset += w.numel()
+        flat = views
+    return flat
+
+
+def fused_stack(layers, inputs: torch.Tensor, lengths: torch.Tensor | None, initial_states,
+                dropout: float = 0.0, training: bool = False, cache: _WeightCache | None = None):
+    """Run a stack of cells (``layers[k][d]``, ``d`` = 0 forward, 1 backward) as one fused kernel call.
+
+    Args:
+        inputs: ``(B, T, I)``, batch-major. lengths: ``(B,)`` int64 in 1..T, or None (every step valid).
+        initial_states: None or ``initial_states[k][d]`` an ``LSTMStateTuple(c (B, H), h (B, P))``.
+        dropout: applied to every layer's output but the last, in training.
+
+    Returns:
+        ``outputs (B, T, D*P)`` (zero past each length) and ``final[k][d]`` as ``LSTMStateTuple``.
+    """
+    L, D = len(layers), len(layers[0])
+    H, P = layers[0][0].num_units, layers[0][0].proj_size
+    B, T = inputs.shape[0], inputs.shape[1]
+    grad_needed = torch.is_grad_enabled() and any(
+        p.requires_grad for layer in layers for cell in layer for p in cell.parameters())
+    weights = cache.get(layers, grad_needed) if cache is not None else _convert(layers)
+    if initial_states is None:
+        h0 = inputs.new_zeros(L * D, B, P)
+        c0 = inputs.new_zeros(L * D, B, H)
+    else:
+        h0 = torch.stack([st.h for layer in initial_states for st in layer])  # (L*D, B, P)
+        c0 = torch.stack([st.c for layer in initial_states for st in layer])  # (L*D, B, H)
+    if lengths is not None and int(lengths.min()) == T:
+        lengths = None  # every sequence is full: no packing needed
+    if lengths is None:
+        out, hn, cn = torch.lstm(inputs, (h0, c0), weights, True, L, dropout, training, D == 2, True)
+    else:
+        packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        order, back = packed.sorted_indices, packed.unsorted_indices
+        data, hn, cn = torch.lstm(packed.data, packed.batch_sizes, (h0.index_select(1, order), c0.index_select(1, order)),
+                                  weights, True, L, dropout, training, D == 2)
+        out, _ = pad_packed_sequence(PackedSequence(data, packed.batch_sizes, order, back),
+                                     batch_first=True, total_length=T)        # (B, T, D*P)
+        hn, cn = hn.index_select(1, back), cn.index_select(1, back)
+    final = [[LSTMStateTuple(cn[k * D + d], hn[k * D + d]) for d in range(D)] for k in range(L)]
+    return out, final

@@ -1,0 +1,232 @@
+"""Running cells over sequences: ``dynamic_rnn`` and ``bidirectional_dynamic_rnn`` with TensorFlow's semantics.
+
+Shape legend: ``B`` batch, ``T`` time steps, ``I`` input size, ``H`` units, ``P`` output size, ``D`` directions.
+
+Two ways compute the same thing, and tests hold them equal:
+
+- the step loop (:func:`loop_stack`): the input half of every step in one matmul, then a Python loop over
+  time for the recurrent half; it runs any cell (peepholes, clipping, other activations);
+- the fused kernel (:func:`lstmkit.nn.fused.fused_stack`): PyTorch's LSTM kernel on converted weights.
+
+``fused=None`` (the default) takes the fused kernel whenever the cells allow it; ``True`` insists (a clear
+error names what blocks it), ``False`` forces the loop.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .cells import LSTMStateTuple, MultiRNNCell, _describe, _LSTMCellBase
+from .fused import fuse_blocker, fused_stack, stack_blocker
+
+
+# -- checks at the public boundary ------------------------------------------------------------------------------
+def check_inputs(owner: str, inputs, input_size: int, what: str, time_major: bool = False) -> torch.Tensor:
+    """Validate ``inputs`` and return them batch-major ``(B, T, I)``."""
+    layout = "(T, B, {})" if time_major else "(B, T, {})"
+    if not isinstance(inputs, torch.Tensor):
+        raise TypeError(f"{owner}: inputs must be a tensor {layout.format(input_size)}, got {_describe(inputs)}")
+    if not inputs.is_floating_point():
+        raise TypeError(f"{owner}: inputs must be floating point (embed integer ids first), got {inputs.dtype}")
+    if inputs.dim() != 3 or inputs.shape[2] != input_size:
+        raise ValueError(f"{owner}: inputs must be {layout.format(input_size)} for {what}, "
+                         f"got {tuple(inputs.shape)}")
+    if inputs.shape[0] == 0 or inputs.shape[1] == 0:
+        raise ValueError(f"{owner}: inputs must have at least one sequence and one step, got {tuple(inputs.shape)}")
+    return inputs.transpose(0, 1) if time_major else inputs
+
+
+def check_dtype(owner: str, inputs: torch.Tensor, module: torch.nn.Module) -> None:
+    param = next(module.parameters())
+    if param.dtype != inputs.dtype or param.device != inputs.device:
+        raise TypeError(f"{owner}: inputs are {inputs.dtype} on {inputs.device} but the parameters are "
+                        f"{param.dtype} on {param.device}; move one to the other (e.g. cell.to(inputs))")
+
+
+def check_lengths(owner: str, lengths, batch: int, time: int, device) -> torch.Tensor | None:
+    """Validate ``lengths`` (sequence of ints, array or tensor, each in 1..T) and return ``(B,)`` int64."""
+    if lengths is None:
+        return None
+    if isinstance(lengths, torch.Tensor):
+        if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+            raise TypeError(f"{owner}: lengths must be integers, got {lengths.dtype}")
+        t = lengths.to(device=device, dtype=torch.int64)
+    else:
+        try:
+            t = torch.as_tensor(lengths)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"{owner}: lengths must be a sequence of ints, got {lengths!r}") from exc
+        if t.is_floating_point() or t.dtype == torch.bool:
+            raise TypeError(f"{owner}: lengths must be integers, got {t.dtype}")
+        t = t.to(device=device, dtype=torch.int64)
+    if t.dim() != 1 or t.shape[0] != batch:
+        raise ValueError(f"{owner}: lengths must be ({batch},) (one per sequence), got {tuple(t.shape)}")
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 1 or hi > time:
+        raise ValueError(f"{owner}: lengths must lie in 1..{time} (T), got values from {lo} to {hi}")
+    return t
+
+
+def _check_fused_flag(owner: str, fused, blocker: str | None) -> bool:
+    if fused not in (None, True, False):
+        raise ValueError(f"{owner}: fused must be None (auto), True or False, got {fused!r}")
+    if fused is True and blocker:
+        raise ValueError(f"{owner}: fused=True but the fused kernel cannot run this: {blocker}")
+    return blocker is None and fused is not False
+
+
+# -- the loop -----------------------------------------------------------------------------------------------------
+def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Reverse each sequence of ``x (B, T, ...)`` within its own length; padding stays where it is.
+
+    Its own inverse, so the same call aligns a backward pass's outputs back to the input positions.
+    """
+    if lengths is None:
+        return x.flip(1)
+    B, T = x.shape[0], x.shape[1]
+    t = torch.arange(T, device=x.device).unsqueeze(0)                      # (1, T)
+    n = lengths.unsqueeze(1)                                               # (B, 1)
+    idx = torch.where(t < n, n - 1 - t, t)                                 # (B, T)
+    return x[torch.arange(B, device=x.device).unsqueeze(1), idx]
+
+
+def _loop_cell(cell: _LSTMCellBase, x: torch.Tensor, lengths, state: LSTMStateTuple):
+    """One cell over ``x (B, T, I)``: outputs ``(B, T, P)`` zero past each length, state copied through."""
+    T = x.shape[1]
+    x_proj = cell.project_inputs(x)                                        # (B, T, I) -> (B, T, 4H), one matmul
+    valid = None if lengths is None else (torch.arange(T, device=x.device) < lengths.unsqueeze(1)).unsqueeze(2)
+    min_len = T if lengths is None else int(lengths.min())
+    outputs = []
+    for t in range(T):
+        h, new = cell.recurrent_step(x_proj[:, t], state)
+        if t >= min_len:  # some sequences have ended: keep their state, zero their output
+            m = valid[:, t]                                                # (B, 1)
+            h = h.masked_fill(~m, 0.0)
+            new = LSTMStateTuple(torch.where(m, new.c, state.c), torch.where(m, new.h, state.h))
+        outputs.append(h)
+        state = new
+    return torch.stack(outputs, dim=1), state                              # (B, T, P)
+
+
+def loop_stack(layers, inputs, lengths, initial_states, dropout: float = 0.0, training: bool = False):
+    """The reference loop for a stack ``layers[k][d]``; same contract as :func:`fused_stack`."""
+    x = inputs
+    final = []
+    for k, layer in enumerate(layers):
+        if k and dropout:
+            x = F.dropout(x, dropout, training)
+        outs, states = [], []
+        for d, cell in enumerate(layer):
+            state = (initial_states[k][d] if initial_states is not None
+                     else cell.zero_state(x.shape[0], x.dtype, x.device))
+            xs = x if d == 0 else reverse_within_lengths(x, lengths)
+            out, st = _loop_cell(cell, xs, lengths, state)
+            outs.append(out if d == 0 else reverse_within_lengths(out, lengths))
+            states.append(st)
+        x = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)         # (B, T, D*P)
+        final.append(states)
+    return x, final
+
+
+def run_stack(layers, inputs, lengths, initial_states, dropout=0.0, training=False, use_fused=True, cache=None):
+    if use_fused:
+        return fused_stack(layers, inputs, lengths, initial_states, dropout, training, cache)
+    return loop_stack(layers, inputs, lengths, initial_states, dropout, training)
+
+
+# -- TensorFlow's functions -----------------------------------------------------------------------------------------
+def _layers_of(owner: str, cell):
+    if isinstance(cell, MultiRNNCell):
+        return [[c] for c in cell.cells]
+    if isinstance(cell, _LSTMCellBase):
+        return [[cell]]
+    raise TypeError(f"{owner}: cell must be a BasicLSTMCell, LSTMCell or MultiRNNCell, got {type(cell).__name__}")
+
+
+def dynamic_rnn(cell, inputs, lengths=None, initial_state=None, time_major: bool = False, fused=None):
+    """Run ``cell`` over every step of ``inputs``, TensorFlow's ``tf.nn.dynamic_rnn``.
+
+    Args:
+        cell: ``BasicLSTMCell``, ``LSTMCell`` or ``MultiRNNCell``; its weights are shared by every step.
+        inputs: ``(B, T, I)`` floats, or ``(T, B, I)`` with ``time_major=True``.
+        lengths: ``(B,)`` ints in 1..T (TensorFlow's ``sequence_length``), or None when every step is valid.
+            Outputs past a sequence's length are zero and its final state is the state at its last valid step.
+        initial_state: the cell's state format (``cell.zero_state(B)`` when None).
+        fused: None (auto: PyTorch's fused kernel when the cell allows it), True (insist) or False (step loop).
+
+    Returns:
+        ``(outputs, final_state)``: outputs ``(B, T, output_size)`` (``(T, B, ...)`` if time-major) = ``h`` at every
+        step; ``final_state`` in the cell's format (a tuple of layer states for ``MultiRNNCell``).
+
+    Example::
+
+        >>> cell = BasicLSTMCell(28, 128)
+        >>> outputs, state = dynamic_rnn(cell, torch.randn(4, 10, 28), lengths=[10, 7, 3, 1])
+        >>> outputs.shape, state.h.shape
+        (torch.Size([4, 10, 128]), torch.Size([4, 128]))
+    """
+    owner = "dynamic_rnn"
+    layers = _layers_of(owner, cell)
+    x = check_inputs(owner, inputs, layers[0][0].input_size, f"{cell!r}".split("\n")[0], time_major)
+    check_dtype(owner, x, cell)
+    B, T = x.shape[0], x.shape[1]
+    lens = check_lengths(owner, lengths, B, T, x.device)
+    init = None
+    if initial_state is not None:
+        if isinstance(cell, MultiRNNCell):
+            cell.check_state(initial_state, owner, B)
+            init = [[c.unpack_state(s, owner, B)] for c, s in zip(cell.cells, initial_state)]
+        else:
+            init = [[cell.unpack_state(initial_state, owner, B)]]
+    # a stack of one layer per call: each layer takes the fused kernel if it can, whatever the others do
+    use = [_check_fused_flag(owner, fused, fuse_blocker(layer[0])) for layer in layers]
+    finals = []
+    for k, layer in enumerate(layers):
+        x, fin = run_stack([layer], x, lens, None if init is None else [init[k]], use_fused=use[k])
+        finals.append(layer[0].pack_state(fin[0][0]))
+    final_state = tuple(finals) if isinstance(cell, MultiRNNCell) else finals[0]
+    return (x.transpose(0, 1) if time_major else x), final_state
+
+
+def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, lengths=None, initial_state_fw=None,
+                              initial_state_bw=None, time_major: bool = False, fused=None):
+    """A forward and a backward cell over the same inputs, TensorFlow's ``tf.nn.bidirectional_dynamic_rnn``.
+
+    The backward cell reads each sequence reversed *within its own length* (never the padding first), and its
+    outputs are aligned back to the input positions, so ``out_bw[b, t]`` is the backward state after reading
+    steps ``lengths[b]-1 .. t``.
+
+    Returns:
+        ``((out_fw, out_bw), (state_fw, state_bw))``; outputs ``(B, T, P)`` each, zero past each length.
+    """
+    owner = "bidirectional_dynamic_rnn"
+    for name, c in (("cell_fw", cell_fw), ("cell_bw", cell_bw)):
+        if not isinstance(c, _LSTMCellBase):
+            raise TypeError(f"{owner}: {name} must be a BasicLSTMCell or LSTMCell, got {type(c).__name__}")
+    if cell_fw.input_size != cell_bw.input_size:
+        raise ValueError(f"{owner}: cell_fw and cell_bw must read the same input size, "
+                         f"got {cell_fw.input_size} and {cell_bw.input_size}")
+    x = check_inputs(owner, inputs, cell_fw.input_size, "the forward and backward cells", time_major)
+    check_dtype(owner, x, cell_fw)
+    check_dtype(owner, x, cell_bw)
+    B, T = x.shape[0], x.shape[1]
+    lens = check_lengths(owner, lengths, B, T, x.device)
+    fw, bw = ([cell_fw], [cell_bw])
+    states = [c.unpack_state(s, owner, B) if s is not None else c.zero_state(B, x.dtype, x.device)
+              for c, s in ((cell_fw, initial_state_fw), (cell_bw, initial_state_bw))]
+    same_shape = stack_blocker([[cell_fw, cell_bw]]) is None
+    if same_shape and _check_fused_flag(owner, fused, None):
+        out, fin = run_stack([[cell_fw, cell_bw]], x, lens, [states], use_fused=True)
+        out_fw, out_bw = out.split(cell_fw.proj_size, dim=2)
+        st_fw, st_bw = fin[0]
+    else:  # two independent passes: each direction on its own path
+        out_fw, fin_fw = run_stack([fw], x, lens, [[states[0]]],
+                                   use_fused=_check_fused_flag(owner, fused, fuse_blocker(cell_fw)))
+        xr = reverse_within_lengths(x, lens)
+        out_bw, fin_bw = run_stack([bw], xr, lens, [[states[1]]],
+                                   use_fused=_check_fused_flag(owner, fused, fuse_blocker(cell_bw)))
+        out_bw = reverse_within_lengths(out_bw, lens)
+        st_fw, st_bw = fin_fw[0][0], fin_bw[0][0]
+    if time_major:
+        out_fw, out_bw = out_fw.transpose(0, 1), out_bw.transpose(0, 1)
+    return (out_fw, out_bw), (cell_fw.pack_state(st_fw), cell_bw.pack_state(st_bw))
