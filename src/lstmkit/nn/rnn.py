@@ -90,6 +90,10 @@ def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> tor
     return x[torch.arange(B, device=x.device).unsqueeze(1), idx]
 
 
+def _zeros(cell, x: torch.Tensor) -> LSTMStateTuple:
+    return LSTMStateTuple(x.new_zeros(x.shape[0], cell.num_units), x.new_zeros(x.shape[0], cell.proj_size))
+
+
 def _loop_cell(cell: _LSTMCellBase, x: torch.Tensor, lengths, state: LSTMStateTuple):
     """One cell over ``x (B, T, I)``: outputs ``(B, T, P)`` zero past each length, state copied through."""
     T = x.shape[1]
@@ -117,8 +121,7 @@ def loop_stack(layers, inputs, lengths, initial_states, dropout: float = 0.0, tr
             x = F.dropout(x, dropout, training)
         outs, states = [], []
         for d, cell in enumerate(layer):
-            state = (initial_states[k][d] if initial_states is not None
-                     else cell.zero_state(x.shape[0], x.dtype, x.device))
+            state = initial_states[k][d] if initial_states is not None else _zeros(cell, x)
             xs = x if d == 0 else reverse_within_lengths(x, lengths)
             out, st = _loop_cell(cell, xs, lengths, state)
             outs.append(out if d == 0 else reverse_within_lengths(out, lengths))
@@ -211,8 +214,7 @@ def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, lengths=None, initial_st
     check_dtype(owner, x, cell_bw)
     B, T = x.shape[0], x.shape[1]
     lens = check_lengths(owner, lengths, B, T, x.device)
-    fw, bw = ([cell_fw], [cell_bw])
-    states = [c.unpack_state(s, owner, B) if s is not None else c.zero_state(B, x.dtype, x.device)
+    states = [c.unpack_state(s, owner, B) if s is not None else _zeros(c, x)
               for c, s in ((cell_fw, initial_state_fw), (cell_bw, initial_state_bw))]
     same_shape = stack_blocker([[cell_fw, cell_bw]]) is None
     if same_shape and _check_fused_flag(owner, fused, None):
@@ -220,10 +222,10 @@ def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, lengths=None, initial_st
         out_fw, out_bw = out.split(cell_fw.proj_size, dim=2)
         st_fw, st_bw = fin[0]
     else:  # two independent passes: each direction on its own path
-        out_fw, fin_fw = run_stack([fw], x, lens, [[states[0]]],
+        out_fw, fin_fw = run_stack([[cell_fw]], x, lens, [[states[0]]],
                                    use_fused=_check_fused_flag(owner, fused, fuse_blocker(cell_fw)))
         xr = reverse_within_lengths(x, lens)
-        out_bw, fin_bw = run_stack([bw], xr, lens, [[states[1]]],
+        out_bw, fin_bw = run_stack([[cell_bw]], xr, lens, [[states[1]]],
                                    use_fused=_check_fused_flag(owner, fused, fuse_blocker(cell_bw)))
         out_bw = reverse_within_lengths(out_bw, lens)
         st_fw, st_bw = fin_fw[0][0], fin_bw[0][0]
