@@ -68,8 +68,8 @@ def tf_to_torch_weights(cell) -> list[torch.Tensor]:
     I, H, P = cell.input_size, cell.num_units, cell.proj_size
     perm = torch.tensor(_TF_TO_TORCH, device=cell.kernel.device)
     k = cell.kernel.view(I + P, 4, H).index_select(1, perm)      # (I+P, 4, H), gates now i, f, g, o
-    w_ih = k[:I].permute(1, 2, 0).reshape(4 * H, I)              # (4H, I)
-    w_hh = k[I:].permute(1, 2, 0).reshape(4 * H, P)              # (4H, P)
+    w_ih = k[:I].permute(1, 2, 0).reshape(4 * H, I).contiguous() # (4H, I), row-major as the kernel wants
+    w_hh = k[I:].permute(1, 2, 0).reshape(4 * H, P).contiguous() # (4H, P)
     b = cell.bias.view(4, H).index_select(0, perm)               # (4, H)
     if cell.forget_bias:
         fold = torch.zeros(4, 1, dtype=b.dtype, device=b.device)
@@ -89,17 +89,21 @@ class _WeightCache:
         self.weights = None
 
     def get(self, layers, grad_needed: bool) -> list[torch.Tensor]:
-        params = [p for layer in layers for cell in layer for p in cell.parameters()]
         if grad_needed:
             self.key = self.weights = None
             return _convert(layers)
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params) + tuple(
+        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in _params(layers)) + tuple(
             cell.forget_bias for layer in layers for cell in layer)
         if key != self.key:
             with torch.no_grad():
                 self.weights = _convert(layers)
             self.key = key
         return self.weights
+
+
+def _params(layers):
+    # straight from each cell's own dict: this runs on every call, and Module.parameters() walks the tree
+    return [p for layer in layers for cell in layer for p in cell._parameters.values()]
 
 
 def _convert(layers) -> list[torch.Tensor]:
@@ -128,11 +132,11 @@ def fused_stack(layers, inputs: torch.Tensor, lengths: torch.Tensor | None, init
     Returns:
         ``outputs (B, T, D*P)`` (zero past each length) and ``final[k][d]`` as ``LSTMStateTuple``.
     """
+    layers = [list(layer) for layer in layers]  # plain lists: ModuleList indexing is slow on the hot path
     L, D = len(layers), len(layers[0])
     H, P = layers[0][0].num_units, layers[0][0].proj_size
     B, T = inputs.shape[0], inputs.shape[1]
-    grad_needed = torch.is_grad_enabled() and any(
-        p.requires_grad for layer in layers for cell in layer for p in cell.parameters())
+    grad_needed = torch.is_grad_enabled() and any(p.requires_grad for p in _params(layers))
     weights = cache.get(layers, grad_needed) if cache is not None else _convert(layers)
     if initial_states is None:
         h0 = inputs.new_zeros(L * D, B, P)

@@ -69,6 +69,7 @@ class LSTM(nn.Module):
             out_size = layer[0].output_size
             layers.append(layer)
         self.layers = nn.ModuleList(layers)
+        self._first_cell = [layers[0][0]]  # a plain list: not registered twice as a submodule
         self.output_size = D * out_size
         self._blocker = stack_blocker(self.layers)
         self.use_fused = _check_fused_flag("LSTM", fused, self._blocker)
@@ -100,13 +101,15 @@ class LSTM(nn.Module):
     def forward(self, x: torch.Tensor, lengths=None, initial_state=None):
         owner = "LSTM.forward"
         x = check_inputs(owner, x, self.input_size, f"LSTM(input_size={self.input_size})")
-        check_dtype(owner, x, self)
+        check_dtype(owner, x, self._first_cell[0].kernel)
         B, T = x.shape[0], x.shape[1]
         lens = check_lengths(owner, lengths, B, T, x.device)
         init = None if initial_state is None else self._unpack_states(initial_state, B)
         dropout = self.dropout if self.training else 0.0
         outputs, final = run_stack(self.layers, x, lens, init, dropout, self.training, self.use_fused, self._cache)
-        self.last_path = "fused" if self.use_fused else "loop"
+        path = "fused" if self.use_fused else "loop"
+        if self.last_path != path:  # Module.__setattr__ is slow; B=1 latency counts every microsecond
+            self.last_path = path
         if self.bidirectional:
             return outputs, tuple((fw, bw) for fw, bw in final)
         return outputs, tuple(states[0] for states in final)

@@ -36,8 +36,8 @@ def check_inputs(owner: str, inputs, input_size: int, what: str, time_major: boo
     return inputs.transpose(0, 1) if time_major else inputs
 
 
-def check_dtype(owner: str, inputs: torch.Tensor, module: torch.nn.Module) -> None:
-    param = next(module.parameters())
+def check_dtype(owner: str, inputs: torch.Tensor, param: torch.Tensor) -> None:
+    """The inputs must share the parameters' dtype and device (a cheap check: it runs on every call)."""
     if param.dtype != inputs.dtype or param.device != inputs.device:
         raise TypeError(f"{owner}: inputs are {inputs.dtype} on {inputs.device} but the parameters are "
                         f"{param.dtype} on {param.device}; move one to the other (e.g. cell.to(inputs))")
@@ -171,7 +171,7 @@ def dynamic_rnn(cell, inputs, lengths=None, initial_state=None, time_major: bool
     owner = "dynamic_rnn"
     layers = _layers_of(owner, cell)
     x = check_inputs(owner, inputs, layers[0][0].input_size, f"{cell!r}".split("\n")[0], time_major)
-    check_dtype(owner, x, cell)
+    check_dtype(owner, x, layers[0][0].kernel)
     B, T = x.shape[0], x.shape[1]
     lens = check_lengths(owner, lengths, B, T, x.device)
     init = None
@@ -210,8 +210,8 @@ def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, lengths=None, initial_st
         raise ValueError(f"{owner}: cell_fw and cell_bw must read the same input size, "
                          f"got {cell_fw.input_size} and {cell_bw.input_size}")
     x = check_inputs(owner, inputs, cell_fw.input_size, "the forward and backward cells", time_major)
-    check_dtype(owner, x, cell_fw)
-    check_dtype(owner, x, cell_bw)
+    check_dtype(owner, x, cell_fw.kernel)
+    check_dtype(owner, x, cell_bw.kernel)
     B, T = x.shape[0], x.shape[1]
     lens = check_lengths(owner, lengths, B, T, x.device)
     states = [c.unpack_state(s, owner, B) if s is not None else _zeros(c, x)

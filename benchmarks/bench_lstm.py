@@ -1,0 +1,131 @@
+"""lstmkit's LSTM against torch.nn.LSTM of the same size, side by side in one process.
+
+Each row alternates the two (ours, theirs, ours, theirs, ...) and keeps each one's best time, so both see the
+same machine state. Forward rows run under ``torch.no_grad()`` (inference); forward+backward rows build the
+graph and backpropagate ``outputs.sum()``. GFLOP/s counts the forward's matmuls: 2*B*T*(I+H)*4H per direction
+(fwd+bwd counts 3x that). "sgemm %" is the share of this machine's sgemm throughput, measured in the same run
+on one GEMM of the forward's total size, ``(B*T, I+H) @ (I+H, 4H)``.
+
+    python benchmarks/bench_lstm.py            # the README table
+    python benchmarks/bench_lstm.py --quick    # fewer repeats
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from lstmkit.nn import LSTM
+
+
+def best_times(fns, repeats: int, warmup: int = 2) -> list[float]:
+    """Run each fn in turn, ``repeats`` rounds; return each one's best wall time in seconds."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return best
+
+
+def sgemm_gflops(B, T, I, H, repeats) -> float:
+    a, b = torch.randn(B * T, I + H), torch.randn(I + H, 4 * H)
+    (t,) = best_times([lambda: a @ b], repeats)
+    return 2 * B * T * (I + H) * 4 * H / t / 1e9
+
+
+def make_pair(I, H, bidirectional, cell="basic", fused=None, **opts):
+    ours = LSTM(I, H, bidirectional=bidirectional, cell=cell, fused=fused, **opts)
+    theirs = torch.nn.LSTM(I, H, bidirectional=bidirectional, batch_first=True)
+    return ours, theirs
+
+
+def torch_run(lstm, x, lengths):
+    if lengths is None:
+        return lstm(x)[0]
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    return pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+
+
+def row(label, ours, theirs, B, T, I, H, varlen, backward, repeats, peak):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(B, T, I, generator=gen)
+    lengths = torch.randint(T // 2, T + 1, (B,), generator=gen) if varlen else None
+    if varlen:
+        lengths[0] = T
+    D = 2 if ours.bidirectional else 1
+    flops = 2 * B * T * (I + H) * 4 * H * D * (3 if backward else 1)
+
+    def ours_fn():
+        if backward:
+            ours(x, lengths)[0].sum().backward()
+        else:
+            with torch.no_grad():
+                ours(x, lengths)
+
+    def theirs_fn():
+        if backward:
+            torch_run(theirs, x, lengths).sum().backward()
+        else:
+            with torch.no_grad():
+                torch_run(theirs, x, lengths)
+
+    t_ours, t_theirs = best_times([ours_fn, theirs_fn], repeats)
+    return {
+        "row": label, "path": ours.last_path, "ours_ms": t_ours * 1e3, "torch_ms": t_theirs * 1e3,
+        "ratio": t_ours / t_theirs, "ours_gflops": flops / t_ours / 1e9, "torch_gflops": flops / t_theirs / 1e9,
+        "sgemm_pct": 100 * (flops / t_ours / 1e9) / peak,
+        "torch_sgemm_pct": 100 * (flops / t_theirs / 1e9) / peak,
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
+    ap.add_argument("-B", type=int, default=64)
+    ap.add_argument("-T", type=int, default=50)
+    ap.add_argument("-I", type=int, default=128)
+    ap.add_argument("-H", type=int, default=256)
+    args = ap.parse_args(argv)
+    B, T, I, H = args.B, args.T, args.I, args.H
+    rep = 5 if args.quick else 15
+    torch.manual_seed(0)
+    peak = sgemm_gflops(B, T, I, H, rep * 2)
+    uni, uni_t = make_pair(I, H, False)
+    bi, bi_t = make_pair(I, H, True)
+    loop, loop_t = make_pair(I, H, False, fused=False)
+    peep, peep_t = make_pair(I, H, False, cell="lstm", use_peepholes=True)
+    rows = [
+        row("uni fwd", uni, uni_t, B, T, I, H, False, False, rep * 2, peak),
+        row("uni fwd+bwd", uni, uni_t, B, T, I, H, False, True, rep, peak),
+        row("uni varlen fwd", uni, uni_t, B, T, I, H, True, False, rep * 2, peak),
+        row("uni varlen fwd+bwd", uni, uni_t, B, T, I, H, True, True, rep, peak),
+        row("bidi varlen fwd", bi, bi_t, B, T, I, H, True, False, rep * 2, peak),
+        row("bidi varlen fwd+bwd", bi, bi_t, B, T, I, H, True, True, rep, peak),
+        row("B=1 latency fwd", uni, uni_t, 1, T, I, H, False, False, rep * 10, peak),
+        row("step loop fwd (fused=False)", loop, loop_t, B, T, I, H, False, False, rep, peak),
+        row("step loop fwd+bwd (fused=False)", loop, loop_t, B, T, I, H, False, True, max(3, rep // 2), peak),
+        row("B=1 step loop fwd (fused=False)", loop, loop_t, 1, T, I, H, False, False, rep * 4, peak),
+        row("LSTMCell peepholes fwd (loop)", peep, peep_t, B, T, I, H, False, False, rep, peak),
+    ]
+    print(f"# lstmkit LSTM vs torch.nn.LSTM: B={B} T={T} I={I} H={H}, float32, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()} "
+          f"{platform.processor() or ''}".rstrip())
+    print(f"# sgemm ({B * T}x{I + H} @ {I + H}x{4 * H}): {peak:.1f} GFLOP/s")
+    print("| row | path | lstmkit ms | torch ms | ratio | lstmkit GFLOP/s | torch GFLOP/s | lstmkit sgemm % "
+          "| torch sgemm % |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['row']} | {r['path']} | {r['ours_ms']:.2f} | {r['torch_ms']:.2f} | {r['ratio']:.3f} | "
+              f"{r['ours_gflops']:.1f} | {r['torch_gflops']:.1f} | {r['sgemm_pct']:.0f} | {r['torch_sgemm_pct']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
