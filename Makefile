@@ -20,7 +20,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 demo: setup
-	$(BIN)/lstmkit demo
+	$(BIN)/python -m lstmkit.demo
 
 bench: setup
 	$(BIN)/python benchmarks/bench_lstm.py

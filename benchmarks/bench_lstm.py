@@ -1,6 +1,6 @@
 """lstmkit's LSTM against torch.nn.LSTM of the same size, side by side in one process.
 
-Each row alternates the two (ours, theirs, ours, theirs, ...) and keeps each one's best time, so both see the
+Each row alternates the two (ours, theirs, theirs, ours, ...) and keeps each one's best time, so both see the
 same machine state. Forward rows run under ``torch.no_grad()`` (inference); forward+backward rows build the
 graph and backpropagate ``outputs.sum()``. GFLOP/s counts the forward's matmuls: 2*B*T*(I+H)*4H per direction
 (fwd+bwd counts 3x that). "sgemm %" is the share of this machine's sgemm throughput, measured in the same run
@@ -22,16 +22,19 @@ from lstmkit.nn import LSTM
 
 
 def best_times(fns, repeats: int, warmup: int = 2) -> list[float]:
-    """Run each fn in turn, ``repeats`` rounds; return each one's best wall time in seconds."""
+    """Run the fns in turn for ``repeats`` rounds, the order flipped every round (ABBA, so neither side always
+    runs on the caches the other warmed); return each one's best wall time in seconds."""
     for _ in range(warmup):
         for fn in fns:
             fn()
     best = [float("inf")] * len(fns)
+    order = list(range(len(fns)))
     for _ in range(repeats):
-        for k, fn in enumerate(fns):
+        for k in order:
             t0 = time.perf_counter()
-            fn()
+            fns[k]()
             best[k] = min(best[k], time.perf_counter() - t0)
+        order.reverse()
     return best
 
 
@@ -95,7 +98,7 @@ def main(argv=None):
     ap.add_argument("-H", type=int, default=256)
     args = ap.parse_args(argv)
     B, T, I, H = args.B, args.T, args.I, args.H
-    rep = 5 if args.quick else 15
+    rep = 5 if args.quick else 25  # the machine is noisy: best-of needs many alternated rounds
     torch.manual_seed(0)
     peak = sgemm_gflops(B, T, I, H, rep * 2)
     uni, uni_t = make_pair(I, H, False)
@@ -109,7 +112,7 @@ def main(argv=None):
         row("uni varlen fwd+bwd", uni, uni_t, B, T, I, H, True, True, rep, peak),
         row("bidi varlen fwd", bi, bi_t, B, T, I, H, True, False, rep * 2, peak),
         row("bidi varlen fwd+bwd", bi, bi_t, B, T, I, H, True, True, rep, peak),
-        row("B=1 latency fwd", uni, uni_t, 1, T, I, H, False, False, rep * 10, peak),
+        row("B=1 latency fwd", uni, uni_t, 1, T, I, H, False, False, rep * 20, peak),
         row("step loop fwd (fused=False)", loop, loop_t, B, T, I, H, False, False, rep, peak),
         row("step loop fwd+bwd (fused=False)", loop, loop_t, B, T, I, H, False, True, max(3, rep // 2), peak),
         row("B=1 step loop fwd (fused=False)", loop, loop_t, 1, T, I, H, False, False, rep * 4, peak),

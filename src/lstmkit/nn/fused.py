@@ -59,6 +59,17 @@ def stack_blocker(layers) -> str | None:
     return None
 
 
+def _torch_rows(H: int, device) -> torch.Tensor:
+    blocks = torch.arange(4 * H, device=device).view(4, H)
+    return blocks[list(_TF_TO_TORCH)].reshape(4 * H)
+
+
+def _forget_fold(H: int, forget_bias: float, like: torch.Tensor) -> torch.Tensor:
+    fold = torch.zeros(4 * H, dtype=like.dtype, device=like.device)
+    fold[H:2 * H] = forget_bias
+    return fold
+
+
 def tf_to_torch_weights(cell) -> list[torch.Tensor]:
     """One cell's parameters in ``torch.nn.LSTM``'s layout (differentiable: gradients flow back).
 
@@ -66,16 +77,14 @@ def tf_to_torch_weights(cell) -> list[torch.Tensor]:
     ``weight_hr (P, H)`` when the cell projects.
     """
     I, H, P = cell.input_size, cell.num_units, cell.proj_size
-    perm = torch.tensor(_TF_TO_TORCH, device=cell.kernel.device)
-    k = cell.kernel.view(I + P, 4, H).index_select(1, perm)      # (I+P, 4, H), gates now i, f, g, o
-    w_ih = k[:I].permute(1, 2, 0).reshape(4 * H, I).contiguous() # (4H, I), row-major as the kernel wants
-    w_hh = k[I:].permute(1, 2, 0).reshape(4 * H, P).contiguous() # (4H, P)
-    b = cell.bias.view(4, H).index_select(0, perm)               # (4, H)
+    kernel, bias = cell.kernel, cell.bias
+    rows = _torch_rows(H, kernel.device)                          # (4H,): PyTorch row r <- TF column rows[r]
+    w_ih = kernel[:I].t().index_select(0, rows)                   # (I, 4H) -> (4H, I), one contiguous copy
+    w_hh = kernel[I:].t().index_select(0, rows)                   # (P, 4H) -> (4H, P)
+    b = bias.index_select(0, rows)                                # (4H,)
     if cell.forget_bias:
-        fold = torch.zeros(4, 1, dtype=b.dtype, device=b.device)
-        fold[1] = cell.forget_bias                                # forget is block 1 in PyTorch's order
-        b = b + fold
-    weights = [w_ih, w_hh, b.reshape(4 * H), torch.zeros(4 * H, dtype=b.dtype, device=b.device)]
+        b = b + _forget_fold(H, cell.forget_bias, b)               # forget is rows H..2H in PyTorch's order
+    weights = [w_ih, w_hh, b, torch.zeros(4 * H, dtype=b.dtype, device=b.device)]
     if cell.num_proj is not None:
         weights.append(cell.projection_kernel.t().contiguous())  # (P, H)
     return weights
