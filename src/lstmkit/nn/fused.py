@@ -9,16 +9,17 @@ from TensorFlow's in three ways, all bridged here with differentiable ops, so gr
 - one bias plus the constant ``forget_bias`` vs two biases: ``b_ih`` takes ``bias`` with ``forget_bias``
   folded into its forget part, ``b_hh`` is zero.
 
-Variable lengths go through a packed sequence (sorted inside, the caller's batch order untouched), which
-gives TensorFlow's semantics: zero outputs past each length, the final state taken at the last valid step,
-and the backward direction reading each sequence reversed within its own length.
+Variable lengths run as a few unpacked kernel calls, one per distinct length (sorted inside, the caller's
+batch order untouched), which gives TensorFlow's semantics exactly: zero outputs past each length, the final
+state taken at the last valid step, and the backward direction reading each sequence reversed within its own
+length.
 """
 from __future__ import annotations
 
 import torch
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple
+from .sequences import stack_directions
 
 # TensorFlow gate blocks (i, j, f, o) in PyTorch's order (i, f, g, o).
 _TF_TO_TORCH = (0, 2, 1, 3)
@@ -131,7 +132,7 @@ def _convert(layers) -> list[torch.Tensor]:
 
 def fused_stack(layers, inputs: torch.Tensor, lengths: torch.Tensor | None, initial_states,
                 dropout: float = 0.0, training: bool = False, cache: _WeightCache | None = None):
-    """Run a stack of cells (``layers[k][d]``, ``d`` = 0 forward, 1 backward) as one fused kernel call.
+    """Run a stack of cells (``layers[k][d]``, ``d`` = 0 forward, 1 backward) on PyTorch's fused kernel.
 
     Args:
         inputs: ``(B, T, I)``, batch-major. lengths: ``(B,)`` int64 in 1..T, or None (every step valid).
@@ -140,6 +141,9 @@ def fused_stack(layers, inputs: torch.Tensor, lengths: torch.Tensor | None, init
 
     Returns:
         ``outputs (B, T, D*P)`` (zero past each length) and ``final[k][d]`` as ``LSTMStateTuple``.
+
+    Full-length batches take one kernel call for every layer and direction, as ``torch.nn.LSTM`` does.
+    Variable lengths take :func:`_segments` per layer and direction.
     """
     layers = [list(layer) for layer in layers]  # plain lists: ModuleList indexing is slow on the hot path
     L, D = len(layers), len(layers[0])
@@ -154,16 +158,54 @@ def fused_stack(layers, inputs: torch.Tensor, lengths: torch.Tensor | None, init
         h0 = torch.stack([st.h for layer in initial_states for st in layer])  # (L*D, B, P)
         c0 = torch.stack([st.c for layer in initial_states for st in layer])  # (L*D, B, H)
     if lengths is not None and int(lengths.min()) == T:
-        lengths = None  # every sequence is full: no packing needed
+        lengths = None  # every sequence is full
     if lengths is None:
         out, hn, cn = torch.lstm(inputs, (h0, c0), weights, True, L, dropout, training, D == 2, True)
-    else:
-        packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        order, back = packed.sorted_indices, packed.unsorted_indices
-        data, hn, cn = torch.lstm(packed.data, packed.batch_sizes, (h0.index_select(1, order), c0.index_select(1, order)),
-                                  weights, True, L, dropout, training, D == 2)
-        out, _ = pad_packed_sequence(PackedSequence(data, packed.batch_sizes, order, back),
-                                     batch_first=True, total_length=T)        # (B, T, D*P)
-        hn, cn = hn.index_select(1, back), cn.index_select(1, back)
-    final = [[LSTMStateTuple(cn[k * D + d], hn[k * D + d]) for d in range(D)] for k in range(L)]
-    return out, final
+        return out, [[LSTMStateTuple(cn[k * D + d], hn[k * D + d]) for d in range(D)] for k in range(L)]
+
+    # Variable lengths: work in longest-first order (the caller's order is restored at the end), so the
+    # sequences still running at any step are a prefix of the batch.
+    per_cell = len(weights) // (L * D)  # 4 weights per cell, 5 with a projection
+    order = torch.argsort(lengths, descending=True, stable=True)
+    back = torch.argsort(order)
+    lens = lengths.index_select(0, order)
+    lens_list = lens.tolist()
+    x = inputs.index_select(0, order)
+    h0, c0 = h0.index_select(1, order), c0.index_select(1, order)
+
+    def run(k, d, cell, xs):
+        n = k * D + d
+        out, (h, c) = _segments(xs, lens_list, h0[n], c0[n], weights[n * per_cell:(n + 1) * per_cell])
+        return out, LSTMStateTuple(c.index_select(0, back), h.index_select(0, back))
+
+    out, final = stack_directions(layers, x, lens, dropout, training, run)
+    return out.index_select(0, back), final
+
+
+def _segments(x: torch.Tensor, lens: list, h: torch.Tensor, c: torch.Tensor, weights):
+    """One layer, one direction over ``x (B, T, I)`` sorted longest first, exactly as ``dynamic_rnn``.
+
+    One unpacked kernel call per distinct length: steps ``[prev, L)`` run on the sequences still going, and
+    those of length ``L`` hand over their final state there. Faster than a packed sequence, whose kernel
+    steps one time step at a time (and has no oneDNN path on CPU). Returns ``outputs (B, T, P)`` zero past
+    each length and the final ``(h (B, P), c (B, H))``.
+    """
+    B, T = x.shape[0], x.shape[1]
+    h, c = h.unsqueeze(0), c.unsqueeze(0)                                       # (1, B, P), (1, B, H)
+    ends = sorted(set(lens))
+    finishing = {n: lens.count(n) for n in ends}
+    outs, done_h, done_c = [], [], []
+    start, active = 0, B
+    for end in ends:
+        o, h, c = torch.lstm(x[:active, start:end], (h[:, :active], c[:, :active]), weights, True, 1, 0.0,
+                             False, False, True)                                 # (active, end - start, P)
+        outs.append(o if active == B else torch.nn.functional.pad(o, (0, 0, 0, 0, 0, B - active)))
+        keep = active - finishing[end]
+        done_h.append(h[0, keep:active])
+        done_c.append(c[0, keep:active])
+        start, active = end, keep
+    out = torch.cat(outs, dim=1)                                                 # (B, max length, P)
+    if out.shape[1] < T:
+        out = torch.nn.functional.pad(out, (0, 0, 0, T - out.shape[1]))
+    # the shortest sequences finished first and sit last in the batch
+    return out, (torch.cat(done_h[::-1]), torch.cat(done_c[::-1]))

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from .cells import LSTMStateTuple, MultiRNNCell, _describe, _LSTMCellBase
 from .fused import fuse_blocker, fused_stack, stack_blocker
+from .sequences import reverse_within_lengths, stack_directions, valid_mask
 
 
 # -- checks at the public boundary ------------------------------------------------------------------------------
@@ -76,20 +77,6 @@ def _check_fused_flag(owner: str, fused, blocker: str | None) -> bool:
 
 
 # -- the loop -----------------------------------------------------------------------------------------------------
-def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """Reverse each sequence of ``x (B, T, ...)`` within its own length; padding stays where it is.
-
-    Its own inverse, so the same call aligns a backward pass's outputs back to the input positions.
-    """
-    if lengths is None:
-        return x.flip(1)
-    B, T = x.shape[0], x.shape[1]
-    t = torch.arange(T, device=x.device).unsqueeze(0)                      # (1, T)
-    n = lengths.unsqueeze(1)                                               # (B, 1)
-    idx = torch.where(t < n, n - 1 - t, t)                                 # (B, T)
-    return x[torch.arange(B, device=x.device).unsqueeze(1), idx]
-
-
 def _zeros(cell, x: torch.Tensor) -> LSTMStateTuple:
     return LSTMStateTuple(x.new_zeros(x.shape[0], cell.num_units), x.new_zeros(x.shape[0], cell.proj_size))
 
@@ -98,7 +85,7 @@ def _loop_cell(cell: _LSTMCellBase, x: torch.Tensor, lengths, state: LSTMStateTu
     """One cell over ``x (B, T, I)``: outputs ``(B, T, P)`` zero past each length, state copied through."""
     T = x.shape[1]
     x_proj = cell.project_inputs(x)                                        # (B, T, I) -> (B, T, 4H), one matmul
-    valid = None if lengths is None else (torch.arange(T, device=x.device) < lengths.unsqueeze(1)).unsqueeze(2)
+    valid = None if lengths is None else valid_mask(lengths, T).unsqueeze(2)
     min_len = T if lengths is None else int(lengths.min())
     outputs = []
     for t in range(T):
@@ -114,21 +101,11 @@ def _loop_cell(cell: _LSTMCellBase, x: torch.Tensor, lengths, state: LSTMStateTu
 
 def loop_stack(layers, inputs, lengths, initial_states, dropout: float = 0.0, training: bool = False):
     """The reference loop for a stack ``layers[k][d]``; same contract as :func:`fused_stack`."""
-    x = inputs
-    final = []
-    for k, layer in enumerate(layers):
-        if k and dropout:
-            x = F.dropout(x, dropout, training)
-        outs, states = [], []
-        for d, cell in enumerate(layer):
-            state = initial_states[k][d] if initial_states is not None else _zeros(cell, x)
-            xs = x if d == 0 else reverse_within_lengths(x, lengths)
-            out, st = _loop_cell(cell, xs, lengths, state)
-            outs.append(out if d == 0 else reverse_within_lengths(out, lengths))
-            states.append(st)
-        x = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)         # (B, T, D*P)
-        final.append(states)
-    return x, final
+    def run(k, d, cell, xs):
+        state = initial_states[k][d] if initial_states is not None else _zeros(cell, xs)
+        return _loop_cell(cell, xs, lengths, state)
+
+    return stack_directions(layers, inputs, lengths, dropout, training, run)
 
 
 def run_stack(layers, inputs, lengths, initial_states, dropout=0.0, training=False, use_fused=True, cache=None):

@@ -1,0 +1,127 @@
+"""Step 5 of the pipeline: ids -> vectors. Random init, or pretrained vectors read from a file.
+
+Formats: word2vec text (with or without its "count dim" header), GloVe text (no header), word2vec binary
+(header line, then per word: the word, a space, ``dim`` little-endian float32). Only words in the vocabulary
+are kept, so a large file costs time, not memory. Every problem names the file and the line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .vocab import Vocab
+
+FORMATS = ("auto", "word2vec", "glove", "word2vec-binary")
+
+
+@dataclass
+class Pretrained:
+    """A ``(V, E)`` matrix for a vocabulary, and how much of the vocabulary the file covered."""
+
+    matrix: np.ndarray
+    found: int
+    total: int
+    dim: int
+    path: str
+
+    @property
+    def coverage(self) -> float:
+        return self.found / self.total if self.total else 0.0
+
+    def summary(self) -> str:
+        return (f"{self.path}: {self.found:,} of {self.total:,} vocabulary entries found "
+                f"({100 * self.coverage:.1f}%), dim {self.dim}")
+
+
+def _is_header(parts: list[str]) -> bool:
+    return len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit()
+
+
+def _read_text(path: Path, wanted: dict, fmt: str):
+    vectors, dim = {}, None
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{path}:{n}: not UTF-8 ({exc.reason}); a binary word2vec file? "
+                                 f"use format 'word2vec-binary'") from None
+            parts = line.rstrip().split(" ")
+            if n == 1 and _is_header(parts):
+                if fmt == "glove":
+                    raise ValueError(f"{path}:1: GloVe files have no header, got {line!r}; use format 'word2vec'")
+                dim = int(parts[1])
+                continue
+            if not line.strip():
+                continue
+            if len(parts) < 2:
+                raise ValueError(f"{path}:{n}: expected 'word v1 v2 ...', got {line[:60]!r}")
+            if dim is None:
+                dim = len(parts) - 1
+            if len(parts) - 1 != dim:
+                raise ValueError(f"{path}:{n}: expected {dim} values after the word, got {len(parts) - 1}")
+            if parts[0] in wanted:
+                try:
+                    vectors[parts[0]] = np.asarray(parts[1:], dtype=np.float32)
+                except ValueError:
+                    raise ValueError(f"{path}:{n}: a value is not a number in {line[:60]!r}") from None
+    return vectors, dim
+
+
+def _read_binary(path: Path, wanted: dict):
+    vectors = {}
+    with open(path, "rb") as f:
+        header = f.readline().split()
+        if len(header) != 2 or not all(h.isdigit() for h in header):
+            raise ValueError(f"{path}:1: a binary word2vec file starts with 'count dim', got {header!r}")
+        count, dim = int(header[0]), int(header[1])
+        for k in range(count):
+            word = bytearray()
+            while True:
+                ch = f.read(1)
+                if not ch:
+                    raise ValueError(f"{path}: entry {k + 1}: file ends early (header says {count} words)")
+                if ch == b" ":
+                    break
+                if ch != b"\n":
+                    word += ch
+            data = f.read(4 * dim)
+            if len(data) != 4 * dim:
+                raise ValueError(f"{path}: entry {k + 1}: expected {dim} float32 values, file ends early")
+            try:
+                w = word.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(f"{path}: entry {k + 1}: the word is not UTF-8") from None
+            if w in wanted:
+                vectors[w] = np.frombuffer(data, dtype="<f4").astype(np.float32)
+    return vectors, dim
+
+
+def load_pretrained(path, vocab: Vocab, fmt: str = "auto", dim: int | None = None, seed: int = 0) -> Pretrained:
+    """Read vectors for ``vocab``'s tokens from ``path``; rows the file lacks get random vectors of the same
+    scale, ``<pad>`` a zero row. ``dim``, when given, must match the file's."""
+    path = Path(path)
+    if fmt not in FORMATS:
+        raise ValueError(f"load_pretrained: format must be one of {FORMATS}, got {fmt!r}")
+    if not path.is_file():
+        raise FileNotFoundError(f"embeddings file not found: {path}")
+    if fmt == "auto":
+        fmt = "word2vec-binary" if path.suffix == ".bin" else "word2vec"
+    wanted = vocab.stoi
+    vectors, file_dim = _read_binary(path, wanted) if fmt == "word2vec-binary" else _read_text(path, wanted, fmt)
+    if file_dim is None:
+        raise ValueError(f"{path}: no vectors in the file")
+    if dim is not None and dim != file_dim:
+        raise ValueError(f"{path}: vectors have dimension {file_dim}, but the model's embedding size is {dim}")
+    rng = np.random.default_rng(seed)
+    found = np.stack(list(vectors.values())) if vectors else np.zeros((1, file_dim), np.float32)
+    scale = float(found.std()) or 0.1
+    matrix = rng.normal(0.0, scale, (len(vocab), file_dim)).astype(np.float32)
+    for token, vec in vectors.items():
+        matrix[wanted[token]] = vec
+    matrix[vocab.pad_id] = 0.0
+    real = len(vocab) - sum(1 for t in ("<pad>", "<unk>", "<bos>", "<eos>") if t in vocab)
+    hits = sum(1 for t in vectors if t not in ("<pad>", "<unk>", "<bos>", "<eos>"))
+    return Pretrained(matrix, hits, real, file_dim, str(path))

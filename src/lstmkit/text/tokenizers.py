@@ -1,0 +1,163 @@
+"""Step 2 of the pipeline: raw text -> tokens. Chinese needs word segmentation; English splits on words.
+
+Tokenizers are chosen by name and described by a small JSON-able config, which a run folder stores so that
+prediction tokenizes exactly as training did: ``make_tokenizer("jieba")``, ``make_tokenizer(tok.config())``.
+
+- ``jieba``: word segmentation with the jieba package (a user dictionary may add words); the default for Chinese.
+- ``char``: one token per character, whitespace dropped; runs of Latin letters or digits stay one token
+  ("LSTM", "2024") unless ``split_latin=True``.
+- ``whitespace``: split on whitespace.
+- ``regex``: Unicode-aware words for English: letters (with inner apostrophes), numbers, single punctuation
+  marks; CJK characters one each; ``lowercase`` optional.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from pathlib import Path
+
+# CJK ideographs, kana, hangul and full-width punctuation: one token per character in `char` and `regex`.
+_CJK = (r"\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+        r"\U00020000-\U0002fa1f")
+_CHAR_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+|\S", re.UNICODE)
+_WORD_TOKEN = re.compile(rf"[{_CJK}]|[^\W\d_{_CJK}]+(?:['’][^\W\d_{_CJK}]+)*|\d+(?:[.,]\d+)*|[^\w\s]|_", re.UNICODE)
+
+
+class Tokenizer:
+    """Base class: ``tokenizer(text) -> list[str]``; ``config()`` rebuilds it through :func:`make_tokenizer`."""
+
+    name = "base"
+
+    def __call__(self, text: str) -> list[str]:
+        if not isinstance(text, str):
+            raise TypeError(f"{type(self).__name__}: text must be str, got {type(text).__name__}")
+        return self.tokenize(text)
+
+    def tokenize(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({opts})"
+
+
+class CharTokenizer(Tokenizer):
+    name = "char"
+
+    def __init__(self, split_latin: bool = False):
+        self.split_latin = bool(split_latin)
+
+    def tokenize(self, text):
+        if self.split_latin:
+            return [ch for ch in text if not ch.isspace()]
+        return _CHAR_TOKEN.findall(text)
+
+    def config(self):
+        return {"name": self.name, "split_latin": self.split_latin}
+
+
+class WhitespaceTokenizer(Tokenizer):
+    name = "whitespace"
+
+    def __init__(self, lowercase: bool = False):
+        self.lowercase = bool(lowercase)
+
+    def tokenize(self, text):
+        return (text.lower() if self.lowercase else text).split()
+
+    def config(self):
+        return {"name": self.name, "lowercase": self.lowercase}
+
+
+class RegexTokenizer(Tokenizer):
+    name = "regex"
+
+    def __init__(self, lowercase: bool = True):
+        self.lowercase = bool(lowercase)
+
+    def tokenize(self, text):
+        return _WORD_TOKEN.findall(text.lower() if self.lowercase else text)
+
+    def config(self):
+        return {"name": self.name, "lowercase": self.lowercase}
+
+
+_JIEBA: dict = {}
+_JIEBA_LOCK = threading.Lock()
+
+
+def _jieba_instance(user_dict: str | None):
+    """One initialised jieba segmenter per user dictionary per process: the dictionary load is paid once."""
+    with _JIEBA_LOCK:
+        if user_dict not in _JIEBA:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            seg = jieba.Tokenizer()
+            seg.initialize()
+            if user_dict is not None:
+                _check_user_dict(user_dict)
+                seg.load_userdict(user_dict)
+            _JIEBA[user_dict] = seg
+        return _JIEBA[user_dict]
+
+
+def _check_user_dict(path: str) -> None:
+    """jieba's own errors on a bad dictionary are cryptic: check the file first (UTF-8, 'word [freq] [tag]')."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"jieba user dictionary not found: {path}")
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: jieba user dictionary is not UTF-8 ({exc.reason})") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if len(parts) >= 2 and not parts[1].isdigit():
+            raise ValueError(f"{path}:{n}: expected 'word [frequency] [tag]', got {line!r}")
+
+
+class JiebaTokenizer(Tokenizer):
+    """Chinese word segmentation with jieba. ``user_dict``: a UTF-8 file of 'word [freq] [tag]' lines."""
+
+    name = "jieba"
+
+    def __init__(self, user_dict: str | None = None, hmm: bool = True):
+        self.user_dict = None if user_dict is None else str(user_dict)
+        self.hmm = bool(hmm)
+        if self.user_dict is not None:
+            _check_user_dict(self.user_dict)
+
+    def tokenize(self, text):
+        seg = _jieba_instance(self.user_dict)
+        return [t for t in seg.lcut(text, HMM=self.hmm) if not t.isspace()]
+
+    def config(self):
+        return {"name": self.name, "user_dict": self.user_dict, "hmm": self.hmm}
+
+
+TOKENIZERS = {cls.name: cls for cls in (JiebaTokenizer, CharTokenizer, WhitespaceTokenizer, RegexTokenizer)}
+
+
+def make_tokenizer(spec) -> Tokenizer:
+    """A tokenizer from a name (``"jieba"``, ``"char"``, ``"whitespace"``, ``"regex"``) or a ``config()`` dict."""
+    if isinstance(spec, Tokenizer):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise TypeError(f"make_tokenizer: expected a tokenizer name or a config dict with 'name', got {spec!r}")
+    options = {k: v for k, v in spec.items() if k != "name"}
+    name = spec["name"]
+    if name not in TOKENIZERS:
+        raise ValueError(f"unknown tokenizer {name!r}: expected one of {', '.join(sorted(TOKENIZERS))}")
+    try:
+        return TOKENIZERS[name](**options)
+    except TypeError as exc:
+        raise ValueError(f"tokenizer {name!r}: bad options {options}: {exc}") from None

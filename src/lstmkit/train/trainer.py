@@ -1,0 +1,129 @@
+"""The trainer, shared by every task. It knows only ``loss = task.step(batch)``, ``task.batches(...)``,
+``task.evaluate(...)`` and ``task.primary_metric``; what a batch holds is the task's business.
+
+AdamW, gradient clipping, a warm-up then linear-decay learning rate, early stopping on the dev metric, the
+best epoch's weights kept, seeds for determinism, a progress bar with loss and sentences/s, and one line of
+metrics per epoch (``on_epoch``; the CLI appends them to ``metrics.jsonl``).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+
+class TrainingError(ValueError):
+    """Training cannot go on (a NaN loss, an empty training set); the message says what to change."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    clip: float = 5.0              # max global gradient norm; 0 disables
+    warmup: float = 0.05           # share of the steps spent warming up
+    schedule: str = "linear"       # "linear" decay to zero, "cosine", or "constant"
+    patience: int = 3              # epochs without dev improvement before stopping; 0 disables
+    seed: int = 13
+    progress: bool = True
+
+    def check(self) -> "TrainConfig":
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.schedule not in ("linear", "cosine", "constant"):
+            raise ValueError(f"schedule must be linear, cosine or constant, got {self.schedule!r}")
+        return self
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def lr_factor(step: int, total: int, warmup: float, schedule: str) -> float:
+    warm = max(1, int(total * warmup)) if warmup > 0 else 0
+    if step < warm:
+        return (step + 1) / warm
+    if schedule == "constant":
+        return 1.0
+    progress = (step - warm) / max(1, total - warm)
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * progress))
+    return max(0.0, 1.0 - progress)
+
+
+def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> dict:
+    """Train ``task.model`` on the encoded ``train`` set, select on ``dev``; returns the best epoch's record.
+
+    ``on_epoch(record)`` is called after every epoch with ``{"epoch", "train_loss", "dev": metrics, "lr",
+    "seconds", "sentences_per_s"}``; ``on_best(record)`` whenever the dev metric improves. At the end the
+    model holds the best epoch's weights.
+    """
+    config.check()
+    seed_everything(config.seed)
+    model = task.model
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() > 1]
+    no_decay = [p for p in params if p.dim() <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+    n_batches = sum(1 for _ in task.batches(train, config.batch_size, shuffle=True, seed=config.seed))
+    if n_batches == 0:
+        raise TrainingError("the training set is empty")
+    total = n_batches * config.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, config.warmup, config.schedule))
+    best, best_state, stale = None, None, 0
+    metric = task.primary_metric
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        t0, seen, loss_sum = time.perf_counter(), 0, 0.0
+        bar = tqdm(task.batches(train, config.batch_size, shuffle=True, seed=config.seed + epoch), total=n_batches,
+                   desc=f"epoch {epoch}/{config.epochs}", disable=not config.progress, leave=False, unit="batch")
+        for batch in bar:
+            loss = task.step(batch)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"the loss became {loss.item()} at epoch {epoch} (after {seen:,} sentences); "
+                                    f"lower --lr (now {config.lr:g}) or keep --clip on (now {config.clip:g})")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, config.clip)
+            opt.step()
+            sched.step()
+            n = len(batch["index"])
+            seen += n
+            loss_sum += loss.item() * n
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", sent_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        bar.close()
+        seconds = time.perf_counter() - t0
+        dev_metrics = task.evaluate(dev)
+        record = {"epoch": epoch, "train_loss": loss_sum / seen, "dev": dev_metrics, "lr": sched.get_last_lr()[0],
+                  "seconds": round(seconds, 2), "sentences_per_s": round(seen / seconds, 1)}
+        improved = best is None or dev_metrics[metric] > best["dev"][metric]
+        record["best"] = improved
+        if on_epoch:
+            on_epoch(record)
+        if improved:
+            best, stale = record, 0
+            best_state = copy.deepcopy(model.state_dict())
+            if on_best:
+                on_best(record)
+        else:
+            stale += 1
+            if config.patience and stale >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    return best
