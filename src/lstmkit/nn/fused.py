@@ -194,16 +194,18 @@ def _segments(x: torch.Tensor, lens: list, h: torch.Tensor, c: torch.Tensor, wei
     h, c = h.unsqueeze(0), c.unsqueeze(0)                                       # (1, B, P), (1, B, H)
     ends = sorted(set(lens))
     finishing = {n: lens.count(n) for n in ends}
+    # one split, not a slice per segment: a slice's backward fills a zero tensor of the whole input
+    pieces = x[:, :ends[-1]].split([b - a for a, b in zip([0] + ends[:-1], ends)], dim=1)
     outs, done_h, done_c = [], [], []
-    start, active = 0, B
-    for end in ends:
-        o, h, c = torch.lstm(x[:active, start:end], (h[:, :active], c[:, :active]), weights, True, 1, 0.0,
-                             False, False, True)                                 # (active, end - start, P)
+    active = B
+    for end, piece in zip(ends, pieces):
+        o, h, c = torch.lstm(piece[:active], (h[:, :active], c[:, :active]), weights, True, 1, 0.0,
+                             False, False, True)                                 # (active, steps, P)
         outs.append(o if active == B else torch.nn.functional.pad(o, (0, 0, 0, 0, 0, B - active)))
         keep = active - finishing[end]
         done_h.append(h[0, keep:active])
         done_c.append(c[0, keep:active])
-        start, active = end, keep
+        active = keep
     out = torch.cat(outs, dim=1)                                                 # (B, max length, P)
     if out.shape[1] < T:
         out = torch.nn.functional.pad(out, (0, 0, 0, T - out.shape[1]))

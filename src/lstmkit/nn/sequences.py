@@ -4,6 +4,20 @@ from __future__ import annotations
 import torch
 
 
+class _Involution(torch.autograd.Function):
+    """``x[b, idx[b, t]]`` for an index that is its own inverse: the backward is the same gather (no scatter)."""
+
+    @staticmethod
+    def forward(ctx, x, idx):
+        ctx.save_for_backward(idx)
+        return x.gather(1, idx)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (idx,) = ctx.saved_tensors
+        return grad.gather(1, idx), None
+
+
 def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     """Reverse each sequence of ``x (B, T, ...)`` within its own length; padding stays where it is.
 
@@ -11,11 +25,12 @@ def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor | None) -> tor
     """
     if lengths is None:
         return x.flip(1)
-    B, T = x.shape[0], x.shape[1]
+    T = x.shape[1]
     t = torch.arange(T, device=x.device).unsqueeze(0)                      # (1, T)
-    n = lengths.unsqueeze(1)                                               # (B, 1)
+    n = lengths.to(x.device).unsqueeze(1)                                  # (B, 1)
     idx = torch.where(t < n, n - 1 - t, t)                                 # (B, T)
-    return x[torch.arange(B, device=x.device).unsqueeze(1), idx]
+    idx = idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand(x.shape)     # (B, T, ...)
+    return _Involution.apply(x, idx)
 
 
 def valid_mask(lengths: torch.Tensor, time: int) -> torch.Tensor:
