@@ -23,6 +23,7 @@ demo: setup
 	$(BIN)/python -m lstmkit.demo
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	$(BIN)/python benchmarks/bench_lstm.py
 
 clean:

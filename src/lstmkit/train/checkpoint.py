@@ -1,0 +1,126 @@
+"""Run folders: ``config.json``, ``vocab.json``, ``model.safetensors``, ``metrics.jsonl``.
+
+Everything is data: JSON for the configuration and the vocabulary, safetensors for the weights. Files are
+written atomically (a temp file, then a rename), and loading a run never unpickles and never runs code from
+the folder: the task named in ``config.json`` is looked up in lstmkit's own registry.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from .. import __version__
+from ..io import atomic_write_bytes, atomic_write_text
+from ..text import Vocab
+
+CONFIG, VOCAB, WEIGHTS, METRICS = "config.json", "vocab.json", "model.safetensors", "metrics.jsonl"
+BIGRAM_VOCAB = "vocab_bigrams.json"
+USER_DICT = "user_dict.txt"
+
+
+def _tasks():
+    from ..tasks.classify import ClassifyConfig, ClassifyTask
+
+    return {"classify": (ClassifyTask, ClassifyConfig)}
+
+
+def save_run(run_dir, task, train_config=None, extra: dict | None = None) -> Path:
+    """Write the task's configuration, vocabulary and weights into ``run_dir`` (created if needed)."""
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    model_config = task.config_dict()
+    tok = dict(model_config.get("tokenizer") or {})
+    user_dict = tok.get("user_dict")
+    if user_dict and Path(user_dict).resolve() != (run / USER_DICT).resolve():
+        # the run keeps its own copy, so prediction segments exactly as training did, wherever the run goes
+        data = Path(user_dict).read_bytes()
+        atomic_write_bytes(run / USER_DICT, data)
+    if user_dict:
+        tok["user_dict"] = USER_DICT
+        model_config["tokenizer"] = tok
+    config = {"lstmkit_version": __version__, "task": task.name, "model": model_config,
+              "train": asdict(train_config) if train_config is not None else None,
+              "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if extra:
+        config.update(extra)
+    state = {k: v.detach().contiguous().cpu() for k, v in task.model.state_dict().items()}
+    atomic_write_bytes(run / WEIGHTS, save_safetensors(state, metadata={"task": task.name}))
+    atomic_write_text(run / VOCAB, json.dumps(task.vocab.to_json(), ensure_ascii=False))
+    if getattr(task, "bigram_vocab", None) is not None:
+        atomic_write_text(run / BIGRAM_VOCAB, json.dumps(task.bigram_vocab.to_json(), ensure_ascii=False))
+    atomic_write_text(run / CONFIG, json.dumps(config, ensure_ascii=False, indent=2))
+    return run
+
+
+def append_metrics(run_dir, record: dict) -> None:
+    """Append one JSON line to ``metrics.jsonl`` (one write per line, flushed)."""
+    path = Path(run_dir) / METRICS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.flush()
+
+
+def read_config(run_dir) -> dict:
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise FileNotFoundError(f"run folder not found: {run}")
+    path = run / CONFIG
+    if not path.is_file():
+        raise FileNotFoundError(f"{run} is not a run folder: it has no {CONFIG}")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8") from None
+    if not isinstance(config, dict) or "task" not in config or "model" not in config:
+        raise ValueError(f"{path}: expected an object with 'task' and 'model'")
+    return config
+
+
+def load_run(run_dir):
+    """Rebuild the task (tokenizer, vocabulary, model with its weights) saved in ``run_dir``."""
+    run = Path(run_dir)
+    config = read_config(run)
+    tasks = _tasks()
+    if config["task"] not in tasks:
+        raise ValueError(f"{run / CONFIG}: unknown task {config['task']!r} (known: {', '.join(tasks)})")
+    task_cls, config_cls = tasks[config["task"]]
+    model_config = dict(config["model"])
+    tok = dict(model_config.get("tokenizer") or {})
+    if tok.get("user_dict"):
+        tok["user_dict"] = str(run / tok["user_dict"])
+        model_config["tokenizer"] = tok
+    for name in (VOCAB, WEIGHTS):
+        if not (run / name).is_file():
+            raise FileNotFoundError(f"{run} is not a complete run folder: it has no {name}")
+    vocab = Vocab.load(run / VOCAB)
+    model_config = config_cls.from_dict(model_config)
+    extra_vocab = {}
+    if getattr(model_config, "bigrams", False):
+        if not (run / BIGRAM_VOCAB).is_file():
+            raise FileNotFoundError(f"{run} uses bigram features but has no {BIGRAM_VOCAB}")
+        extra_vocab["bigram_vocab"] = Vocab.load(run / BIGRAM_VOCAB)
+    task = task_cls(model_config, vocab, **extra_vocab)
+    try:
+        state = load_safetensors((run / WEIGHTS).read_bytes())
+    except (SafetensorError, ValueError) as exc:
+        raise ValueError(f"{run / WEIGHTS}: not a readable safetensors file ({exc})") from None
+    missing = set(task.model.state_dict()) ^ set(state)
+    if missing:
+        raise ValueError(f"{run / WEIGHTS}: weights do not match the configuration (differs in "
+                         f"{sorted(missing)[:4]})")
+    try:
+        task.model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"{run / WEIGHTS}: weights do not match the configuration: "
+                         f"{str(exc).splitlines()[-1].strip()}") from None
+    task.model.eval()
+    return task

@@ -1,0 +1,90 @@
+"""Whole jobs on run folders, for the CLI and for scripts: train into a run, evaluate a run, predict with it."""
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from ..data import TextDataset
+from . import checkpoint
+from .trainer import TrainConfig, fit
+
+
+def _epoch_line(record: dict, metric: str) -> str:
+    dev = record["dev"]
+    extra = f" macro-F1 {dev['macro_f1']:.4f}" if "macro_f1" in dev and metric != "macro_f1" else ""
+    return (f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, dev {metric} {dev[metric]:.4f}"
+            f"{extra} ({record['seconds']:.0f} s, {record['sentences_per_s']:.0f} sentences/s)"
+            + ("  * best so far" if record["best"] else ""))
+
+
+def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainConfig, out, log=print,
+              extra: dict | None = None) -> dict:
+    """Encode, train with early stopping, and write the best model into the run folder ``out``.
+
+    ``metrics.jsonl`` gets one line per epoch (dev metrics without the confusion matrix); the best epoch's
+    weights are saved as soon as they are found, so an interrupted run still leaves a usable model.
+    """
+    out = Path(out)
+    if (out / checkpoint.CONFIG).exists() or (out / checkpoint.WEIGHTS).exists():
+        raise FileExistsError(f"{out} already holds a run; choose another --out or remove it")
+    t0 = time.perf_counter()
+    train_enc, dev_enc = task.encode(train), task.encode(dev)
+    log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, vocabulary {len(task.vocab):,}, "
+        f"labels {task.labels}; {sum(p.numel() for p in task.model.parameters()):,} parameters "
+        f"(encoding took {time.perf_counter() - t0:.1f} s)")
+    metric = task.primary_metric
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / checkpoint.METRICS).unlink(missing_ok=True)
+
+    def on_epoch(record):
+        line = {k: v for k, v in record.items() if k != "dev"}
+        line["dev"] = {k: v for k, v in record["dev"].items() if k not in ("confusion", "per_class")}
+        checkpoint.append_metrics(out, line)
+        log(_epoch_line(record, metric))
+
+    def on_best(record):
+        checkpoint.save_run(out, task, train_config, extra)
+
+    try:
+        best = fit(task, train_enc, dev_enc, train_config, on_epoch=on_epoch, on_best=on_best)
+    except BaseException:
+        if created and not (out / checkpoint.WEIGHTS).exists():  # nothing usable: leave no half-made run
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    best["seconds_total"] = round(time.perf_counter() - t0, 1)
+    log(f"best epoch {best['epoch']}: dev {metric} {best['dev'][metric]:.4f}; "
+        f"saved to {out} ({best['seconds_total']:.0f} s in all)")
+    return best
+
+
+def evaluate_run(run, data: TextDataset) -> dict:
+    task = checkpoint.load_run(run)
+    if data.labels is None:
+        raise ValueError(f"{data.source}: evaluation needs labels")
+    return task.evaluate(task.encode(data))
+
+
+def predict_run(run, texts: list[str]) -> list[dict]:
+    """One record per text: ``input``, ``label``, ``probability``, ``probabilities`` ({label: p}); a text with
+    no token at all gets ``label`` None and an ``error`` instead."""
+    task = checkpoint.load_run(run)
+    data = TextDataset(list(texts), None, "input")
+    enc = task.encode(data)
+    probs = task.predict_proba(enc)
+    records = []
+    for text, p, empty in zip(texts, probs, enc.empty):
+        if empty:
+            records.append({"input": text, "label": None, "probability": None, "probabilities": None,
+                            "error": "empty text: nothing to classify"})
+            continue
+        k = int(p.argmax())
+        records.append({"input": text, "label": task.labels[k], "probability": round(float(p[k]), 6),
+                        "probabilities": {lab: round(float(v), 6) for lab, v in zip(task.labels, p)}})
+    return records
+
+
+def stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

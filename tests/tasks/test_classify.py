@@ -1,0 +1,86 @@
+"""The classifier: padding never reaches the pooled vector, it learns a learnable task, runs round-trip."""
+import numpy as np
+import pytest
+import torch
+
+from lstmkit.data import TextDataset
+from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask, TextClassifier, token_bigrams
+from lstmkit.train.checkpoint import load_run, save_run
+from lstmkit.train.trainer import TrainConfig, fit
+
+
+def _toy(n=240, seed=0):
+    """Label 1 when the text holds 好, 0 when it holds 差; filler characters around."""
+    rng = np.random.default_rng(seed)
+    filler = list("的了是在我有他这个们中来上大为和国地到以说时要就出会")
+    texts, labels = [], []
+    for k in range(n):
+        words = list(rng.choice(filler, size=rng.integers(2, 12)))
+        label = k % 2
+        words.insert(int(rng.integers(0, len(words))), "好" if label else "差")
+        texts.append("".join(words))
+        labels.append(str(label))
+    return TextDataset(texts, labels, "toy")
+
+
+@pytest.mark.parametrize("pooling", ["last", "max", "mean", "max+mean"])
+def test_padding_never_reaches_the_pooled_vector(pooling):
+    cfg = ClassifyConfig(embedding_dim=6, units=5, pooling=pooling, labels=["0", "1"], dropout=0.0)
+    model = TextClassifier(cfg, vocab_size=20, num_classes=2).eval()
+    ids = torch.tensor([[3, 4, 5, 0, 0], [6, 7, 8, 9, 10]])
+    lengths = torch.tensor([3, 5])
+    noisy = ids.clone()
+    noisy[0, 3:] = torch.tensor([11, 12])       # garbage where the padding was
+    with torch.no_grad():
+        a = model(ids, lengths)
+        b = model(noisy, lengths)
+        alone = model(ids[:1, :3], lengths[:1])
+    torch.testing.assert_close(a, b, atol=0, rtol=0)
+    torch.testing.assert_close(a[:1], alone, atol=1e-6, rtol=0)
+
+
+def test_mean_and_max_pool_over_valid_steps_only():
+    cfg = ClassifyConfig(embedding_dim=4, units=3, pooling="max+mean", labels=["0", "1"], dropout=0.0)
+    model = TextClassifier(cfg, vocab_size=10, num_classes=2).eval()
+    ids, lengths = torch.tensor([[1, 2, 3, 0]]), torch.tensor([3])
+    with torch.no_grad():
+        out, states = model.lstm(model.embedding(ids), lengths)
+        pooled = model.pool(out, states, lengths)
+    valid = out[0, :3]
+    torch.testing.assert_close(pooled[0], torch.cat([valid.amax(0), valid.mean(0)]))
+
+
+@pytest.mark.parametrize("opts", [{"tokenizer": {"name": "char"}},
+                                  {"tokenizer": {"name": "char"}, "bigrams": True, "token_dropout": 0.1}])
+def test_learns_a_learnable_task_and_survives_a_round_trip(tmp_path, opts):
+    train, dev = _toy(240, 0), _toy(60, 1)
+    cfg = ClassifyConfig(embedding_dim=16, units=16, dropout=0.1, **opts)
+    task = ClassifyTask.from_data(cfg, train)
+    best = fit(task, task.encode(train), task.encode(dev), TrainConfig(epochs=6, batch_size=16, lr=1e-2,
+                                                                        progress=False, patience=0))
+    assert best["dev"]["accuracy"] >= 0.95
+    save_run(tmp_path / "run", task)
+    again = load_run(tmp_path / "run")
+    enc = again.encode(dev)
+    np.testing.assert_allclose(again.predict_proba(enc), task.predict_proba(task.encode(dev)), atol=1e-6)
+    assert again.tokenizer.config() == task.tokenizer.config() and again.labels == ["0", "1"]
+
+
+def test_empty_texts_are_marked_and_still_encoded():
+    task = ClassifyTask.from_data(ClassifyConfig(tokenizer={"name": "char"}), _toy(20))
+    enc = task.encode(TextDataset(["", "   ", "好"], None))
+    assert enc.empty.tolist() == [True, True, False] and enc.ids[0] == [1]
+
+
+def test_bigrams_are_aligned_with_tokens():
+    assert token_bigrams(["很", "好", "!"]) == ["很 好", "好 !", "! </s>"]
+
+
+def test_build_errors():
+    with pytest.raises(ValueError, match="a classifier needs two or more"):
+        ClassifyTask.from_data(ClassifyConfig(), TextDataset(["a", "b"], ["x", "x"]))
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        ClassifyConfig(pooling="attention").check()
+    task = ClassifyTask.from_data(ClassifyConfig(tokenizer={"name": "char"}), _toy(20))
+    with pytest.raises(ValueError, match=r"labels \['2'\] were not in the training set"):
+        task.encode(TextDataset(["好"], ["2"], "dev.tsv"))

@@ -1,0 +1,73 @@
+import math
+
+import pytest
+import torch
+
+from lstmkit.train.metrics import classification_report
+from lstmkit.train.trainer import TrainConfig, TrainingError, fit, lr_factor
+
+
+class _Task:
+    """A linear model on fixed data: enough to drive the trainer."""
+
+    name, primary_metric = "toy", "accuracy"
+
+    def __init__(self, nan_at=None):
+        torch.manual_seed(0)
+        self.model = torch.nn.Linear(2, 2)
+        self.x = torch.randn(64, 2)
+        self.y = (self.x[:, 0] > 0).long()
+        self.calls, self.nan_at = 0, nan_at
+
+    def batches(self, data, batch_size, shuffle=False, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        order = torch.randperm(64, generator=g) if shuffle else torch.arange(64)
+        for k in range(0, 64, batch_size):
+            yield {"index": order[k:k + batch_size].tolist()}
+
+    def step(self, batch):
+        self.calls += 1
+        idx = batch["index"]
+        loss = torch.nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx])
+        return loss * float("nan") if self.calls == self.nan_at else loss
+
+    def evaluate(self, data):
+        with torch.no_grad():
+            pred = self.model(self.x).argmax(1)
+        return classification_report(self.y, pred, ["0", "1"])
+
+
+def test_learns_and_keeps_the_best_epoch_and_is_deterministic():
+    records = []
+    a = _Task()
+    best = fit(a, None, None, TrainConfig(epochs=5, batch_size=8, lr=0.05, progress=False),
+               on_epoch=records.append)
+    assert best["dev"]["accuracy"] >= 0.9 and len(records) >= 1
+    assert best["dev"]["accuracy"] == max(r["dev"]["accuracy"] for r in records)
+    assert a.evaluate(None)["accuracy"] == best["dev"]["accuracy"], "the model ends on the best epoch's weights"
+    b = _Task()
+    fit(b, None, None, TrainConfig(epochs=5, batch_size=8, lr=0.05, progress=False))
+    assert torch.equal(a.model.weight, b.model.weight)
+
+
+def test_nan_loss_stops_with_a_clear_message():
+    with pytest.raises(TrainingError, match="the loss became nan at epoch 1.*lower --lr"):
+        fit(_Task(nan_at=3), None, None, TrainConfig(epochs=2, batch_size=8, progress=False))
+
+
+def test_learning_rate_schedule():
+    assert lr_factor(0, 100, 0.1, "linear") == pytest.approx(0.1)
+    assert lr_factor(9, 100, 0.1, "linear") == pytest.approx(1.0)
+    assert lr_factor(55, 100, 0.1, "linear") == pytest.approx(0.5)
+    assert lr_factor(55, 100, 0.1, "cosine") == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert lr_factor(99, 100, 0.0, "constant") == 1.0
+
+
+def test_metrics_match_hand_counts():
+    m = classification_report([0, 0, 1, 1, 2], [0, 1, 1, 1, 0], ["a", "b", "c"])
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["per_class"]["a"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert m["per_class"]["b"]["precision"] == pytest.approx(2 / 3) and m["per_class"]["b"]["recall"] == 1.0
+    assert m["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    assert m["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
