@@ -25,7 +25,7 @@ def run(tmp_path_factory):
 
 def test_run_folder_holds_data_only(run):
     names = {p.name for p in (run / "run").iterdir()}
-    assert names == {"config.json", "vocab.json", "model.safetensors", "metrics.jsonl"}
+    assert names == {"config.json", "vocab.json", "vocab_bigrams.json", "model.safetensors", "metrics.jsonl"}
     config = json.loads((run / "run" / "config.json").read_text(encoding="utf-8"))
     assert config["task"] == "classify" and config["model"]["tokenizer"]["name"] == "char"
     lines = (run / "run" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()

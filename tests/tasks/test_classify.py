@@ -25,7 +25,7 @@ def _toy(n=240, seed=0):
 
 @pytest.mark.parametrize("pooling", ["last", "max", "mean", "max+mean"])
 def test_padding_never_reaches_the_pooled_vector(pooling):
-    cfg = ClassifyConfig(embedding_dim=6, units=5, pooling=pooling, labels=["0", "1"], dropout=0.0)
+    cfg = ClassifyConfig(embedding_dim=6, units=5, pooling=pooling, labels=["0", "1"], dropout=0.0, bigrams=False)
     model = TextClassifier(cfg, vocab_size=20, num_classes=2).eval()
     ids = torch.tensor([[3, 4, 5, 0, 0], [6, 7, 8, 9, 10]])
     lengths = torch.tensor([3, 5])
@@ -40,7 +40,8 @@ def test_padding_never_reaches_the_pooled_vector(pooling):
 
 
 def test_mean_and_max_pool_over_valid_steps_only():
-    cfg = ClassifyConfig(embedding_dim=4, units=3, pooling="max+mean", labels=["0", "1"], dropout=0.0)
+    cfg = ClassifyConfig(embedding_dim=4, units=3, pooling="max+mean", labels=["0", "1"], dropout=0.0,
+                         bigrams=False)
     model = TextClassifier(cfg, vocab_size=10, num_classes=2).eval()
     ids, lengths = torch.tensor([[1, 2, 3, 0]]), torch.tensor([3])
     with torch.no_grad():
@@ -50,7 +51,7 @@ def test_mean_and_max_pool_over_valid_steps_only():
     torch.testing.assert_close(pooled[0], torch.cat([valid.amax(0), valid.mean(0)]))
 
 
-@pytest.mark.parametrize("opts", [{"tokenizer": {"name": "char"}},
+@pytest.mark.parametrize("opts", [{"tokenizer": {"name": "char"}, "bigrams": False, "token_dropout": 0.0},
                                   {"tokenizer": {"name": "char"}, "bigrams": True, "token_dropout": 0.1}])
 def test_learns_a_learnable_task_and_survives_a_round_trip(tmp_path, opts):
     train, dev = _toy(240, 0), _toy(60, 1)

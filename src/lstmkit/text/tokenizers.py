@@ -60,30 +60,34 @@ class CharTokenizer(Tokenizer):
         return {"name": self.name, "split_latin": self.split_latin}
 
 
-class WhitespaceTokenizer(Tokenizer):
+class _CasedTokenizer(Tokenizer):
+    """A tokenizer with an optional lowercasing step."""
+
+    default_lowercase = False
+
+    def __init__(self, lowercase: bool | None = None):
+        self.lowercase = self.default_lowercase if lowercase is None else bool(lowercase)
+
+    def tokenize(self, text):
+        return self.split(text.lower() if self.lowercase else text)
+
+    def config(self):
+        return {"name": self.name, "lowercase": self.lowercase}
+
+
+class WhitespaceTokenizer(_CasedTokenizer):
     name = "whitespace"
 
-    def __init__(self, lowercase: bool = False):
-        self.lowercase = bool(lowercase)
-
-    def tokenize(self, text):
-        return (text.lower() if self.lowercase else text).split()
-
-    def config(self):
-        return {"name": self.name, "lowercase": self.lowercase}
+    def split(self, text):
+        return text.split()
 
 
-class RegexTokenizer(Tokenizer):
+class RegexTokenizer(_CasedTokenizer):
     name = "regex"
+    default_lowercase = True
 
-    def __init__(self, lowercase: bool = True):
-        self.lowercase = bool(lowercase)
-
-    def tokenize(self, text):
-        return _WORD_TOKEN.findall(text.lower() if self.lowercase else text)
-
-    def config(self):
-        return {"name": self.name, "lowercase": self.lowercase}
+    def split(self, text):
+        return _WORD_TOKEN.findall(text)
 
 
 _JIEBA: dict = {}

@@ -24,7 +24,7 @@ class TrainingError(ValueError):
 
 @dataclass
 class TrainConfig:
-    epochs: int = 8
+    epochs: int = 5
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.01
