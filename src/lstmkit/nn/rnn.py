@@ -48,18 +48,13 @@ def check_lengths(owner: str, lengths, batch: int, time: int, device) -> torch.T
     """Validate ``lengths`` (sequence of ints, array or tensor, each in 1..T) and return ``(B,)`` int64."""
     if lengths is None:
         return None
-    if isinstance(lengths, torch.Tensor):
-        if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
-            raise TypeError(f"{owner}: lengths must be integers, got {lengths.dtype}")
-        t = lengths.to(device=device, dtype=torch.int64)
-    else:
-        try:
-            t = torch.as_tensor(lengths)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"{owner}: lengths must be a sequence of ints, got {lengths!r}") from exc
-        if t.is_floating_point() or t.dtype == torch.bool:
-            raise TypeError(f"{owner}: lengths must be integers, got {t.dtype}")
-        t = t.to(device=device, dtype=torch.int64)
+    try:
+        t = lengths if isinstance(lengths, torch.Tensor) else torch.as_tensor(lengths)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"{owner}: lengths must be a sequence of ints, got {lengths!r}") from exc
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise TypeError(f"{owner}: lengths must be integers, got {t.dtype}")
+    t = t.to(device=device, dtype=torch.int64)
     if t.dim() != 1 or t.shape[0] != batch:
         raise ValueError(f"{owner}: lengths must be ({batch},) (one per sequence), got {tuple(t.shape)}")
     lo, hi = int(t.min()), int(t.max())
@@ -87,8 +82,9 @@ def _loop_cell(cell: _LSTMCellBase, x: torch.Tensor, lengths, state: LSTMStateTu
     x_proj = cell.project_inputs(x)                                        # (B, T, I) -> (B, T, 4H), one matmul
     valid = None if lengths is None else valid_mask(lengths, T).unsqueeze(2)
     min_len = T if lengths is None else int(lengths.min())
+    max_len = T if lengths is None else int(lengths.max())
     outputs = []
-    for t in range(T):
+    for t in range(max_len):  # past the longest sequence nothing changes: those outputs are zero
         h, new = cell.recurrent_step(x_proj[:, t], state)
         if t >= min_len:  # some sequences have ended: keep their state, zero their output
             m = valid[:, t]                                                # (B, 1)
@@ -96,7 +92,10 @@ def _loop_cell(cell: _LSTMCellBase, x: torch.Tensor, lengths, state: LSTMStateTu
             new = LSTMStateTuple(torch.where(m, new.c, state.c), torch.where(m, new.h, state.h))
         outputs.append(h)
         state = new
-    return torch.stack(outputs, dim=1), state                              # (B, T, P)
+    out = torch.stack(outputs, dim=1)                                      # (B, max_len, P)
+    if max_len < T:
+        out = F.pad(out, (0, 0, 0, T - max_len))
+    return out, state                                                      # (B, T, P)
 
 
 def loop_stack(layers, inputs, lengths, initial_states, dropout: float = 0.0, training: bool = False):
