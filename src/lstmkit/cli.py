@@ -44,6 +44,27 @@ def _cmd_params(args) -> int:
     return 0
 
 
+def _cmd_explain(args) -> int:
+    from .explain import render_json, render_text, trace
+
+    texts = list(args.texts)
+    if args.file:
+        from .data import read_lines
+
+        texts += read_lines(args.file).texts
+    if not texts:
+        raise ValueError("give one or more TEXT arguments (or --file F): they form one batch")
+    if args.run:
+        from .train.checkpoint import read_config
+
+        read_config(args.run)
+    tr = trace(texts, tokenizer=args.tokenizer, maxlen=args.maxlen, embedding_dim=args.embedding_dim,
+               units=args.units, layers=args.layers, bidirectional=args.bidirectional, cell=args.cell,
+               num_proj=args.num_proj, peepholes=args.peepholes, classes=args.classes, run=args.run)
+    print(render_json(tr, full=args.full) if args.json else render_text(tr, args.time_steps))
+    return 0
+
+
 def _training_data(args):
     from .data import load_corpus, read_labelled
     from .data.corpora import split_of
@@ -238,6 +259,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="one text per line (UTF-8)")
     p.add_argument("--json", action="store_true", help="one JSON object per input (JSON Lines)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("explain", help="every step of the pipeline with its real shapes and values",
+                       description="Trace texts (one batch) through tokenize -> ids -> padding -> embedding -> "
+                                   "LSTM (step by step) -> outputs -> head, with real shapes and values: a fresh "
+                                   "model of the given sizes, or a trained run's (--run).")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--file", help="more texts, one per line")
+    p.add_argument("--run", help="explain a trained run: its tokenizer, vocabulary and weights")
+    p.add_argument("--tokenizer", default="jieba", help="jieba (default), char, whitespace or regex")
+    p.add_argument("--maxlen", type=_positive_int, default=None, help="tokens kept per text")
+    p.add_argument("--embedding-dim", type=_positive_int, default=28, help="E (default 28)")
+    p.add_argument("--units", type=_positive_int, default=128, help="H (default 128)")
+    p.add_argument("--layers", type=_positive_int, default=1)
+    p.add_argument("--bidirectional", action="store_true")
+    p.add_argument("--cell", default="basic", choices=["basic", "lstm"])
+    p.add_argument("--num-proj", type=_positive_int, default=None, help="P: project h (LSTMCell)")
+    p.add_argument("--peepholes", action="store_true", help="diagonal peepholes (LSTMCell)")
+    p.add_argument("--classes", type=_positive_int, default=2, help="K, the head's classes")
+    p.add_argument("--time-steps", type=_positive_int, default=8, help="time steps shown in full (text output)")
+    p.add_argument("--json", action="store_true", help="the trace as one JSON document")
+    p.add_argument("--full", action="store_true", help="with --json: every value, not summaries")
+    p.set_defaults(func=_cmd_explain)
 
     p = sub.add_parser("params", help="parameter count with its formula, TensorFlow vs PyTorch layout",
                        description="Count an LSTM's parameters in TensorFlow's layout ((I + H) * 4H + 4H per "

@@ -16,6 +16,9 @@ length.
 """
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import torch
 
 from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple
@@ -130,6 +133,18 @@ def _convert(layers) -> list[torch.Tensor]:
     return flat
 
 
+@contextlib.contextmanager
+def _quiet_projection(projecting: bool):
+    """With a projection PyTorch warns that oneDNN lacks one and it uses its own kernel: a fact about PyTorch's
+    internals that tells lstmkit's users nothing."""
+    if not projecting:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
+        yield
+
+
 def fused_stack(layers, inputs: torch.Tensor, lengths: torch.Tensor | None, initial_states,
                 dropout: float = 0.0, training: bool = False, cache: _WeightCache | None = None):
     """Run a stack of cells (``layers[k][d]``, ``d`` = 0 forward, 1 backward) on PyTorch's fused kernel.
@@ -160,7 +175,8 @@ def fused_stack(layers, inputs: torch.Tensor, lengths: torch.Tensor | None, init
     if lengths is not None and int(lengths.min()) == T:
         lengths = None  # every sequence is full
     if lengths is None:
-        out, hn, cn = torch.lstm(inputs, (h0, c0), weights, True, L, dropout, training, D == 2, True)
+        with _quiet_projection(P != H):
+            out, hn, cn = torch.lstm(inputs, (h0, c0), weights, True, L, dropout, training, D == 2, True)
         return out, [[LSTMStateTuple(cn[k * D + d], hn[k * D + d]) for d in range(D)] for k in range(L)]
 
     # Variable lengths: work in longest-first order (the caller's order is restored at the end), so the
@@ -199,8 +215,9 @@ def _segments(x: torch.Tensor, lens: list, h: torch.Tensor, c: torch.Tensor, wei
     outs, done_h, done_c = [], [], []
     active = B
     for end, piece in zip(ends, pieces):
-        o, h, c = torch.lstm(piece[:active], (h[:, :active], c[:, :active]), weights, True, 1, 0.0,
-                             False, False, True)                                 # (active, steps, P)
+        with _quiet_projection(len(weights) == 5):
+            o, h, c = torch.lstm(piece[:active], (h[:, :active], c[:, :active]), weights, True, 1, 0.0,
+                                 False, False, True)                             # (active, steps, P)
         outs.append(o if active == B else torch.nn.functional.pad(o, (0, 0, 0, 0, 0, B - active)))
         keep = active - finishing[end]
         done_h.append(h[0, keep:active])

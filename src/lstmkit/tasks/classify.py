@@ -39,6 +39,7 @@ class ClassifyConfig:
     dropout: float = 0.5
     pooling: str = "max"
     cell: str = "basic"
+    cell_options: dict = field(default_factory=dict)   # LSTMCell's: num_proj, use_peepholes, cell_clip, ...
     freeze_embeddings: bool = False
     bigrams: bool = True         # add an embedding of each token with its successor (char bigrams for "char")
     token_dropout: float = 0.25  # in training, replace this share of tokens by <unk>
@@ -81,7 +82,7 @@ class TextClassifier(nn.Module):
                              f"{bigram_vocab_size}")
         self.bigram_embedding = _embedding(bigram_vocab_size, c.embedding_dim) if c.bigrams else None
         self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, bidirectional=c.bidirectional,
-                         dropout=c.dropout if c.layers > 1 else 0.0, cell=c.cell)
+                         dropout=c.dropout if c.layers > 1 else 0.0, cell=c.cell, **c.cell_options)
         pooled = self.lstm.output_size * (2 if c.pooling == "max+mean" else 1)
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(pooled, num_classes)

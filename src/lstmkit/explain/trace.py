@@ -1,0 +1,241 @@
+"""The walkthrough as data: every step of the pipeline for real texts, with real shapes and values.
+
+``trace(texts, ...)`` runs raw text -> tokens -> ids -> padded ids + lengths -> embeddings -> LSTM (step by
+step for layer 0's forward cell: x_t, [x_t, h_{t-1}], the kernel, the gates i, j, f, o, the new c and h) ->
+outputs and final states -> the classifier head, and returns a :class:`Trace` that the text and JSON
+renderings read. Either a fresh model of the given sizes (random weights, vocabulary built from the texts)
+or, with ``run=``, a trained classifier's tokenizer, vocabulary and weights.
+
+Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, ``P`` projection size,
+``D`` directions, ``K`` classes, ``V`` vocabulary.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..data import TextDataset
+from ..nn import LSTMStateTuple
+from ..tasks.classify import ClassifyConfig, ClassifyTask
+
+
+@dataclass
+class Tensor:
+    """One tensor of the walkthrough: its name, shape, the shape in the legend, and its values."""
+
+    name: str
+    legend: str
+    values: np.ndarray
+    note: str = ""
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.values.shape)
+
+    def to_json(self, full: bool = False, limit: int = 8) -> dict:
+        v = self.values
+        out = {"name": self.name, "shape": list(self.shape), "legend": self.legend}
+        if self.note:
+            out["note"] = self.note
+        if full or v.size <= limit:
+            out["values"] = v.tolist()
+        else:
+            flat = v.reshape(-1)
+            out["first"] = flat[:limit].tolist()
+        if v.size and np.issubdtype(v.dtype, np.floating):
+            out.update(min=float(v.min()), max=float(v.max()), mean=float(v.mean()))
+        return out
+
+
+@dataclass
+class Step:
+    number: int
+    title: str
+    tensors: list = field(default_factory=list)
+    lines: list = field(default_factory=list)     # plain facts, already worded
+
+    def add(self, name, legend, values, note="") -> "Step":
+        if isinstance(values, torch.Tensor):
+            values = values.detach().cpu().numpy()
+        self.tensors.append(Tensor(name, legend, np.asarray(values), note))
+        return self
+
+
+@dataclass
+class Trace:
+    """The whole walkthrough: the configuration, the eight steps, the time steps of layer 0 and the params."""
+
+    config: dict
+    steps: list
+    time_steps: list          # per t: {"t", "tokens", "valid", tensors...} for layer 0's forward cell
+    params: list              # rows {"name", "total", "symbolic", "formula"}
+    texts: list
+    tokens: list
+    labels: list | None = None
+    prediction: list | None = None
+
+    def to_json(self, full: bool = False) -> dict:
+        return {
+            "config": self.config,
+            "texts": self.texts,
+            "tokens": self.tokens,
+            "steps": [{"step": s.number, "title": s.title, "lines": s.lines,
+                       "tensors": [t.to_json(full) for t in s.tensors]} for s in self.steps],
+            "time_steps": [{"t": ts["t"], "tokens": ts["tokens"], "valid": ts["valid"],
+                            "tensors": [t.to_json(full) for t in ts["tensors"]]} for ts in self.time_steps],
+            "params": self.params,
+            "prediction": self.prediction,
+        }
+
+
+def _fresh_task(texts, tokenizer, maxlen, embedding_dim, units, layers, bidirectional, cell, num_proj,
+                peepholes, classes, seed):
+    """An untrained classifier of the given sizes; its vocabulary comes from the texts themselves."""
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
+        raise ValueError(f"classes must be an int >= 2, got {classes!r}")
+    options = {}
+    if num_proj is not None or peepholes:
+        cell, options = "lstm", {"num_proj": num_proj, "use_peepholes": bool(peepholes)}
+    torch.manual_seed(seed)
+    config = ClassifyConfig(tokenizer={"name": tokenizer} if isinstance(tokenizer, str) else tokenizer,
+                            maxlen=maxlen, embedding_dim=embedding_dim, units=units, layers=layers,
+                            bidirectional=bidirectional, cell=cell, cell_options=options, bigrams=False,
+                            dropout=0.0, token_dropout=0.0)
+    labels = [f"class {k}" for k in range(classes)]
+    # the labels only name the head's classes; every class needs one text for the label set to exist
+    names = [labels[k % classes] for k in range(max(len(texts), classes))]
+    padded_texts = list(texts) + [texts[0]] * (len(names) - len(texts))
+    return ClassifyTask.from_data(config, TextDataset(padded_texts, names, "explain"))
+
+
+def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: int = 28, units: int = 128,
+          layers: int = 1, bidirectional: bool = False, cell: str = "basic", num_proj: int | None = None,
+          peepholes: bool = False, classes: int = 2, run=None, seed: int = 0) -> Trace:
+    """Trace ``texts`` (one batch) through the pipeline; see the module docstring."""
+    texts = [t for t in texts]
+    if not texts:
+        raise ValueError("explain: give at least one text")
+    if run is not None:
+        from ..train.checkpoint import load_run
+
+        task = load_run(run)
+    else:
+        task = _fresh_task(texts, tokenizer, maxlen or 200, embedding_dim, units, layers, bidirectional, cell,
+                           num_proj, peepholes, classes, seed)
+    model = task.model.eval()
+    maxlen = maxlen or task.config.maxlen
+    lstm = model.lstm
+    E, H, D = lstm.input_size, lstm.num_units, lstm.num_directions
+    P = lstm.cell(0).output_size
+    steps = []
+
+    steps.append(Step(1, "raw text", lines=[f"{len(texts)} text(s) form one batch: B = {len(texts)}"]
+                      + [f"text {b}: {t!r}" for b, t in enumerate(texts)]))
+    tokens = [task.tokenizer(t)[:maxlen] for t in texts]
+    s2 = Step(2, f"tokenize ({task.tokenizer!r})")
+    s2.lines += [f"text {b}: {len(toks)} tokens: {' | '.join(toks)}" for b, toks in enumerate(tokens)]
+    steps.append(s2)
+
+    enc = task.encode(TextDataset(texts, None, "explain"))
+    ids = [seq[:maxlen] for seq in enc.ids]
+    s3 = Step(3, "dictionarize: token -> id")
+    where = "the run's" if run is not None else "built from these texts"
+    s3.lines.append(f"vocabulary ({where}): V = {len(task.vocab):,}; 0 = <pad>, 1 = <unk>")
+    for b, (toks, seq) in enumerate(zip(tokens, ids)):
+        s3.lines.append(f"text {b}: " + " ".join(f"{tok}={i}" for tok, i in zip(toks or ["<unk>"], seq)))
+    steps.append(s3)
+
+    from ..text import pad_sequences
+
+    padded, lengths = pad_sequences(ids)
+    T = padded.shape[1]
+    s4 = Step(4, "pad with 0 to one length")
+    s4.add("padded ids", "(B, T)", padded).add("lengths", "(B,)", lengths)
+    s4.lines.append(f"T = {T} (the longest text); shorter ones end in <pad> = 0, and lengths mark the real steps")
+    steps.append(s4)
+
+    ids_t, lens_t = torch.from_numpy(padded), torch.from_numpy(lengths)
+    with torch.no_grad():
+        x = model.embedding(ids_t)                                             # (B, T, E)
+        if model.bigram_embedding is not None:
+            x = x + model.bigram_embedding(torch.from_numpy(pad_sequences(enc.bigrams)[0][:, :T]))
+    s5 = Step(5, "embedding lookup")
+    s5.add("embedding table", "(V, E)", model.embedding.weight.detach())
+    s5.add("embedded batch", "(B, T, E)", x, "row 0 of the table (<pad>) is zeros")
+    steps.append(s5)
+
+    time_steps, s6 = _walk_layer0(lstm.cell(0), x, lens_t, tokens)
+    steps.append(s6)
+
+    with torch.no_grad():
+        outputs, final = lstm(x, lens_t)
+        logits = model.head(model.pool(outputs, final, lens_t))
+        probs = torch.softmax(logits, dim=1)
+    s7 = Step(7, "every step's hidden state and the final state")
+    s7.add("outputs", f"(B, T, D*P) = ({len(texts)}, {T}, {D}*{P})", outputs,
+           "zero at padded steps: " + ", ".join(f"text {b} steps {int(n)}..{T - 1}" for b, n in enumerate(lengths)
+                                               if n < T) if (lengths < T).any() else "no padded steps")
+    for k, layer_state in enumerate(final):
+        pairs = layer_state if D == 2 else (layer_state,)
+        for d, st in enumerate(pairs):
+            tag = f"layer {k}" + (f" {'fw' if d == 0 else 'bw'}" if D == 2 else "")
+            s7.add(f"final c, {tag}", "(B, H)", st.c).add(f"final h, {tag}", "(B, P)", st.h)
+    steps.append(s7)
+
+    s8 = Step(8, f"head: {task.config.pooling} pooling -> Linear -> softmax")
+    s8.add("logits", f"(B, K) = ({len(texts)}, {len(task.labels)})", logits).add("softmax", "(B, K)", probs)
+    prediction = [{"label": task.labels[int(p.argmax())], "probability": float(p.max())} for p in probs]
+    s8.lines += [f"text {b}: {p['label']} ({p['probability']:.4f})" for b, p in enumerate(prediction)]
+    steps.append(s8)
+
+    params = [{"name": "embedding", "total": model.embedding.weight.numel(), "symbolic": "V * E",
+               "formula": f"{len(task.vocab):,} * {E} = {model.embedding.weight.numel():,}"}]
+    params += [{"name": r.name, "total": r.total, "symbolic": r.symbolic, "formula": r.formula}
+               for r in lstm.param_counts()]
+    head_n = sum(p.numel() for p in model.head.parameters())
+    params.append({"name": "head", "total": head_n, "symbolic": "(D*P) * K + K",
+                   "formula": f"{model.head.in_features} * {model.head.out_features} + {model.head.out_features}"
+                              f" = {head_n:,}"})
+    config = {"tokenizer": task.tokenizer.config(), "maxlen": maxlen, "B": len(texts), "T": T, "E": E, "H": H,
+              "P": P, "D": D, "layers": lstm.num_layers, "cell": type(lstm.cell(0)).__name__,
+              "K": len(task.labels), "V": len(task.vocab), "run": None if run is None else str(run),
+              "forget_bias": lstm.cell(0).forget_bias}
+    return Trace(config, steps, time_steps, params, texts, tokens, task.labels, prediction)
+
+
+def _walk_layer0(cell, x, lengths, tokens):
+    """Step 6 by hand for layer 0's forward cell, with TensorFlow's concat order [x_t, h_{t-1}]."""
+    B, T, E = x.shape
+    H, P = cell.num_units, cell.proj_size
+    state = LSTMStateTuple(x.new_zeros(B, H), x.new_zeros(B, P))
+    step = Step(6, "one token per time step into the LSTM (layer 0, forward cell)")
+    step.add("kernel", f"(E + P, 4H) = ({E} + {P}, 4*{H}) = ({E + P}, {4 * H})", cell.kernel.detach(),
+             "rows [x_t, h_(t-1)], columns the gates i, j, f, o")
+    step.add("bias", f"(4H,) = ({4 * H},)", cell.bias.detach(), f"forget_bias = {cell.forget_bias} is added to f")
+    step.lines.append(f"each step: [x_t, h_(t-1)] ({B}, {E} + {P} = {E + P}) @ kernel ({E + P}, {4 * H}) + bias "
+                      f"-> gates ({B}, {4 * H}) -> i, j, f, o ({B}, {H}) each; the same weights at every step")
+    rows = []
+    with torch.no_grad():
+        for t in range(T):
+            x_t = x[:, t]                                                       # (B, E)
+            concat = torch.cat([x_t, state.h], dim=1)                           # (B, E + P)
+            gates = concat @ cell.kernel + cell.bias                            # (B, 4H)
+            i, j, f, o = gates.chunk(4, dim=1)                                  # each (B, H)
+            _, new = cell.recurrent_step(cell.project_inputs(x_t), state)
+            valid = (t < lengths)
+            m = valid.unsqueeze(1)
+            state = LSTMStateTuple(torch.where(m, new.c, state.c), torch.where(m, new.h, state.h))
+            tensors = [Tensor("x_t", "(B, E)", x_t.numpy()), Tensor("[x_t, h_(t-1)]", "(B, E + P)", concat.numpy()),
+                       Tensor("i", "(B, H)", i.numpy(), "input gate pre-activation"),
+                       Tensor("j", "(B, H)", j.numpy(), "candidate pre-activation"),
+                       Tensor("f", "(B, H)", f.numpy(), "forget gate pre-activation"),
+                       Tensor("o", "(B, H)", o.numpy(), "output gate pre-activation"),
+                       Tensor("sigmoid(i)", "(B, H)", torch.sigmoid(i).numpy()),
+                       Tensor("sigmoid(f + forget_bias)", "(B, H)", torch.sigmoid(f + cell.forget_bias).numpy()),
+                       Tensor("sigmoid(o)", "(B, H)", torch.sigmoid(o).numpy()),
+                       Tensor("c_t", "(B, H)", state.c.numpy()), Tensor("h_t", "(B, P)", state.h.numpy())]
+            rows.append({"t": t, "tokens": [toks[t] if t < len(toks) else "<pad>" for toks in tokens],
+                         "valid": valid.tolist(), "tensors": tensors})
+    return rows, step
