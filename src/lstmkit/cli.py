@@ -61,6 +61,12 @@ def _cmd_explain(args) -> int:
     tr = trace(texts, tokenizer=args.tokenizer, maxlen=args.maxlen, embedding_dim=args.embedding_dim,
                units=args.units, layers=args.layers, bidirectional=args.bidirectional, cell=args.cell,
                num_proj=args.num_proj, peepholes=args.peepholes, classes=args.classes, run=args.run)
+    if args.html:
+        from .explain.html import render_html
+        from .io import atomic_write_text
+
+        atomic_write_text(args.html, render_html(tr))
+        print(f"wrote {args.html}", file=sys.stderr)
     print(render_json(tr, full=args.full) if args.json else render_text(tr, args.time_steps))
     return 0
 
@@ -280,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-steps", type=_positive_int, default=8, help="time steps shown in full (text output)")
     p.add_argument("--json", action="store_true", help="the trace as one JSON document")
     p.add_argument("--full", action="store_true", help="with --json: every value, not summaries")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained page: diagram and heatmaps")
     p.set_defaults(func=_cmd_explain)
 
     p = sub.add_parser("params", help="parameter count with its formula, TensorFlow vs PyTorch layout",
