@@ -114,7 +114,9 @@ def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: in
           layers: int = 1, bidirectional: bool = False, cell: str = "basic", num_proj: int | None = None,
           peepholes: bool = False, classes: int = 2, run=None, seed: int = 0) -> Trace:
     """Trace ``texts`` (one batch) through the pipeline; see the module docstring."""
-    texts = [t for t in texts]
+    texts = list(texts)
+    if not all(isinstance(t, str) for t in texts):
+        raise TypeError("explain: texts must be strings")
     if not texts:
         raise ValueError("explain: give at least one text")
     if run is not None:
@@ -216,6 +218,8 @@ def _walk_layer0(cell, x, lengths, tokens):
     step.add("bias", f"(4H,) = ({4 * H},)", cell.bias.detach(), f"forget_bias = {cell.forget_bias} is added to f")
     step.lines.append(f"each step: [x_t, h_(t-1)] ({B}, {E} + {P} = {E + P}) @ kernel ({E + P}, {4 * H}) + bias "
                       f"-> gates ({B}, {4 * H}) -> i, j, f, o ({B}, {H}) each; the same weights at every step")
+    step.lines.append("TensorFlow concatenates [x_t, h_(t-1)] and the kernel's rows follow that order; the "
+                      "walkthrough writes [h_(t-1), x_t]: the same product with the kernel's row blocks swapped")
     rows = []
     with torch.no_grad():
         for t in range(T):

@@ -2,10 +2,11 @@
 
 Shape legend: B batch, T time steps, I input size, H units, P projection size, D directions.
 """
-from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple, MultiRNNCell, ParamCount
+from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple, ParamCount
 from .fused import fuse_blocker, tf_to_torch_weights
 from .lstm import LSTM, last_hidden
-from .rnn import bidirectional_dynamic_rnn, dynamic_rnn, reverse_within_lengths
+from .rnn import MultiRNNCell, bidirectional_dynamic_rnn, dynamic_rnn
+from .sequences import reverse_within_lengths
 
 __all__ = [
     "BasicLSTMCell", "LSTMCell", "LSTMStateTuple", "MultiRNNCell", "ParamCount", "LSTM", "last_hidden",

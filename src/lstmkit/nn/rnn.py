@@ -15,10 +15,72 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from .cells import LSTMStateTuple, MultiRNNCell, _describe, _LSTMCellBase
+from .cells import LSTMStateTuple, ParamCount, _describe, _LSTMCellBase
 from .fused import fuse_blocker, fused_stack, stack_blocker
 from .sequences import reverse_within_lengths, stack_directions, valid_mask
+
+
+# -- stacked cells ----------------------------------------------------------------------------------------------
+class MultiRNNCell(nn.Module):
+    """Stacked cells, TensorFlow's ``MultiRNNCell``: layer ``k`` reads layer ``k-1``'s output at each step.
+
+    The state is the tuple of the layers' states (each in its own cell's format). The output is the top
+    layer's. Layer ``k``'s ``input_size`` must equal layer ``k-1``'s ``output_size``.
+    """
+
+    def __init__(self, cells):
+        super().__init__()
+        cells = list(cells)
+        if not cells:
+            raise ValueError("MultiRNNCell: cells must hold at least one cell, got none")
+        for k, cell in enumerate(cells):
+            if not isinstance(cell, _LSTMCellBase):
+                raise TypeError(f"MultiRNNCell: cells[{k}] must be a BasicLSTMCell or LSTMCell, "
+                                f"got {type(cell).__name__}")
+            if k and cell.input_size != cells[k - 1].output_size:
+                raise ValueError(f"MultiRNNCell: cells[{k}].input_size must be {cells[k - 1].output_size} "
+                                 f"(cells[{k - 1}].output_size), got {cell.input_size}")
+        self.cells = nn.ModuleList(cells)
+
+    @property
+    def input_size(self) -> int:
+        return self.cells[0].input_size
+
+    @property
+    def output_size(self) -> int:
+        return self.cells[-1].output_size
+
+    @property
+    def state_size(self):
+        return tuple(cell.state_size for cell in self.cells)
+
+    def zero_state(self, batch_size: int, dtype=None, device=None):
+        return tuple(cell.zero_state(batch_size, dtype, device) for cell in self.cells)
+
+    def check_state(self, state, owner: str, batch_size: int | None = None) -> None:
+        if not isinstance(state, (tuple, list)) or len(state) != len(self.cells):
+            raise TypeError(f"{owner}: state must be a tuple of {len(self.cells)} layer states for "
+                            f"MultiRNNCell, got {_describe(state)}")
+        for cell, st in zip(self.cells, state):
+            cell.unpack_state(st, owner, batch_size)
+
+    def forward(self, inputs: torch.Tensor, state):
+        """One step through every layer: ``inputs (B, I)`` -> ``(h_t of the top layer, tuple of states)``."""
+        self.check_state(state, "MultiRNNCell.__call__", inputs.shape[0] if inputs.dim() else None)
+        new_states = []
+        x = inputs
+        for cell, st in zip(self.cells, state):
+            x, new = cell(x, st)
+            new_states.append(new)
+        return x, tuple(new_states)
+
+    def param_count(self) -> ParamCount:
+        rows = [cell.param_count() for cell in self.cells]
+        total = sum(r.total for r in rows)
+        return ParamCount("MultiRNNCell", total, " + ".join(f"[{r.symbolic}]" for r in rows),
+                          " + ".join(r.formula.rsplit(" = ", 1)[1] for r in rows) + f" = {total:,}")
 
 
 # -- checks at the public boundary ------------------------------------------------------------------------------
