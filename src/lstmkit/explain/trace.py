@@ -165,7 +165,11 @@ def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: in
             x = x + model.bigram_embedding(torch.from_numpy(pad_sequences(enc.bigrams)[0][:, :T]))
     s5 = Step(5, "embedding lookup")
     s5.add("embedding table", "(V, E)", model.embedding.weight.detach())
-    s5.add("embedded batch", "(B, T, E)", x, "row 0 of the table (<pad>) is zeros")
+    note = "row 0 of the table (<pad>) is zeros"
+    if model.bigram_embedding is not None:
+        s5.add("bigram embedding table", "(V_bigrams, E)", model.bigram_embedding.weight.detach())
+        note = "each token's vector plus the vector of the token with its successor; " + note
+    s5.add("embedded batch", "(B, T, E)", x, note)
     steps.append(s5)
 
     time_steps, s6 = _walk_layer0(lstm.cell(0), x, lens_t, tokens)
