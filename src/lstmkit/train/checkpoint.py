@@ -58,6 +58,13 @@ def save_run(run_dir, task, train_config=None, extra: dict | None = None) -> Pat
     return run
 
 
+def check_new_run(run_dir) -> None:
+    """A run folder is never overwritten: fail before any work if ``run_dir`` already holds one."""
+    run = Path(run_dir)
+    if (run / CONFIG).exists() or (run / WEIGHTS).exists():
+        raise FileExistsError(f"{run} already holds a run; choose another --out or remove it")
+
+
 def append_metrics(run_dir, record: dict) -> None:
     """Append one JSON line to ``metrics.jsonl`` (one write per line, flushed)."""
     path = Path(run_dir) / METRICS

@@ -27,8 +27,7 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     weights are saved as soon as they are found, so an interrupted run still leaves a usable model.
     """
     out = Path(out)
-    if (out / checkpoint.CONFIG).exists() or (out / checkpoint.WEIGHTS).exists():
-        raise FileExistsError(f"{out} already holds a run; choose another --out or remove it")
+    checkpoint.check_new_run(out)
     t0 = time.perf_counter()
     train_enc, dev_enc = task.encode(train), task.encode(dev)
     log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, vocabulary {len(task.vocab):,}, "
