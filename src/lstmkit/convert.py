@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-# column/row blocks of each layout, in TF1's gate order (i, j, f, o): where each TF1 gate sits in the other
-_KERAS = (0, 2, 1, 3)   # Keras i, f, c, o: TF i->0, j->2 (c), f->1, o->3
-_TORCH = (0, 2, 1, 3)   # PyTorch i, f, g, o: the same positions
+from .nn.fused import TF_TO_TORCH_GATES as _TORCH
+
+# Keras's i, f, c, o sit where PyTorch's i, f, g, o do: TF block k <-> block _KERAS[k], a self-inverse swap
+_KERAS = _TORCH
 
 
 def _blocks(a: np.ndarray, order, axis: int) -> np.ndarray:

@@ -24,8 +24,8 @@ import torch
 from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple
 from .sequences import stack_directions
 
-# TensorFlow gate blocks (i, j, f, o) in PyTorch's order (i, f, g, o).
-_TF_TO_TORCH = (0, 2, 1, 3)
+# TensorFlow gate blocks (i, j, f, o) in PyTorch's order (i, f, g, o); the swap is its own inverse.
+TF_TO_TORCH_GATES = (0, 2, 1, 3)
 
 
 def fuse_blocker(cell) -> str | None:
@@ -65,7 +65,7 @@ def stack_blocker(layers) -> str | None:
 
 def _torch_rows(H: int, device) -> torch.Tensor:
     blocks = torch.arange(4 * H, device=device).view(4, H)
-    return blocks[list(_TF_TO_TORCH)].reshape(4 * H)
+    return blocks[list(TF_TO_TORCH_GATES)].reshape(4 * H)
 
 
 def _forget_fold(H: int, forget_bias: float, like: torch.Tensor) -> torch.Tensor:
