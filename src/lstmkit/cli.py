@@ -122,7 +122,8 @@ def _cmd_train(args) -> int:
         stderr_log(f"pretrained embeddings: {pre.summary()}")
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                weight_decay=args.weight_decay, clip=args.clip, patience=args.patience,
-                               seed=args.seed, progress=not args.quiet and sys.stderr.isatty())
+                               seed=args.seed, progress=not args.quiet and sys.stderr.isatty(),
+                               device=args.device)
     extra = {"data": {"train": train.source, "dev": dev.source, "corpus": args.corpus}}
     best = train_run(task, train, dev, train_config, args.out, log=stderr_log, extra=extra)
     if test is not None and test.labels:
@@ -232,6 +233,7 @@ def _add_train_classify(sub) -> None:
     g.add_argument("--patience", type=int, default=training.patience,
                    help="epochs without dev improvement before stopping (0: never)")
     g.add_argument("--seed", type=int, default=training.seed)
+    g.add_argument("--device", default=training.device, help="auto (CUDA when available), cpu, cuda, cuda:N")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 

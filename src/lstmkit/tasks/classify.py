@@ -204,13 +204,15 @@ class ClassifyTask:
 
     def batches(self, enc: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0):
         order = bucket_batches([len(s) for s in enc.ids], batch_size, shuffle=shuffle, seed=seed)
+        device = self.model.embedding.weight.device      # batches go where the model is
         for idx in order:
             ids, lengths = pad_sequences([enc.ids[i] for i in idx])
-            batch = {"ids": torch.from_numpy(ids), "lengths": torch.from_numpy(lengths), "index": idx}
+            batch = {"ids": torch.from_numpy(ids).to(device), "lengths": torch.from_numpy(lengths).to(device),
+                     "index": idx}
             if enc.bigrams is not None:
-                batch["bigrams"] = torch.from_numpy(pad_sequences([enc.bigrams[i] for i in idx])[0])
+                batch["bigrams"] = torch.from_numpy(pad_sequences([enc.bigrams[i] for i in idx])[0]).to(device)
             if enc.labels is not None:
-                batch["labels"] = torch.from_numpy(enc.labels[idx])
+                batch["labels"] = torch.from_numpy(enc.labels[idx]).to(device)
             yield batch
 
     # -- training and inference ------------------------------------------------------------------------------
@@ -218,7 +220,7 @@ class ClassifyTask:
         ids, bigrams = batch["ids"], batch.get("bigrams")
         p = self.config.token_dropout
         if p:
-            drop = (torch.rand(ids.shape) < p) & (ids != 0)
+            drop = (torch.rand(ids.shape, device=ids.device) < p) & (ids != 0)
             ids = ids.masked_fill(drop, self.vocab.unk_id)
             bigrams = None if bigrams is None else bigrams.masked_fill(drop, self.bigram_vocab.unk_id)
         logits = self.model(ids, batch["lengths"], bigrams)
@@ -231,7 +233,7 @@ class ClassifyTask:
         probs = np.zeros((len(enc.ids), len(self.labels)), dtype=np.float32)
         for batch in self.batches(enc, batch_size):
             logits = self.model(batch["ids"], batch["lengths"], batch.get("bigrams"))
-            probs[batch["index"]] = F.softmax(logits, dim=1).numpy()
+            probs[batch["index"]] = F.softmax(logits, dim=1).cpu().numpy()
         return probs
 
     def evaluate(self, enc: Encoded, batch_size: int = 256) -> dict:

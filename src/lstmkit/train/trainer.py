@@ -34,6 +34,7 @@ class TrainConfig:
     patience: int = 3              # epochs without dev improvement before stopping; 0 disables
     seed: int = 13
     progress: bool = True
+    device: str = "auto"           # "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", ...
 
     def check(self) -> "TrainConfig":
         for name in ("epochs", "batch_size"):
@@ -44,7 +45,21 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.schedule not in ("linear", "cosine", "constant"):
             raise ValueError(f"schedule must be linear, cosine or constant, got {self.schedule!r}")
+        resolve_device(self.device)
         return self
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else must name a device this machine has."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device must be auto, cpu or cuda[:N], got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but this machine has no CUDA GPU (use cpu or auto)")
+    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -74,7 +89,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
     """
     config.check()
     seed_everything(config.seed)
-    model = task.model
+    model = task.model.to(resolve_device(config.device))
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() > 1]
     no_decay = [p for p in params if p.dim() <= 1]
