@@ -83,3 +83,12 @@ def test_device_names_are_checked():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="this machine has no CUDA GPU"):
             TrainConfig(device="cuda").check()
+
+
+def test_ties_on_the_dev_metric_go_to_the_lower_loss():
+    from lstmkit.train.trainer import _better
+
+    assert _better({"accuracy": 0.9, "loss": 0.5}, {"accuracy": 0.8, "loss": 0.1}, "accuracy")
+    assert _better({"accuracy": 1.0, "loss": 0.1}, {"accuracy": 1.0, "loss": 0.4}, "accuracy")
+    assert not _better({"accuracy": 1.0, "loss": 0.4}, {"accuracy": 1.0, "loss": 0.1}, "accuracy")
+    assert not _better({"accuracy": 1.0}, {"accuracy": 1.0}, "accuracy")

@@ -239,8 +239,11 @@ class ClassifyTask:
     def evaluate(self, enc: Encoded, batch_size: int = 256) -> dict:
         if enc.labels is None:
             raise ValueError("evaluation needs labels")
-        pred = self.predict_proba(enc, batch_size).argmax(1)
-        return classification_report(enc.labels, pred, self.labels)
+        probs = self.predict_proba(enc, batch_size)
+        report = classification_report(enc.labels, probs.argmax(1), self.labels)
+        # mean cross-entropy: breaks ties between epochs of equal accuracy (small dev sets tie often)
+        report["loss"] = float(-np.log(np.clip(probs[np.arange(len(probs)), enc.labels], 1e-12, None)).mean())
+        return report
 
     def config_dict(self) -> dict:
         return asdict(self.config)

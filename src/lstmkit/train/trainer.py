@@ -1,7 +1,7 @@
 """The trainer, shared by every task. It knows only ``loss = task.step(batch)``, ``task.batches(...)``,
 ``task.evaluate(...)`` and ``task.primary_metric``; what a batch holds is the task's business.
 
-AdamW, gradient clipping, a warm-up then linear-decay learning rate, early stopping on the dev metric, the
+AdamW, gradient clipping, a warm-up then linear-decay learning rate, early stopping on the dev metric (ties broken by the dev loss), the
 best epoch's weights kept, seeds for determinism, a progress bar with loss and sentences/s, and one line of
 metrics per epoch (``on_epoch``; the CLI appends them to ``metrics.jsonl``).
 """
@@ -80,6 +80,13 @@ def lr_factor(step: int, total: int, warmup: float, schedule: str) -> float:
     return max(0.0, 1.0 - progress)
 
 
+def _better(new: dict, old: dict, metric: str) -> bool:
+    """A higher dev metric wins; at a tie, a lower dev loss (when the task reports one)."""
+    if new[metric] != old[metric]:
+        return new[metric] > old[metric]
+    return "loss" in new and "loss" in old and new["loss"] < old["loss"]
+
+
 def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> dict:
     """Train ``task.model`` on the encoded ``train`` set, select on ``dev``; returns the best epoch's record.
 
@@ -127,7 +134,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
         dev_metrics = task.evaluate(dev)
         record = {"epoch": epoch, "train_loss": loss_sum / seen, "dev": dev_metrics, "lr": sched.get_last_lr()[0],
                   "seconds": round(seconds, 2), "sentences_per_s": round(seen / seconds, 1)}
-        improved = best is None or dev_metrics[metric] > best["dev"][metric]
+        improved = best is None or _better(dev_metrics, best["dev"], metric)
         record["best"] = improved
         if on_epoch:
             on_epoch(record)
