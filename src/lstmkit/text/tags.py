@@ -1,0 +1,108 @@
+"""Tag schemes for sequence labelling: BIO, BIOES and BMES(+O), spans, conversion, validation, repair.
+
+- ``BIO``: ``B-X`` begins an entity of type X, ``I-X`` continues it, ``O`` is outside.
+- ``BIOES``: as BIO, plus ``E-X`` ends a multi-token entity and ``S-X`` is a single-token one.
+- ``BMES``: ``B``/``M``/``E``/``S`` (``M`` for the middle), with ``O`` outside; the type suffix is optional
+  (word segmentation uses bare ``B M E S``; MSRA NER uses ``B-PER``, ``M-PER``, ... and ``O``).
+
+Spans are ``(type, start, end)`` with ``end`` exclusive (type ``""`` when the tags carry none). Reading tags into
+spans follows seqeval's lenient rules: a continuation tag (``I``/``M``/``E``) that does not continue an entity
+of its type starts a new one. :func:`problems` reports such dangling tags; :func:`repair` rewrites them the way
+seqeval reads them.
+"""
+from __future__ import annotations
+
+SCHEMES = {"BIO": ("B", "I", "O"), "BIOES": ("B", "I", "E", "S", "O"), "BMES": ("B", "M", "E", "S", "O")}
+
+
+def _check_scheme(scheme: str) -> str:
+    if scheme not in SCHEMES:
+        raise ValueError(f"tag scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+    return scheme
+
+
+def split_tag(tag: str, scheme: str) -> tuple[str, str]:
+    """``"B-PER"`` -> ``("B", "PER")``; ``"O"`` -> ``("O", "")``; a prefix the scheme lacks is an error."""
+    prefix, _, kind = tag.partition("-")
+    if prefix not in SCHEMES[_check_scheme(scheme)] or (prefix == "O" and kind):
+        raise ValueError(f"tag {tag!r} is not a {scheme} tag (prefixes {', '.join(SCHEMES[scheme])})")
+    return prefix, kind
+
+
+def spans(tags: list[str], scheme: str) -> list[tuple[str, int, int]]:
+    """The entities (or words) that ``tags`` mark, as ``(type, start, end)``, in order."""
+    inside = {"BIO": "I", "BIOES": "I", "BMES": "M"}[_check_scheme(scheme)]
+    out, start, kind = [], None, None
+
+    def close(end):
+        nonlocal start, kind
+        if start is not None:
+            out.append((kind, start, end))
+        start, kind = None, None
+
+    for k, tag in enumerate(tags):
+        prefix, typ = split_tag(tag, scheme)
+        if prefix == "O":
+            close(k)
+        elif prefix == "S":
+            close(k)
+            out.append((typ, k, k + 1))
+        elif prefix == "B" or start is None or typ != kind:
+            close(k)                       # B, or a dangling continuation: a new entity starts here
+            start, kind = k, typ
+            if prefix == "E":
+                close(k + 1)
+        elif prefix == inside:
+            continue
+        else:                              # E continuing the open entity
+            close(k + 1)
+    close(len(tags))
+    return out
+
+
+def from_spans(found: list[tuple[str, int, int]], length: int, scheme: str) -> list[str]:
+    """Tags of ``length`` tokens marking ``found`` spans in ``scheme``."""
+    _check_scheme(scheme)
+    tags = ["O"] * length
+    inside = "M" if scheme == "BMES" else "I"
+    for kind, start, end in found:
+        suffix = f"-{kind}" if kind else ""
+        if end - start == 1 and scheme != "BIO":
+            tags[start] = "S" + suffix
+            continue
+        tags[start] = "B" + suffix
+        for k in range(start + 1, end):
+            tags[k] = inside + suffix
+        if scheme != "BIO":
+            tags[end - 1] = "E" + suffix
+    return tags
+
+
+def convert(tags: list[str], source: str, target: str) -> list[str]:
+    """Rewrite ``tags`` from one scheme into another (through their spans)."""
+    return from_spans(spans(tags, source), len(tags), target)
+
+
+def problems(tags: list[str], scheme: str) -> list[str]:
+    """What breaks the scheme's rules: dangling continuations, entities BIOES/BMES leave without ``E``."""
+    inside = "M" if scheme == "BMES" else "I"
+    out, open_kind = [], None          # the type of the entity still open, if any
+    for k, tag in enumerate(tags):
+        prefix, kind = split_tag(tag, scheme)
+        if prefix in (inside, "E"):
+            if open_kind is None or kind != open_kind:
+                after = tags[k - 1] if k else "the start"
+                out.append(f"token {k}: {tag} does not continue an entity (after {after})")
+            open_kind = kind if prefix == inside else None
+            continue
+        if scheme != "BIO" and open_kind is not None:
+            out.append(f"token {k - 1}: {tags[k - 1]} is not closed by E before {tag}")
+        open_kind = kind if prefix == "B" else None
+    if scheme != "BIO" and open_kind is not None:
+        out.append(f"token {len(tags) - 1}: {tags[-1]} is not closed by E at the end")
+    return out
+
+
+def repair(tags: list[str], scheme: str) -> list[str]:
+    """The tags rewritten to read as seqeval reads them: every entity well formed in ``scheme``."""
+    return from_spans(spans(tags, scheme), len(tags), scheme)
