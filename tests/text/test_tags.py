@@ -54,3 +54,19 @@ def test_bad_tags_are_errors():
         spans(["M-PER"], "BIO")
     with pytest.raises(ValueError, match="tag scheme must be one of BIO, BIOES, BMES"):
         spans(["O"], "IOB1")
+
+
+def test_allowed_transitions_follow_the_scheme():
+    from lstmkit.text.tags import allowed_transitions
+
+    labels = ["O", "B-PER", "M-PER", "E-PER", "S-PER", "B-LOC", "E-LOC"]
+    allowed, start, end = allowed_transitions(labels, "BMES")
+    ix = {lab: k for k, lab in enumerate(labels)}
+    ok = lambda a, b: allowed[ix[a]][ix[b]]  # noqa: E731
+    assert ok("B-PER", "M-PER") and ok("B-PER", "E-PER") and ok("E-PER", "O") and ok("O", "S-PER")
+    assert not ok("O", "E-PER") and not ok("B-PER", "E-LOC") and not ok("B-PER", "O") and not ok("M-PER", "B-LOC")
+    assert start == [True, True, False, False, True, True, False]
+    assert end == [True, False, False, True, True, False, True]
+    bio_allowed, bio_start, _ = allowed_transitions(["O", "B-X", "I-X", "I-Y"], "BIO")
+    assert bio_allowed[1][2] and not bio_allowed[0][2] and not bio_allowed[1][3] and bio_allowed[2][0]
+    assert bio_start == [True, True, False, False]

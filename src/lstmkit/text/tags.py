@@ -106,3 +106,27 @@ def problems(tags: list[str], scheme: str) -> list[str]:
 def repair(tags: list[str], scheme: str) -> list[str]:
     """The tags rewritten to read as seqeval reads them: every entity well formed in ``scheme``."""
     return from_spans(spans(tags, scheme), len(tags), scheme)
+
+
+def allowed_transitions(labels: list[str], scheme: str):
+    """Which tag may follow which under ``scheme``, for a CRF's constraints.
+
+    Returns ``(allowed (K, K), allowed_start (K,), allowed_end (K,))`` as nested lists of bools over ``labels``:
+    a continuation (I/M/E) only after B or a continuation of the same type; in BIOES/BMES an entity must close
+    with E before anything else begins, and a sequence can neither start with a continuation nor end inside one.
+    """
+    inside = "M" if scheme == "BMES" else "I"
+    parts = [split_tag(lab, scheme) for lab in labels]
+    closes = scheme != "BIO"
+
+    def may_follow(prev, nxt):
+        (p, pk), (n, nk) = prev, nxt
+        open_prev = p in ("B", inside)
+        if n in (inside, "E"):
+            return open_prev and pk == nk
+        return not (closes and open_prev)
+
+    allowed = [[may_follow(a, b) for b in parts] for a in parts]
+    start = [p not in (inside, "E") for p, _ in parts]
+    end = [not (closes and p in ("B", inside)) for p, _ in parts]
+    return allowed, start, end
