@@ -137,23 +137,109 @@ def _cmd_train(args) -> int:
     return 0
 
 
-def _cmd_evaluate(args) -> int:
+def _tag_data(args):
+    from .data import load_corpus
+    from .data.tagged import read_tagged
+
+    if args.corpus:
+        if args.train or args.dev:
+            raise ValueError("give either --corpus or --train/--dev, not both")
+        splits = load_corpus(args.corpus)
+        if not hasattr(splits["train"], "tags"):
+            raise ValueError(f"corpus {args.corpus!r} is for classification, not tagging")
+        return splits["train"], splits["dev"], splits["test"]
+    if not args.train:
+        raise ValueError("--train FILE (or --corpus NAME) is required")
+    if not args.format:
+        raise ValueError("--format conll|wordtag|segmented is required with --train")
+    train = read_tagged(args.train, args.format)
+    if args.dev:
+        return train, read_tagged(args.dev, args.format), None
+    from .data.corpora import _split_tagged
+
+    parts = _split_tagged(train, str(args.train))
+    parts["train"].sentences += parts["test"].sentences
+    parts["train"].tags += parts["test"].tags
+    print(f"no --dev given: holding out {len(parts['dev']):,} of {len(train):,} sentences as dev", file=sys.stderr)
+    return parts["train"], parts["dev"], None
+
+
+_CORPUS_FORMAT = {"msra-ner": "conll", "pd98-seg": "segmented", "pd98-pos": "wordtag"}
+
+
+def _cmd_train_tag(args) -> int:
+    from .tasks.tag import TagConfig, TagTask
+    from .text.tags import detect_scheme
+    from .train.checkpoint import check_new_run
+    from .train.runs import stderr_log, train_run
+    from .train.trainer import TrainConfig, seed_everything
+
+    check_new_run(args.out)
+    fmt = _CORPUS_FORMAT.get(args.corpus, args.format) if args.corpus else args.format
+    kind = args.kind or {"segmented": "words", "wordtag": "tags"}.get(fmt, "entities")
+    if args.corpus == "pd98-seg":
+        kind = args.kind or "words"
+    train, dev, test = _tag_data(args)
+    scheme = args.scheme or ("BMES" if kind == "words" else detect_scheme(train.tags))
+    tokenizer = {"name": "jieba"} if kind == "tags" else {"name": "char", "split_latin": True}
+    config = TagConfig(kind=kind, scheme=scheme, format=fmt or "conll", tokenizer=tokenizer,
+                       embedding_dim=args.embedding_dim, bigrams=args.bigrams, units=args.units, layers=args.layers,
+                       dropout=args.dropout, decoder=args.decoder, constraints=args.constraints).check()
+    seed_everything(args.seed)
+    task = TagTask.from_data(config, train)
+    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, clip=args.clip,
+                               patience=args.patience, seed=args.seed, device=args.device,
+                               progress=not args.quiet and sys.stderr.isatty())
+    extra = {"data": {"train": train.source, "dev": dev.source, "corpus": args.corpus}}
+    best = train_run(task, train, dev, train_config, args.out, log=stderr_log, extra=extra)
+    metric = task.primary_metric
+    if test is not None:
+        from .train.runs import evaluate_run
+
+        m = evaluate_run(args.out, test)
+        print(f"test ({test.source}, {len(test):,} sentences): {metric} {m[metric]:.4f}"
+              + (f", precision {m['precision']:.4f}, recall {m['recall']:.4f}" if "precision" in m else "")
+              + f", token accuracy {m['token_accuracy']:.4f}")
+    else:
+        print(f"dev {metric} {best['dev'][metric]:.4f}")
+    return 0
+
+
+def _read_test(args, config: dict):
     from .data import load_corpus, read_labelled
+
+    if bool(args.test) == bool(args.corpus):
+        raise ValueError("give --test FILE or --corpus NAME (its test split)")
+    if args.corpus:
+        return load_corpus(args.corpus)["test"]
+    if config["task"] == "tag":
+        from .data.tagged import read_tagged
+
+        return read_tagged(args.test, args.format or config["model"].get("format", "conll"))
+    return read_labelled(args.test, args.text_column, args.label_column)
+
+
+def _cmd_evaluate(args) -> int:
     from .train.checkpoint import read_config
     from .train.metrics import format_report
     from .train.runs import evaluate_run
 
-    if bool(args.test) == bool(args.corpus):
-        raise ValueError("give --test FILE or --corpus NAME (its test split)")
-    data = load_corpus(args.corpus)["test"] if args.corpus else read_labelled(args.test, args.text_column,
-                                                                             args.label_column)
-    read_config(args.run)  # a clear error for a folder that is not a run, before any work
+    config = read_config(args.run)  # a clear error for a folder that is not a run, before any work
+    data = _read_test(args, config)
     metrics = evaluate_run(args.run, data)
     if args.json:
         print(json.dumps(metrics, ensure_ascii=False))
-    else:
+    elif "per_class" in metrics:
         print(f"{data.source}:")
         print(format_report(metrics, list(metrics["per_class"])))
+    else:
+        print(f"{data.source}:")
+        for key in ("f1", "precision", "recall", "token_accuracy"):
+            if key in metrics:
+                print(f"{key:<16}{metrics[key]:.4f}")
+        for typ, r in metrics.get("per_type", {}).items():
+            print(f"  {typ:<14}f1 {r['f1']:.4f}  precision {r['precision']:.4f}  recall {r['recall']:.4f}  "
+                  f"support {r['support']:,}")
     return 0
 
 
@@ -172,13 +258,22 @@ def _cmd_predict(args) -> int:
         raise ValueError("nothing to predict: give TEXT arguments, --file F, or lines on standard input")
     read_config(args.run)
     for rec in predict_run(args.run, texts):
-        if args.json:
-            print(json.dumps(rec, ensure_ascii=False))
-        elif rec["label"] is None:
-            print(f"-\t-\t{rec['input']!r}: {rec['error']}")
-        else:
-            print(f"{rec['label']}\t{rec['probability']:.4f}\t{rec['input']}")
+        print(json.dumps(rec, ensure_ascii=False) if args.json else _plain(rec))
     return 0
+
+
+def _plain(rec: dict) -> str:
+    """One prediction as a line for people: label and probability, entities, words, or word/TAG."""
+    if rec.get("error"):
+        return f"-\t-\t{rec['input']!r}: {rec['error']}"
+    if "label" in rec:
+        return f"{rec['label']}\t{rec['probability']:.4f}\t{rec['input']}"
+    if "entities" in rec:
+        found = "; ".join(f"{e['type']} [{e['start']}, {e['end']}) {e['text']}" for e in rec["entities"])
+        return f"{rec['input']}\t{found or '(no entities)'}"
+    if "words" in rec:
+        return " ".join(rec["words"])
+    return " ".join(f"{tok}/{tag}" for tok, tag in zip(rec["tokens"], rec["tags"]))
 
 
 # -- the parser ------------------------------------------------------------------------------------------------
@@ -238,17 +333,54 @@ def _add_train_classify(sub) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+def _add_train_tag(sub) -> None:
+    from .tasks.tag import TagConfig
+    from .train.trainer import TrainConfig
+
+    model, training = TagConfig(), TrainConfig()
+    p = sub.add_parser("tag", help="sequence labelling: NER, word segmentation, POS (BiLSTM-CRF)",
+                       description="Train a tagger: embedding -> BiLSTM -> per-step emissions -> CRF. Data: --format "
+                                   "conll|wordtag|segmented files, or --corpus msra-ner|pd98-seg|pd98-pos.")
+    p.add_argument("--train")
+    p.add_argument("--dev")
+    p.add_argument("--corpus", help="msra-ner, pd98-seg or pd98-pos")
+    p.add_argument("--format", choices=["conll", "wordtag", "segmented"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--kind", choices=["entities", "words", "tags"], help="default: from the format")
+    p.add_argument("--scheme", choices=["BIO", "BIOES", "BMES"], help="default: detected from the tags")
+    p.add_argument("--embedding-dim", type=_positive_int, default=model.embedding_dim)
+    p.add_argument("--bigrams", action=argparse.BooleanOptionalAction, default=model.bigrams)
+    p.add_argument("--units", type=_positive_int, default=model.units)
+    p.add_argument("--layers", type=_positive_int, default=model.layers)
+    p.add_argument("--dropout", type=_probability, default=model.dropout)
+    p.add_argument("--decoder", choices=["crf", "softmax"], default=model.decoder)
+    p.add_argument("--constraints", action=argparse.BooleanOptionalAction, default=model.constraints,
+                   help="forbid the scheme's illegal transitions in the CRF")
+    p.add_argument("--epochs", type=_positive_int, default=training.epochs)
+    p.add_argument("--batch-size", type=_positive_int, default=training.batch_size)
+    p.add_argument("--lr", type=_positive_float, default=training.lr)
+    p.add_argument("--clip", type=float, default=training.clip)
+    p.add_argument("--patience", type=int, default=training.patience)
+    p.add_argument("--seed", type=int, default=training.seed)
+    p.add_argument("--device", default=training.device)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train_tag)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lstmkit", description="LSTM sequence models, every shape made visible.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("train", help="train a model into a run folder")
-    _add_train_classify(p.add_subparsers(dest="task", metavar="TASK", required=True))
+    tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
+    _add_train_classify(tasks)
+    _add_train_tag(tasks)
 
     p = sub.add_parser("evaluate", help="metrics of a run on labelled data")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--test", help="labelled data (TSV/CSV/JSONL or folder)")
     p.add_argument("--corpus", help="a built-in corpus: its test split")
+    p.add_argument("--format", choices=["conll", "wordtag", "segmented"], help="tagged test data (default: the run's)")
     _add_columns(p)
     p.add_argument("--json", action="store_true", help="one JSON object with stable keys")
     p.set_defaults(func=_cmd_evaluate)

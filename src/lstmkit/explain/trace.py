@@ -123,6 +123,8 @@ def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: in
         from ..train.checkpoint import load_run
 
         task = load_run(run)
+        if task.name != "classify":
+            raise ValueError(f"explain --run reads classifier runs; {run} is a {task.name!r} run")
     else:
         task = _fresh_task(texts, tokenizer, maxlen or 200, embedding_dim, units, layers, bidirectional, cell,
                            num_proj, peepholes, classes, seed)

@@ -238,12 +238,27 @@ class ClassifyTask:
 
     def evaluate(self, enc: Encoded, batch_size: int = 256) -> dict:
         if enc.labels is None:
-            raise ValueError("evaluation needs labels")
+            raise ValueError("evaluation needs labelled data")
         probs = self.predict_proba(enc, batch_size)
         report = classification_report(enc.labels, probs.argmax(1), self.labels)
         # mean cross-entropy: breaks ties between epochs of equal accuracy (small dev sets tie often)
         report["loss"] = float(-np.log(np.clip(probs[np.arange(len(probs)), enc.labels], 1e-12, None)).mean())
         return report
+
+    def predict_records(self, texts: list[str]) -> list[dict]:
+        """One record per text: ``input``, ``label``, ``probability``, ``probabilities`` ({label: p}); a text
+        with no token at all gets ``label`` None and an ``error`` instead."""
+        enc = self.encode(TextDataset(list(texts), None, "input"))
+        records = []
+        for text, p, empty in zip(texts, self.predict_proba(enc), enc.empty):
+            if empty:
+                records.append({"input": text, "label": None, "probability": None, "probabilities": None,
+                                "error": "empty text: nothing to classify"})
+                continue
+            k = int(p.argmax())
+            records.append({"input": text, "label": self.labels[k], "probability": round(float(p[k]), 6),
+                            "probabilities": {lab: round(float(v), 6) for lab, v in zip(self.labels, p)}})
+        return records
 
     def config_dict(self) -> dict:
         return asdict(self.config)

@@ -130,3 +130,11 @@ def allowed_transitions(labels: list[str], scheme: str):
     start = [p not in (inside, "E") for p, _ in parts]
     end = [not (closes and p in ("B", inside)) for p, _ in parts]
     return allowed, start, end
+
+
+def detect_scheme(tag_lists) -> str:
+    """The scheme a data set's tags use: BMES when an M prefix appears, BIOES for E/S without M, else BIO."""
+    prefixes = {t.partition("-")[0] for tags in tag_lists for t in tags}
+    if "M" in prefixes:
+        return "BMES"
+    return "BIOES" if prefixes & {"E", "S"} else "BIO"

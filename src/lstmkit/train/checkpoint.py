@@ -26,8 +26,9 @@ USER_DICT = "user_dict.txt"
 
 def _tasks():
     from ..tasks.classify import ClassifyConfig, ClassifyTask
+    from ..tasks.tag import TagConfig, TagTask
 
-    return {"classify": (ClassifyTask, ClassifyConfig)}
+    return {"classify": (ClassifyTask, ClassifyConfig), "tag": (TagTask, TagConfig)}
 
 
 def save_run(run_dir, task, train_config=None, extra: dict | None = None) -> Path:

@@ -59,30 +59,14 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     return best
 
 
-def evaluate_run(run, data: TextDataset) -> dict:
+def evaluate_run(run, data) -> dict:
     task = checkpoint.load_run(run)
-    if data.labels is None:
-        raise ValueError(f"{data.source}: evaluation needs labels")
     return task.evaluate(task.encode(data))
 
 
 def predict_run(run, texts: list[str]) -> list[dict]:
-    """One record per text: ``input``, ``label``, ``probability``, ``probabilities`` ({label: p}); a text with
-    no token at all gets ``label`` None and an ``error`` instead."""
-    task = checkpoint.load_run(run)
-    data = TextDataset(list(texts), None, "input")
-    enc = task.encode(data)
-    probs = task.predict_proba(enc)
-    records = []
-    for text, p, empty in zip(texts, probs, enc.empty):
-        if empty:
-            records.append({"input": text, "label": None, "probability": None, "probabilities": None,
-                            "error": "empty text: nothing to classify"})
-            continue
-        k = int(p.argmax())
-        records.append({"input": text, "label": task.labels[k], "probability": round(float(p[k]), 6),
-                        "probabilities": {lab: round(float(v), 6) for lab, v in zip(task.labels, p)}})
-    return records
+    """One record per text, the task's natural fields (see each task's ``predict_records``)."""
+    return checkpoint.load_run(run).predict_records(list(texts))
 
 
 def stderr_log(message: str) -> None:

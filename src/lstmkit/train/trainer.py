@@ -83,8 +83,8 @@ def lr_factor(step: int, total: int, warmup: float, schedule: str) -> float:
 def _better(new: dict, old: dict, metric: str) -> bool:
     """A higher dev metric wins; at a tie, a lower dev loss (when the task reports one)."""
     if new[metric] != old[metric]:
-        return new[metric] > old[metric]
-    return "loss" in new and "loss" in old and new["loss"] < old["loss"]
+        return bool(new[metric] > old[metric])
+    return bool("loss" in new and "loss" in old and new["loss"] < old["loss"])
 
 
 def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> dict:

@@ -1,0 +1,222 @@
+"""Sequence labelling, step 7 of the walkthrough: every time step's hidden state labels its token.
+
+Embedding (+ token-bigram features) -> BiLSTM masked by lengths -> per-step Linear emissions ``(B, T, K)`` ->
+a linear-chain CRF (optionally constrained by the tag scheme) or a per-step softmax. Three kinds of data:
+``entities`` (NER: BIO/BIOES/BMES tags with types), ``words`` (segmentation: B/M/E/S characters), ``tags``
+(POS: one label per word).
+
+Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, ``K`` tags.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.batching import bucket_batches
+from ..data.tagged import TaggedDataset
+from ..nn import LSTM
+from ..nn.crf import CRF
+from ..text import Vocab, make_tokenizer, pad_sequences
+from ..text.tags import SCHEMES, allowed_transitions, spans
+from .classify import _embedding, token_bigrams
+
+KINDS = ("entities", "words", "tags")
+
+
+@dataclass
+class TagConfig:
+    """Everything needed to rebuild a tagger; stored in the run's ``config.json``."""
+
+    kind: str = "entities"
+    scheme: str = "BMES"                 # BIO, BIOES or BMES (ignored for kind "tags")
+    format: str = "conll"                # how test files for this run are read
+    tokenizer: dict = field(default_factory=lambda: {"name": "char", "split_latin": True})  # raw text -> tokens
+    embedding_dim: int = 100
+    bigrams: bool = True
+    units: int = 128
+    layers: int = 1
+    dropout: float = 0.3
+    decoder: str = "crf"                 # "crf" or "softmax"
+    constraints: bool = True             # forbid the scheme's illegal transitions in the CRF
+    min_freq: int = 1
+    max_vocab: int | None = 50_000
+    labels: list = field(default_factory=list)
+
+    def check(self) -> "TagConfig":
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind != "tags" and self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {self.scheme!r}")
+        if self.decoder not in ("crf", "softmax"):
+            raise ValueError(f"decoder must be crf or softmax, got {self.decoder!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        make_tokenizer(self.tokenizer)
+        return self
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TagConfig":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__}).check()
+
+
+class Tagger(nn.Module):
+    """Emissions ``(B, T, K)`` from tokens, then a CRF (or nothing: a per-step softmax reads the emissions)."""
+
+    def __init__(self, config: TagConfig, vocab_size: int, bigram_vocab_size: int = 0):
+        super().__init__()
+        c, K = config, len(config.labels)
+        self.embedding = _embedding(vocab_size, c.embedding_dim)
+        self.bigram_embedding = _embedding(bigram_vocab_size, c.embedding_dim) if c.bigrams else None
+        self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, bidirectional=True,
+                         dropout=c.dropout if c.layers > 1 else 0.0)
+        self.dropout = nn.Dropout(c.dropout)
+        self.emit = nn.Linear(self.lstm.output_size, K)
+        self.crf = None
+        if c.decoder == "crf":
+            masks = allowed_transitions(c.labels, c.scheme) if c.constraints and c.kind != "tags" else (None,) * 3
+            self.crf = CRF(K, *masks)
+
+    def forward(self, ids, lengths, bigrams=None) -> torch.Tensor:
+        x = self.embedding(ids)                                            # (B, T) -> (B, T, E)
+        if self.bigram_embedding is not None:
+            x = x + self.bigram_embedding(bigrams)
+        outputs, _ = self.lstm(self.dropout(x), lengths)                   # (B, T, 2H): every step's h
+        return self.emit(self.dropout(outputs))                            # (B, T, K)
+
+
+class TagTask:
+    name = "tag"
+
+    def __init__(self, config: TagConfig, vocab: Vocab, bigram_vocab: Vocab | None = None):
+        self.config = config.check()
+        self.tokenizer = make_tokenizer(config.tokenizer)
+        self.vocab, self.bigram_vocab = vocab, bigram_vocab if config.bigrams else None
+        self.labels = list(config.labels)
+        self.model = Tagger(config, len(vocab), len(bigram_vocab) if self.bigram_vocab else 0)
+
+    @property
+    def primary_metric(self) -> str:
+        return "token_accuracy" if self.config.kind == "tags" else "f1"
+
+    @classmethod
+    def from_data(cls, config: TagConfig, train: TaggedDataset) -> "TagTask":
+        if not train.sentences:
+            raise ValueError("the training set is empty")
+        seen = {t for tags in train.tags for t in tags}
+        config.labels = sorted(seen, key=lambda t: (t != "O", t.partition("-")[2], t))
+        config.check()
+        vocab = Vocab.build(train.sentences, min_freq=config.min_freq, max_size=config.max_vocab)
+        bigram_vocab = (Vocab.build((token_bigrams(s) for s in train.sentences), min_freq=2,
+                                    max_size=config.max_vocab) if config.bigrams else None)
+        return cls(config, vocab, bigram_vocab)
+
+    # -- data ------------------------------------------------------------------------------------------------
+    def encode(self, data: TaggedDataset) -> dict:
+        index = {t: k for k, t in enumerate(self.labels)}
+        enc = {"ids": [self.vocab.encode(s) for s in data.sentences], "tags": None, "bigrams": None}
+        if self.bigram_vocab is not None:
+            enc["bigrams"] = [self.bigram_vocab.encode(token_bigrams(s)) for s in data.sentences]
+        if data.tags is not None:
+            unknown = sorted({t for tags in data.tags for t in tags} - set(index))
+            if unknown:
+                raise ValueError(f"{data.source}: tags {unknown[:5]} were not in the training set")
+            enc["tags"] = [[index[t] for t in tags] for tags in data.tags]
+        return enc
+
+    def batches(self, enc: dict, batch_size: int, shuffle: bool = False, seed: int = 0):
+        device = self.model.embedding.weight.device
+        for idx in bucket_batches([len(s) for s in enc["ids"]], batch_size, shuffle=shuffle, seed=seed):
+            ids, lengths = pad_sequences([enc["ids"][i] for i in idx])
+            batch = {"ids": torch.from_numpy(ids).to(device), "lengths": torch.from_numpy(lengths).to(device),
+                     "index": idx}
+            for key in ("bigrams", "tags"):
+                if enc[key] is not None:
+                    batch[key] = torch.from_numpy(pad_sequences([enc[key][i] for i in idx])[0]).to(device)
+            yield batch
+
+    # -- training and inference ------------------------------------------------------------------------------
+    def step(self, batch) -> torch.Tensor:
+        emissions = self.model(batch["ids"], batch["lengths"], batch.get("bigrams"))
+        if self.model.crf is not None:
+            return -self.model.crf.log_likelihood(emissions, batch["tags"], batch["lengths"]).mean()
+        valid = torch.arange(emissions.shape[1], device=emissions.device) < batch["lengths"].unsqueeze(1)
+        return F.cross_entropy(emissions[valid], batch["tags"][valid])
+
+    @torch.no_grad()
+    def predict_ids(self, enc: dict, batch_size: int = 128) -> list:
+        """The best tag ids for every sentence, in the input order."""
+        self.model.eval()
+        out = [None] * len(enc["ids"])
+        for batch in self.batches(enc, batch_size):
+            emissions = self.model(batch["ids"], batch["lengths"], batch.get("bigrams"))
+            best = (self.model.crf.viterbi(emissions, batch["lengths"])[0] if self.model.crf is not None
+                    else emissions.argmax(2))
+            for row, i, n in zip(best.cpu().tolist(), batch["index"], batch["lengths"].tolist()):
+                out[i] = row[:n]
+        return out
+
+    def evaluate(self, enc: dict, batch_size: int = 128) -> dict:
+        if enc["tags"] is None:
+            raise ValueError("evaluation needs tags")
+        pred = self.predict_ids(enc, batch_size)
+        return tagging_report([[self.labels[k] for k in s] for s in enc["tags"]],
+                              [[self.labels[k] for k in s] for s in pred], self.config)
+
+    def predict_records(self, texts: list[str]) -> list[dict]:
+        """Raw texts -> tokens -> tags -> the kind's natural answer: entities, words, or (word, tag) pairs."""
+        tokens = [self.tokenizer(t) for t in texts]
+        keep = [k for k, toks in enumerate(tokens) if toks]
+        data = TaggedDataset([tokens[k] for k in keep], None, "input")
+        tags = dict(zip(keep, self.predict_ids(self.encode(data)))) if keep else {}
+        records = []
+        for k, text in enumerate(texts):
+            if k not in tags:
+                records.append({"input": text, "error": "empty text: nothing to tag"})
+                continue
+            toks, labels = tokens[k], [self.labels[i] for i in tags[k]]
+            rec = {"input": text, "tokens": toks, "tags": labels}
+            if self.config.kind == "entities":
+                rec["entities"] = [{"type": typ, "start": s, "end": e, "text": "".join(toks[s:e])}
+                                   for typ, s, e in spans(labels, self.config.scheme)]
+            elif self.config.kind == "words":
+                rec["words"] = ["".join(toks[s:e]) for _, s, e in spans(labels, self.config.scheme)]
+            records.append(rec)
+        return records
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)
+
+
+def tagging_report(gold: list, pred: list, config: TagConfig) -> dict:
+    """Token accuracy always; for entities and words, span precision/recall/F1 with exact matches (seqeval's
+    conventions, micro-averaged), and per type for entities."""
+    pairs = [(g, p) for gs, ps in zip(gold, pred) for g, p in zip(gs, ps)]
+    report = {"token_accuracy": sum(g == p for g, p in pairs) / max(1, len(pairs)), "n_sentences": len(gold),
+              "n_tokens": len(pairs)}
+    if config.kind == "tags":
+        return report
+    counts: dict = {}
+    for gs, ps in zip(gold, pred):
+        g, p = set(spans(gs, config.scheme)), set(spans(ps, config.scheme))
+        for typ in {s[0] for s in g | p}:
+            c = counts.setdefault(typ, [0, 0, 0])      # true positives, predicted, gold
+            c[0] += len({s for s in g & p if s[0] == typ})
+            c[1] += len({s for s in p if s[0] == typ})
+            c[2] += len({s for s in g if s[0] == typ})
+
+    def prf(tp, npred, ngold):
+        tp, npred, ngold = int(tp), int(npred), int(ngold)
+        precision = tp / npred if npred else 0.0
+        recall = tp / ngold if ngold else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"precision": precision, "recall": recall, "f1": f1, "support": ngold}
+
+    total = np.sum(list(counts.values()), axis=0) if counts else np.zeros(3, int)
+    report.update({k: v for k, v in prf(*total).items() if k != "support"})
+    if config.kind == "entities":
+        report["per_type"] = {typ: prf(*c) for typ, c in sorted(counts.items())}
+    return report
