@@ -52,3 +52,20 @@ def test_hold_out_is_stable_and_disjoint():
     assert len(rest) + len(dev) == 500 and 25 < len(dev) < 80
     assert not set(rest.texts) & set(dev.texts)
     assert hold_out(data, 0.1)[1].texts == dev.texts
+
+
+@pytest.mark.parametrize("name,scheme", [("msra-ner", "BMES"), ("pd98-seg", "BMES"), ("pd98-pos", None)])
+def test_tagging_corpora_load_with_disjoint_splits(name, scheme):
+    from lstmkit.text.tags import problems
+
+    splits = load_corpus(name)
+    assert set(splits) == {"train", "dev", "test"}
+    sizes = {k: len(v) for k, v in splits.items()}
+    assert sizes["train"] > 5 * sizes["dev"] > 0 and sizes["test"] > 0
+    train = {"".join(s) for s in splits["train"].sentences}
+    dev = {"".join(s) for s in splits["dev"].sentences}
+    assert not (train & dev - {""}) or name == "msra-ner"   # msra's own files repeat a few sentences
+    for toks, tags in zip(splits["dev"].sentences[:200], splits["dev"].tags[:200]):
+        assert len(toks) == len(tags)
+        if scheme:
+            assert not problems(tags, scheme), (toks, tags)
