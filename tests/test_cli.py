@@ -89,3 +89,10 @@ def test_params_command(capsys):
     assert main(["params", "--input-size", "28", "--units", "128"]) == 0
     out = capsys.readouterr().out
     assert "(28 + 128) * 4*128 + 4*128 = 80,384" in out and "4*128 * (28 + 128) + 8*128 = 80,896" in out
+
+
+def test_corpus_and_task_must_fit(run, capsys):
+    assert main(["train", "classify", "--corpus", "msra-ner", "--out", str(run / "x")]) == 2
+    assert "is for tagging" in capsys.readouterr().err
+    assert main(["evaluate", str(run / "run"), "--corpus", "pd98-seg"]) == 2
+    assert "does not fit a 'classify' run" in capsys.readouterr().err

@@ -78,6 +78,8 @@ def _training_data(args):
         if args.train or args.dev:
             raise ValueError("give either --corpus or --train/--dev, not both")
         splits = load_corpus(args.corpus)
+        if not hasattr(splits["train"], "texts"):
+            raise ValueError(f"corpus {args.corpus!r} is for tagging: use 'lstmkit train tag --corpus {args.corpus}'")
         return splits["train"], splits["dev"], splits.get("test")
     if not args.train:
         raise ValueError("--train FILE (or --corpus NAME) is required")
@@ -211,7 +213,10 @@ def _read_test(args, config: dict):
     if bool(args.test) == bool(args.corpus):
         raise ValueError("give --test FILE or --corpus NAME (its test split)")
     if args.corpus:
-        return load_corpus(args.corpus)["test"]
+        test = load_corpus(args.corpus)["test"]
+        if hasattr(test, "tags") != (config["task"] == "tag"):
+            raise ValueError(f"corpus {args.corpus!r} does not fit a {config['task']!r} run")
+        return test
     if config["task"] == "tag":
         from .data.tagged import read_tagged
 
