@@ -1,0 +1,90 @@
+"""Sequence labelling on the built-in corpora: lstmkit's BiLSTM-CRF with its defaults, and jieba beside it for
+word segmentation (same test sentences, same word-level P/R/F1).
+
+    python benchmarks/bench_tagging.py                       # msra-ner, pd98-seg, pd98-pos
+    python benchmarks/bench_tagging.py --corpora pd98-seg --epochs 4
+
+Prints one table: the corpus, the model, its test metrics, training time on this machine, tagging throughput.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import torch
+
+from lstmkit.data import load_corpus
+from lstmkit.tasks.tag import TagConfig, TagTask, tagging_report
+from lstmkit.text.tags import from_spans, spans
+from lstmkit.train.runs import train_run
+from lstmkit.train.trainer import TrainConfig, seed_everything
+
+SETUP = {"msra-ner": ("entities", "BMES", "f1"), "pd98-seg": ("words", "BMES", "f1"),
+         "pd98-pos": ("tags", "BMES", "token_accuracy")}
+
+
+def bench_lstmkit(name: str, epochs: int | None, log) -> dict:
+    kind, scheme, metric = SETUP[name]
+    splits = load_corpus(name)
+    seed_everything(13)
+    tokenizer = {"name": "jieba"} if kind == "tags" else {"name": "char", "split_latin": True}
+    task = TagTask.from_data(TagConfig(kind=kind, scheme=scheme, tokenizer=tokenizer), splits["train"])
+    config = TrainConfig(progress=False) if epochs is None else TrainConfig(progress=False, epochs=epochs)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        best = train_run(task, splits["train"], splits["dev"], config, f"{out}/run", log=log)
+    train_s = time.perf_counter() - t0
+    test = splits["test"]
+    t0 = time.perf_counter()
+    m = task.evaluate(task.encode(test))
+    tag_s = time.perf_counter() - t0
+    return {"corpus": name, "model": f"lstmkit BiLSTM-CRF (best epoch {best['epoch']})", "metric": metric,
+            "value": m[metric], "precision": m.get("precision"), "recall": m.get("recall"),
+            "token_accuracy": m["token_accuracy"], "train_min": train_s / 60, "sent_s": len(test) / tag_s}
+
+
+def bench_jieba_seg() -> dict:
+    import jieba
+
+    jieba.setLogLevel(60)
+    test = load_corpus("pd98-seg")["test"]
+    t0 = time.perf_counter()
+    pred = []
+    for chars, tags in zip(test.sentences, test.tags):
+        words = jieba.lcut("".join(chars), HMM=True)
+        found, k = [], 0
+        for w in words:
+            found.append(("", k, k + len(w)))
+            k += len(w)
+        pred.append(from_spans(found, len(chars), "BMES"))
+    seconds = time.perf_counter() - t0
+    m = tagging_report(test.tags, pred, TagConfig(kind="words", scheme="BMES", labels=["B", "M", "E", "S"]))
+    assert all(spans(t, "BMES") for t in test.tags)
+    return {"corpus": "pd98-seg", "model": "jieba (default dictionary, HMM)", "metric": "f1", "value": m["f1"],
+            "precision": m["precision"], "recall": m["recall"], "token_accuracy": m["token_accuracy"],
+            "train_min": 0.0, "sent_s": len(test) / seconds}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpora", default="msra-ner,pd98-seg,pd98-pos")
+    ap.add_argument("--epochs", type=int, default=None, help="override the default epochs")
+    args = ap.parse_args(argv)
+    rows = []
+    for name in args.corpora.split(","):
+        if name == "pd98-seg":
+            rows.append(bench_jieba_seg())
+        rows.append(bench_lstmkit(name, args.epochs, log=lambda m: print("#", m, flush=True)))
+    print(f"# {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print("| corpus | model | test metric | precision | recall | token accuracy | training | sentences/s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        pr = [f"{r[k]:.4f}" if r[k] is not None else "-" for k in ("precision", "recall")]
+        print(f"| {r['corpus']} | {r['model']} | {r['metric']} {r['value']:.4f} | {pr[0]} | {pr[1]} | "
+              f"{r['token_accuracy']:.4f} | {r['train_min']:.1f} min | {r['sent_s']:,.0f} |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
