@@ -70,17 +70,25 @@ def _cmd_explain(args) -> int:
     return 0
 
 
+def _corpus_splits(args, tagging: bool):
+    """A built-in corpus's train/dev/test, which must suit the task being trained."""
+    from .data import load_corpus
+
+    if args.train or args.dev:
+        raise ValueError("give either --corpus or --train/--dev, not both")
+    splits = load_corpus(args.corpus)
+    if hasattr(splits["train"], "tags") != tagging:
+        kind, command = ("classification", "classify") if tagging else ("tagging", "tag")
+        raise ValueError(f"corpus {args.corpus!r} is for {kind}: use 'lstmkit train {command} --corpus {args.corpus}'")
+    return splits["train"], splits["dev"], splits["test"]
+
+
 def _training_data(args):
-    from .data import load_corpus, read_labelled
+    from .data import read_labelled
     from .data.corpora import hold_out
 
     if args.corpus:
-        if args.train or args.dev:
-            raise ValueError("give either --corpus or --train/--dev, not both")
-        splits = load_corpus(args.corpus)
-        if not hasattr(splits["train"], "texts"):
-            raise ValueError(f"corpus {args.corpus!r} is for tagging: use 'lstmkit train tag --corpus {args.corpus}'")
-        return splits["train"], splits["dev"], splits.get("test")
+        return _corpus_splits(args, tagging=False)
     if not args.train:
         raise ValueError("--train FILE (or --corpus NAME) is required")
     train = read_labelled(args.train, args.text_column, args.label_column)
@@ -140,16 +148,10 @@ def _cmd_train(args) -> int:
 
 
 def _tag_data(args):
-    from .data import load_corpus
     from .data.tagged import read_tagged
 
     if args.corpus:
-        if args.train or args.dev:
-            raise ValueError("give either --corpus or --train/--dev, not both")
-        splits = load_corpus(args.corpus)
-        if not hasattr(splits["train"], "tags"):
-            raise ValueError(f"corpus {args.corpus!r} is for classification, not tagging")
-        return splits["train"], splits["dev"], splits["test"]
+        return _corpus_splits(args, tagging=True)
     if not args.train:
         raise ValueError("--train FILE (or --corpus NAME) is required")
     if not args.format:
