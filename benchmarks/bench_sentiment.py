@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import argparse
 import platform
-import tempfile
 import time
 
 import numpy as np
 import torch
 
+from _common import train_timed
 from lstmkit.data import load_corpus
 from lstmkit.train.metrics import classification_report
-from lstmkit.train.runs import train_run
-from lstmkit.train.trainer import TrainConfig, seed_everything
+from lstmkit.train.trainer import seed_everything
 from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask
 
 
@@ -35,12 +34,8 @@ def row(name, gold, pred, labels, train_s, n, predict_s, note=""):
 def bench_lstmkit(splits, epochs=None, log=print):
     seed_everything(13)
     config = ClassifyConfig()
-    train_config = TrainConfig(progress=False) if epochs is None else TrainConfig(progress=False, epochs=epochs)
-    t0 = time.perf_counter()
     task = ClassifyTask.from_data(config, splits["train"])
-    with tempfile.TemporaryDirectory() as out:
-        best = train_run(task, splits["train"], splits["dev"], train_config, f"{out}/run", log=log)
-    train_s = time.perf_counter() - t0
+    best, train_s = train_timed(task, splits, epochs, log)
     test = splits["test"]
     t0 = time.perf_counter()
     probs = task.predict_proba(task.encode(test))

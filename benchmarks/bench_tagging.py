@@ -9,16 +9,15 @@ Prints one table: the corpus, the model, its test metrics, training time on this
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 
 import torch
 
+from _common import train_timed
 from lstmkit.data import load_corpus
 from lstmkit.tasks.tag import TagConfig, TagTask, tagging_report
 from lstmkit.text.tags import from_spans, spans
-from lstmkit.train.runs import train_run
-from lstmkit.train.trainer import TrainConfig, seed_everything
+from lstmkit.train.trainer import seed_everything
 
 SETUP = {"msra-ner": ("entities", "BMES", "f1"), "pd98-seg": ("words", "BMES", "f1"),
          "pd98-pos": ("tags", "BMES", "token_accuracy")}
@@ -30,11 +29,7 @@ def bench_lstmkit(name: str, epochs: int | None, log) -> dict:
     seed_everything(13)
     tokenizer = {"name": "jieba"} if kind == "tags" else {"name": "char", "split_latin": True}
     task = TagTask.from_data(TagConfig(kind=kind, scheme=scheme, tokenizer=tokenizer), splits["train"])
-    config = TrainConfig(progress=False) if epochs is None else TrainConfig(progress=False, epochs=epochs)
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as out:
-        best = train_run(task, splits["train"], splits["dev"], config, f"{out}/run", log=log)
-    train_s = time.perf_counter() - t0
+    best, train_s = train_timed(task, splits, epochs, log)
     test = splits["test"]
     t0 = time.perf_counter()
     m = task.evaluate(task.encode(test))
