@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from lstmkit.cli import main
 from lstmkit.explain import render_json, render_text, trace

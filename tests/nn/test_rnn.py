@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from lstmkit.nn import (LSTM, BasicLSTMCell, LSTMCell, LSTMStateTuple, MultiRNNCell, bidirectional_dynamic_rnn,
+from lstmkit.nn import (LSTM, BasicLSTMCell, LSTMStateTuple, MultiRNNCell, bidirectional_dynamic_rnn,
                         dynamic_rnn, last_hidden, reverse_within_lengths, tf_to_torch_weights)
 
 F64 = torch.float64

@@ -22,8 +22,7 @@ class _Task:
     def batches(self, data, batch_size, shuffle=False, seed=0):
         g = torch.Generator().manual_seed(seed)
         order = torch.randperm(64, generator=g) if shuffle else torch.arange(64)
-        for k in range(0, 64, batch_size):
-            yield {"index": order[k:k + batch_size].tolist()}
+        return [{"index": order[k:k + batch_size].tolist()} for k in range(0, 64, batch_size)]
 
     def step(self, batch):
         self.calls += 1

@@ -25,3 +25,40 @@ def bucket_batches(lengths, batch_size: int, shuffle: bool = True, seed: int = 0
     if shuffle:
         batches = [batches[k] for k in rng.permutation(len(batches))]
     return batches
+
+
+class PaddedBatches:
+    """Length-bucketed batches of padded tensors, built lazily; ``len()`` counts them without building any.
+
+    ``sequences``: id lists per field (``"ids"`` drives the lengths and the bucketing; every field has one
+    list per example, as long as its ``"ids"``). ``per_example``: arrays with one value per example (labels).
+    Each batch: ``{field: (B, T) int64, "lengths": (B,), "index": example indices, per_example fields}``, on
+    ``device``.
+    """
+
+    def __init__(self, sequences: dict, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 device=None, per_example: dict | None = None):
+        self.sequences = {k: v for k, v in sequences.items() if v is not None}
+        self.per_example = {k: v for k, v in (per_example or {}).items() if v is not None}
+        self.device = device
+        self.order = bucket_batches([len(s) for s in self.sequences["ids"]], batch_size, shuffle=shuffle,
+                                    seed=seed)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __iter__(self):
+        import torch
+
+        from ..text.padding import pad_sequences
+
+        for idx in self.order:
+            batch = {"index": idx}
+            for name, seqs in self.sequences.items():
+                padded, lengths = pad_sequences([seqs[i] for i in idx])
+                batch[name] = torch.from_numpy(padded).to(self.device)
+                if name == "ids":
+                    batch["lengths"] = torch.from_numpy(lengths).to(self.device)
+            for name, values in self.per_example.items():
+                batch[name] = torch.from_numpy(np.asarray(values)[idx]).to(self.device)
+            yield batch

@@ -36,7 +36,7 @@ def _color(v: float, kind: str, scale: float) -> str:
 
 def diagram(trace: Trace) -> str:
     c = trace.config
-    B, T, E, H, P, D, K = c["B"], c["T"], c["E"], c["H"], c["P"], c["D"], c["K"]
+    B, T, E, P, D, K = c["B"], c["T"], c["E"], c["P"], c["D"], c["K"]
     boxes = [("raw text", f"{B} text(s)"), ("tokenize", c["tokenizer"]["name"]), ("dictionarize", f"V = {c['V']:,}"),
              ("pad", "0 = <pad>"), ("embedding", f"({c['V']:,}, {E})"),
              ("LSTM", f"{c['cell'].replace('Cell', '')} x{c['layers']}, D={D}"), ("pool + Linear", f"{D * P} -> {K}"), ("softmax", "")]

@@ -80,7 +80,7 @@ def tf_to_torch_weights(cell) -> list[torch.Tensor]:
     Returns ``[weight_ih (4H, I), weight_hh (4H, P), bias_ih (4H,), bias_hh (4H,)]`` plus
     ``weight_hr (P, H)`` when the cell projects.
     """
-    I, H, P = cell.input_size, cell.num_units, cell.proj_size
+    I, H = cell.input_size, cell.num_units
     kernel, bias = cell.kernel, cell.bias
     rows = _torch_rows(H, kernel.device)                          # (4H,): PyTorch row r <- TF column rows[r]
     w_ih = kernel[:I].t().index_select(0, rows)                   # (I, 4H) -> (4H, I), one contiguous copy

@@ -62,15 +62,14 @@ class LSTM(nn.Module):
         self.cell_options = dict(cell_options)
         D = 2 if bidirectional else 1
         factory = {"dtype": dtype, "device": device}
-        layers = []
-        for k in range(num_layers):
-            layer_in = input_size if k == 0 else D * out_size
+        layers, layer_in = [], input_size
+        for _ in range(num_layers):
             layer = nn.ModuleList(CELLS[cell](layer_in, num_units, **cell_options, **factory) for _ in range(D))
-            out_size = layer[0].output_size
             layers.append(layer)
+            layer_in = D * layer[0].output_size                    # the next layer reads (B, T, D*P)
         self.layers = nn.ModuleList(layers)
         self._first_cell = [layers[0][0]]  # a plain list: not registered twice as a submodule
-        self.output_size = D * out_size
+        self.output_size = layer_in
         self._blocker = stack_blocker(self.layers)
         self.use_fused = _check_fused_flag("LSTM", fused, self._blocker)
         self._cache = _WeightCache()

@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.batching import bucket_batches
+from ..data.batching import PaddedBatches
 from ..data.readers import TextDataset
 from ..nn import LSTM, last_hidden
-from ..text import Vocab, make_tokenizer, pad_sequences
+from ..text import Vocab, make_tokenizer
 from ..train.metrics import classification_report
 
 POOLINGS = ("last", "max", "mean", "max+mean")
@@ -202,18 +202,9 @@ class ClassifyTask:
             labels = np.array([index[lab] for lab in data.labels], dtype=np.int64)
         return Encoded(ids, labels, np.array(empty, dtype=bool), bigrams)
 
-    def batches(self, enc: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0):
-        order = bucket_batches([len(s) for s in enc.ids], batch_size, shuffle=shuffle, seed=seed)
-        device = self.model.embedding.weight.device      # batches go where the model is
-        for idx in order:
-            ids, lengths = pad_sequences([enc.ids[i] for i in idx])
-            batch = {"ids": torch.from_numpy(ids).to(device), "lengths": torch.from_numpy(lengths).to(device),
-                     "index": idx}
-            if enc.bigrams is not None:
-                batch["bigrams"] = torch.from_numpy(pad_sequences([enc.bigrams[i] for i in idx])[0]).to(device)
-            if enc.labels is not None:
-                batch["labels"] = torch.from_numpy(enc.labels[idx]).to(device)
-            yield batch
+    def batches(self, enc: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0) -> PaddedBatches:
+        return PaddedBatches({"ids": enc.ids, "bigrams": enc.bigrams}, batch_size, shuffle, seed,
+                             device=self.model.embedding.weight.device, per_example={"labels": enc.labels})
 
     # -- training and inference ------------------------------------------------------------------------------
     def step(self, batch) -> torch.Tensor:

@@ -16,11 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.batching import bucket_batches
+from ..data.batching import PaddedBatches
 from ..data.tagged import TaggedDataset
 from ..nn import LSTM
 from ..nn.crf import CRF
-from ..text import Vocab, make_tokenizer, pad_sequences
+from ..text import Vocab, make_tokenizer
 from ..text.tags import SCHEMES, allowed_transitions, spans
 from .classify import _embedding, token_bigrams
 
@@ -127,16 +127,9 @@ class TagTask:
             enc["tags"] = [[index[t] for t in tags] for tags in data.tags]
         return enc
 
-    def batches(self, enc: dict, batch_size: int, shuffle: bool = False, seed: int = 0):
-        device = self.model.embedding.weight.device
-        for idx in bucket_batches([len(s) for s in enc["ids"]], batch_size, shuffle=shuffle, seed=seed):
-            ids, lengths = pad_sequences([enc["ids"][i] for i in idx])
-            batch = {"ids": torch.from_numpy(ids).to(device), "lengths": torch.from_numpy(lengths).to(device),
-                     "index": idx}
-            for key in ("bigrams", "tags"):
-                if enc[key] is not None:
-                    batch[key] = torch.from_numpy(pad_sequences([enc[key][i] for i in idx])[0]).to(device)
-            yield batch
+    def batches(self, enc: dict, batch_size: int, shuffle: bool = False, seed: int = 0) -> PaddedBatches:
+        return PaddedBatches({"ids": enc["ids"], "bigrams": enc["bigrams"], "tags": enc["tags"]}, batch_size,
+                             shuffle, seed, device=self.model.embedding.weight.device)
 
     # -- training and inference ------------------------------------------------------------------------------
     def step(self, batch) -> torch.Tensor:

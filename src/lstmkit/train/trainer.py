@@ -1,9 +1,9 @@
-"""The trainer, shared by every task. It knows only ``loss = task.step(batch)``, ``task.batches(...)``,
-``task.evaluate(...)`` and ``task.primary_metric``; what a batch holds is the task's business.
+"""The trainer, shared by every task. It knows only ``loss = task.step(batch)``, ``task.batches(...)`` (an
+iterable with ``len()``), ``task.evaluate(...)`` and ``task.primary_metric``; what a batch holds is the task's.
 
-AdamW, gradient clipping, a warm-up then linear-decay learning rate, early stopping on the dev metric (ties broken by the dev loss), the
-best epoch's weights kept, seeds for determinism, a progress bar with loss and sentences/s, and one line of
-metrics per epoch (``on_epoch``; the CLI appends them to ``metrics.jsonl``).
+AdamW, gradient clipping, a warm-up then linear-decay learning rate, early stopping on the dev metric (ties
+broken by the dev loss), the best epoch's weights kept, seeds for determinism, a progress bar with loss and
+sentences/s, and one line of metrics per epoch (``on_epoch``; the CLI appends them to ``metrics.jsonl``).
 """
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
     no_decay = [p for p in params if p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
-    n_batches = sum(1 for _ in task.batches(train, config.batch_size, shuffle=True, seed=config.seed))
+    n_batches = len(task.batches(train, config.batch_size, shuffle=True, seed=config.seed))
     if n_batches == 0:
         raise TrainingError("the training set is empty")
     total = n_batches * config.epochs
