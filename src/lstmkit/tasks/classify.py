@@ -254,6 +254,16 @@ class ClassifyTask:
     def config_dict(self) -> dict:
         return asdict(self.config)
 
+    def vocabs(self) -> dict:
+        """The vocabularies a run folder keeps, by role (``tokens`` -> vocab.json)."""
+        return {"tokens": self.vocab, **({"bigrams": self.bigram_vocab} if self.bigram_vocab is not None else {})}
+
+    @classmethod
+    def from_saved(cls, config, vocabs: dict) -> "ClassifyTask":
+        if config.bigrams and "bigrams" not in vocabs:
+            raise ValueError("this run uses bigram features but keeps no bigram vocabulary (vocab_bigrams.json)")
+        return cls(config, vocabs["tokens"], vocabs.get("bigrams"))
+
 
 def _label_key(label: str):
     """Numeric labels in numeric order ("2" before "10"), others alphabetically."""

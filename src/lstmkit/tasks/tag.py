@@ -183,6 +183,16 @@ class TagTask:
     def config_dict(self) -> dict:
         return asdict(self.config)
 
+    def vocabs(self) -> dict:
+        """The vocabularies a run folder keeps, by role (``tokens`` -> vocab.json)."""
+        return {"tokens": self.vocab, **({"bigrams": self.bigram_vocab} if self.bigram_vocab is not None else {})}
+
+    @classmethod
+    def from_saved(cls, config, vocabs: dict) -> "TagTask":
+        if config.bigrams and "bigrams" not in vocabs:
+            raise ValueError("this run uses bigram features but keeps no bigram vocabulary (vocab_bigrams.json)")
+        return cls(config, vocabs["tokens"], vocabs.get("bigrams"))
+
 
 def tagging_report(gold: list, pred: list, config: TagConfig) -> dict:
     """Token accuracy always; for entities and words, span precision/recall/F1 with exact matches (seqeval's

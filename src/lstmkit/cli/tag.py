@@ -1,0 +1,114 @@
+"""``lstmkit train tag`` and how evaluate/predict read and show a tagger's data."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import add_training_args, corpus_splits, positive_int, probability, report_test, train_config
+
+TASK, KIND = "tag", "tagging"
+_CORPUS_FORMAT = {"msra-ner": "conll", "pd98-seg": "segmented", "pd98-pos": "wordtag"}
+
+
+def _tag_data(args):
+    from ..data.tagged import read_tagged
+
+    if args.corpus:
+        return corpus_splits(args, KIND, TASK)
+    if not args.train:
+        raise ValueError("--train FILE (or --corpus NAME) is required")
+    if not args.format:
+        raise ValueError("--format conll|wordtag|segmented is required with --train")
+    train_data = read_tagged(args.train, args.format)
+    if args.dev:
+        return train_data, read_tagged(args.dev, args.format), None
+    from ..data.corpora import _split_tagged
+
+    parts = _split_tagged(train_data, str(args.train))
+    parts["train"].sentences += parts["test"].sentences
+    parts["train"].tags += parts["test"].tags
+    print(f"no --dev given: holding out {len(parts['dev']):,} of {len(train_data):,} sentences as dev",
+          file=sys.stderr)
+    return parts["train"], parts["dev"], None
+
+
+def train(args) -> int:
+    from ..tasks.tag import TagConfig, TagTask
+    from ..text.tags import detect_scheme
+    from ..train.checkpoint import check_new_run
+    from ..train.runs import stderr_log, train_run
+    from ..train.trainer import seed_everything
+
+    check_new_run(args.out)
+    fmt = _CORPUS_FORMAT.get(args.corpus, args.format) if args.corpus else args.format
+    kind = args.kind or {"segmented": "words", "wordtag": "tags"}.get(fmt, "entities")
+    if args.corpus == "pd98-seg":
+        kind = args.kind or "words"
+    train_data, dev, test = _tag_data(args)
+    scheme = args.scheme or ("BMES" if kind == "words" else detect_scheme(train_data.tags))
+    tokenizer = {"name": "jieba"} if kind == "tags" else {"name": "char", "split_latin": True}
+    config = TagConfig(kind=kind, scheme=scheme, format=fmt or "conll", tokenizer=tokenizer,
+                       embedding_dim=args.embedding_dim, bigrams=args.bigrams, units=args.units, layers=args.layers,
+                       dropout=args.dropout, decoder=args.decoder, constraints=args.constraints).check()
+    seed_everything(args.seed)
+    task = TagTask.from_data(config, train_data)
+    extra = {"data": {"train": train_data.source, "dev": dev.source, "corpus": args.corpus}}
+    best = train_run(task, train_data, dev, train_config(args), args.out, log=stderr_log, extra=extra)
+    metric = task.primary_metric
+    if test is not None:
+        report_test(args, args.out, test, (metric, "precision", "recall", "token_accuracy"), unit="sentences")
+    else:
+        print(f"dev {metric} {best['dev'][metric]:.4f}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    from ..tasks.tag import TagConfig
+
+    model = TagConfig()
+    p = sub.add_parser("tag", help="sequence labelling: NER, word segmentation, POS (BiLSTM-CRF)",
+                       description="Train a tagger: embedding -> BiLSTM -> per-step emissions -> CRF. Data: --format "
+                                   "conll|wordtag|segmented files, or --corpus msra-ner|pd98-seg|pd98-pos.")
+    p.add_argument("--train")
+    p.add_argument("--dev")
+    p.add_argument("--corpus", help="msra-ner, pd98-seg or pd98-pos")
+    p.add_argument("--format", choices=["conll", "wordtag", "segmented"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--kind", choices=["entities", "words", "tags"], help="default: from the format")
+    p.add_argument("--scheme", choices=["BIO", "BIOES", "BMES"], help="default: detected from the tags")
+    p.add_argument("--embedding-dim", type=positive_int, default=model.embedding_dim)
+    p.add_argument("--bigrams", action=argparse.BooleanOptionalAction, default=model.bigrams)
+    p.add_argument("--units", type=positive_int, default=model.units)
+    p.add_argument("--layers", type=positive_int, default=model.layers)
+    p.add_argument("--dropout", type=probability, default=model.dropout)
+    p.add_argument("--decoder", choices=["crf", "softmax"], default=model.decoder)
+    p.add_argument("--constraints", action=argparse.BooleanOptionalAction, default=model.constraints,
+                   help="forbid the scheme's illegal transitions in the CRF")
+    add_training_args(p)
+    p.set_defaults(func=train)
+
+
+def read_test(args, config: dict):
+    from ..data.tagged import read_tagged
+
+    return read_tagged(args.test, args.format or config["model"].get("format", "conll"))
+
+
+def print_metrics(metrics: dict, data) -> None:
+    print(f"{data.source}:")
+    for key in ("f1", "precision", "recall", "token_accuracy"):
+        if key in metrics:
+            print(f"{key:<16}{metrics[key]:.4f}")
+    for typ, r in metrics.get("per_type", {}).items():
+        print(f"  {typ:<14}f1 {r['f1']:.4f}  precision {r['precision']:.4f}  recall {r['recall']:.4f}  "
+              f"support {r['support']:,}")
+
+
+def plain(rec: dict) -> str:
+    """Entities, words, or word/TAG pairs."""
+    if "entities" in rec:
+        found = "; ".join(f"{e['type']} [{e['start']}, {e['end']}) {e['text']}" for e in rec["entities"])
+        return f"{rec['input']}\t{found or '(no entities)'}"
+    if "words" in rec:
+        return " ".join(rec["words"])
+    return " ".join(f"{tok}/{tag}" for tok, tag in zip(rec["tokens"], rec["tags"]))
