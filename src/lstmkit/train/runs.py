@@ -19,6 +19,17 @@ def _epoch_line(record: dict, metric: str) -> str:
             + ("  * best so far" if record["best"] else ""))
 
 
+def describe(task) -> str:
+    """What the task learns from: its vocabularies' sizes and its labels (a task may say it better itself)."""
+    if hasattr(task, "describe"):
+        return task.describe()
+    parts = [f"vocabulary {len(v):,}" if role == "tokens" else f"{role} vocabulary {len(v):,}"
+             for role, v in task.vocabs().items()]
+    if getattr(task, "labels", None):
+        parts.append(f"labels {task.labels}")
+    return ", ".join(parts)
+
+
 def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainConfig, out, log=print,
               extra: dict | None = None) -> dict:
     """Encode, train with early stopping, and write the best model into the run folder ``out``.
@@ -30,9 +41,8 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     checkpoint.check_new_run(out)
     t0 = time.perf_counter()
     train_enc, dev_enc = task.encode(train), task.encode(dev)
-    log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, vocabulary {len(task.vocab):,}, "
-        f"labels {task.labels}; {sum(p.numel() for p in task.model.parameters()):,} parameters "
-        f"(encoding took {time.perf_counter() - t0:.1f} s)")
+    log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, {describe(task)}; "
+        f"{sum(p.numel() for p in task.model.parameters()):,} parameters (encoding took {time.perf_counter() - t0:.1f} s)")
     metric = task.primary_metric
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
