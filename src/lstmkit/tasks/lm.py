@@ -1,0 +1,310 @@
+"""Language modelling: predict every next token of a long text, trained statefully with truncated BPTT.
+
+Texts -> one token stream (``<eos>`` before the first text and after every text) -> ``B`` contiguous rows ->
+consecutive ``(B, T)`` segments of ``bptt`` steps. The LSTM's final state of one segment is the (detached)
+initial state of the next, as Keras's ``stateful=True``: gradients flow back ``bptt`` steps, the memory spans
+the whole row. Loss: mean cross-entropy per predicted token; ``perplexity = exp(loss)``.
+
+Embedding -> dropout -> LSTM -> dropout -> head. With ``tie_embeddings`` the head's weight *is* the embedding
+matrix (``logits = proj(h) @ W_emb^T + b``; ``proj`` ``H -> E`` only when ``H != E``), which saves ``V*E``
+parameters when ``H == E``. ``reverse`` reads the stream backwards: a backward LM, whose LSTM can initialise
+a bidirectional classifier's backward direction (``lstmkit.tasks.classify.ClassifyTask.init_from_lms``).
+
+Shape legend: ``B`` rows (batch), ``T`` time steps, ``E`` embedding size, ``H`` units, ``V`` vocabulary.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.readers import TextDataset
+from ..nn import LSTM
+from ..nn.lstm import CELLS
+from ..text import Vocab, make_tokenizer
+
+IGNORE = -100  # target id of padding: no loss, not counted
+
+
+@dataclass
+class LMConfig:
+    """Everything needed to rebuild a language model and its tokenizer; stored in the run's ``config.json``."""
+
+    tokenizer: dict = field(default_factory=lambda: {"name": "char"})
+    min_freq: int = 1
+    max_vocab: int | None = 50_000
+    embedding_dim: int = 64       # E; 64 and 128 are the classifier's defaults, so --init-from fits them
+    units: int = 128              # H
+    layers: int = 1
+    dropout: float = 0.1          # on the embeddings and on the LSTM's outputs (and between layers)
+    cell: str = "basic"
+    cell_options: dict = field(default_factory=dict)
+    tie_embeddings: bool = False
+    bptt: int = 64                # steps per truncated segment
+    reverse: bool = False         # a backward LM: the stream read from its end
+
+    def check(self) -> "LMConfig":
+        for name in ("embedding_dim", "units", "layers", "min_freq", "bptt"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"LMConfig: {name} must be a positive int, got {v!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"LMConfig: dropout must be in [0, 1), got {self.dropout!r}")
+        if self.cell not in CELLS:
+            raise ValueError(f"LMConfig: cell must be one of {sorted(CELLS)}, got {self.cell!r}")
+        make_tokenizer(self.tokenizer)
+        return self
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LMConfig":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__}).check()
+
+
+class LanguageModel(nn.Module):
+    """``ids (B, T)`` and a state -> ``logits (B, T, V)`` for the next token at every step, and the final state."""
+
+    def __init__(self, config: LMConfig, vocab_size: int):
+        super().__init__()
+        c = config
+        self.embedding = nn.Embedding(vocab_size, c.embedding_dim)
+        nn.init.normal_(self.embedding.weight, 0.0, 0.1)
+        self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, dropout=c.dropout if c.layers > 1 else 0.0,
+                         cell=c.cell, **c.cell_options)
+        self.dropout = nn.Dropout(c.dropout)
+        H, E = self.lstm.output_size, c.embedding_dim
+        if c.tie_embeddings:
+            self.proj = nn.Linear(H, E, bias=False) if H != E else None
+            self.out_bias = nn.Parameter(torch.zeros(vocab_size))
+            self.head = None
+        else:
+            self.head = nn.Linear(H, vocab_size)
+
+    @property
+    def output_weight(self) -> torch.Tensor:
+        """The ``(V, E or H)`` matrix of the softmax layer: the embedding itself when tied."""
+        return self.embedding.weight if self.head is None else self.head.weight
+
+    def forward(self, ids: torch.Tensor, state=None):
+        x = self.dropout(self.embedding(ids))                              # (B, T) -> (B, T, E)
+        out, final = self.lstm(x, initial_state=state)                     # (B, T, H)
+        out = self.dropout(out)
+        if self.head is not None:
+            return self.head(out), final                                   # (B, T, H) @ (H, V) -> (B, T, V)
+        if self.proj is not None:
+            out = self.proj(out)                                           # (B, T, H) -> (B, T, E)
+        return F.linear(out, self.embedding.weight, self.out_bias), final  # (B, T, E) @ (E, V) -> (B, T, V)
+
+
+def detach_state(state):
+    """The same nested tuple of ``LSTMStateTuple`` with every tensor cut from the graph (truncated BPTT)."""
+    return tuple(type(s)(*(t.detach() for t in s)) for s in state)
+
+
+@dataclass
+class LMEncoded:
+    """A dataset as one token stream ``(N,)`` (reversed for a backward LM): ``N - 1`` tokens to predict."""
+
+    stream: np.ndarray
+    n_texts: int
+
+    @property
+    def n_targets(self) -> int:
+        return max(0, len(self.stream) - 1)
+
+
+class StreamBatches:
+    """Consecutive ``(B, T)`` segments of a stream laid out in ``B`` contiguous rows (iterable, with ``len()``).
+
+    The ``M = N - 1`` (input, next token) pairs are cut into rows of ``L = ceil(M / rows)`` steps (fewer rows
+    when ``M`` is small, so that no row is empty); the last row is padded, its padded targets ``IGNORE``.
+    Row ``b``'s segment ``s + 1`` continues exactly where its segment ``s`` stopped. ``offset`` rolls the
+    stream first (a training epoch starts its rows elsewhere; the number of batches does not change).
+
+    Each batch: ``ids (B, T)``, ``targets (B, T)``, ``index`` (the rows, what the trainer counts), ``reset``
+    (True for the first segment: start from a zero state), ``n_tokens`` (targets that count).
+    """
+
+    def __init__(self, stream: np.ndarray, rows: int, bptt: int, offset: int = 0, device=None):
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise ValueError(f"StreamBatches: rows must be a positive int, got {rows!r}")
+        if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
+            raise ValueError(f"StreamBatches: bptt must be a positive int, got {bptt!r}")
+        stream = np.asarray(stream, dtype=np.int64)
+        if offset and len(stream) > 1:
+            stream = np.roll(stream, -(offset % len(stream)))
+        M = max(0, len(stream) - 1)
+        self.bptt, self.device = bptt, device
+        self.length = -(-M // rows) if M else 0                            # L, steps per row
+        self.rows = -(-M // self.length) if M else 0                       # B <= rows: none empty
+        size = self.rows * self.length
+        x = np.zeros(size, dtype=np.int64)
+        y = np.full(size, IGNORE, dtype=np.int64)
+        x[:M], y[:M] = stream[:-1], stream[1:]
+        self.x, self.y = x.reshape(self.rows, self.length), y.reshape(self.rows, self.length)  # (B, L)
+
+    def __len__(self) -> int:
+        return -(-self.length // self.bptt)
+
+    def __iter__(self):
+        for k, t0 in enumerate(range(0, self.length, self.bptt)):
+            y = self.y[:, t0: t0 + self.bptt]
+            yield {"ids": torch.from_numpy(self.x[:, t0: t0 + self.bptt].copy()).to(self.device),
+                   "targets": torch.from_numpy(y.copy()).to(self.device), "index": np.arange(self.rows),
+                   "reset": k == 0, "n_tokens": int((y != IGNORE).sum())}
+
+
+class LMTask:
+    """The language-model task: encoding, stateful batches, the training step, perplexity, generation."""
+
+    name = "lm"
+    primary_metric = "perplexity"
+    greater_is_better = False
+
+    def __init__(self, config: LMConfig, vocab: Vocab):
+        self.config = config.check()
+        if not vocab.bos_eos:
+            raise ValueError("LMTask: the vocabulary needs <eos> (build it with bos_eos=True)")
+        self.tokenizer = make_tokenizer(config.tokenizer)
+        self.vocab = vocab
+        self.model = LanguageModel(config, len(vocab))
+        self._state = None   # carried from one training segment to the next
+
+    @classmethod
+    def from_data(cls, config: LMConfig, train: TextDataset) -> "LMTask":
+        """Build the tokenizer and the vocabulary (with ``<eos>``) from the training texts."""
+        if not train.texts:
+            raise ValueError("the training set is empty")
+        config.check()
+        tok = make_tokenizer(config.tokenizer)
+        vocab = Vocab.build((tok(t) for t in train.texts), min_freq=config.min_freq, max_size=config.max_vocab,
+                            bos_eos=True)
+        return cls(config, vocab)
+
+    def describe(self) -> str:
+        c = self.config
+        return (f"vocabulary {len(self.vocab):,} ({c.tokenizer['name']} tokens), {c.layers}x{c.units} LSTM, "
+                f"bptt {c.bptt}{', tied embeddings' if c.tie_embeddings else ''}"
+                f"{', reversed (backward LM)' if c.reverse else ''}")
+
+    # -- data ------------------------------------------------------------------------------------------------
+    def encode(self, data: TextDataset) -> LMEncoded:
+        eos = self.vocab.eos_id
+        stream = [eos]
+        for text in data.texts:
+            stream += self.vocab.encode(self.tokenizer(text))
+            stream.append(eos)
+        ids = np.asarray(stream, dtype=np.int64)
+        return LMEncoded(ids[::-1].copy() if self.config.reverse else ids, len(data.texts))
+
+    def batches(self, enc: LMEncoded, batch_size: int, shuffle: bool = False, seed: int = 0) -> StreamBatches:
+        """``batch_size`` rows; ``shuffle`` rolls the stream by a seeded offset (order must stay: it is stateful)."""
+        offset = int(np.random.default_rng(seed).integers(0, len(enc.stream))) if shuffle and len(enc.stream) else 0
+        return StreamBatches(enc.stream, batch_size, self.config.bptt, offset, self.model.embedding.weight.device)
+
+    # -- training and inference ------------------------------------------------------------------------------
+    def step(self, batch) -> torch.Tensor:
+        """Mean cross-entropy of one segment, from the state the previous segment left (zero at ``reset``)."""
+        state = None if batch["reset"] else self._state
+        logits, final = self.model(batch["ids"], state)
+        self._state = detach_state(final)
+        return F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten(), ignore_index=IGNORE)
+
+    def iter_logits(self, batches):
+        """``(logits (B, T, V), batch)`` for every segment, the state carried between them; no gradients."""
+        state = None
+        with torch.no_grad():
+            for batch in batches:
+                logits, state = self.model(batch["ids"], None if batch["reset"] else state)
+                yield logits, batch
+
+    def evaluate(self, enc: LMEncoded, batch_size: int = 16, bptt: int = 256) -> dict:
+        """``loss`` (mean cross-entropy per predicted token, nats), ``perplexity = exp(loss)``, ``n_tokens``.
+
+        The stream is read in ``batch_size`` rows, each from a zero state, in segments of ``bptt`` steps (the
+        state carried): a longer row or fewer rows remember more context."""
+        if enc.n_targets == 0:
+            raise ValueError("evaluation needs at least one token to predict")
+        self.model.eval()
+        total, n = 0.0, 0
+        for logits, batch in self.iter_logits(StreamBatches(enc.stream, batch_size, bptt, 0,
+                                                            self.model.embedding.weight.device)):
+            total += float(F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten(), ignore_index=IGNORE,
+                                           reduction="sum"))
+            n += batch["n_tokens"]
+        loss = total / n
+        return {"perplexity": math.exp(loss), "loss": loss, "n_tokens": n, "n_texts": enc.n_texts}
+
+    def predict_records(self, texts: list[str]) -> list[dict]:
+        """One record per text, scored on its own from a zero state: ``input``, ``tokens`` (count),
+        ``loss`` and ``perplexity`` over its tokens and the closing ``<eos>``, ``unknown`` (tokens not in the
+        vocabulary). A text with no token gets an ``error`` instead."""
+        records = []
+        for text in texts:
+            tokens = self.tokenizer(text)
+            if not tokens:
+                records.append({"input": text, "perplexity": None, "error": "empty text: nothing to score"})
+                continue
+            m = self.evaluate(self.encode(TextDataset([text], None, "input")), batch_size=1)
+            records.append({"input": text, "tokens": len(tokens), "loss": round(m["loss"], 6),
+                            "perplexity": round(m["perplexity"], 4),
+                            "unknown": sum(t not in self.vocab for t in tokens)})
+        return records
+
+    @torch.no_grad()
+    def generate(self, prompt: str = "", max_tokens: int = 50, temperature: float = 1.0, top_k: int | None = None,
+                 seed: int = 0, stop_at_eos: bool = True) -> dict:
+        """Sample a continuation of ``prompt`` token by token.
+
+        ``temperature`` divides the logits (0: greedy, the most likely token each step); ``top_k`` keeps the
+        ``k`` most likely tokens (1 is greedy too); ``seed`` fixes the draw. Stops after ``max_tokens`` tokens
+        or at ``<eos>`` (not included). A backward LM generates what comes *before* the prompt.
+        Returns ``{"prompt", "continuation", "text", "tokens", "stopped"}`` (``stopped``: "eos" or "max_tokens").
+        """
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
+            raise ValueError(f"generate: max_tokens must be an int >= 0, got {max_tokens!r}")
+        if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature < 0:
+            raise ValueError(f"generate: temperature must be a number >= 0, got {temperature!r}")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"generate: top_k must be a positive int or None, got {top_k!r}")
+        self.model.eval()
+        device = self.model.embedding.weight.device
+        prompt_ids = self.vocab.encode(self.tokenizer(prompt))
+        ids = [self.vocab.eos_id] + (prompt_ids[::-1] if self.config.reverse else prompt_ids)
+        gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        banned = torch.tensor([self.vocab.pad_id, self.vocab.bos_id, self.vocab.unk_id])
+        logits, state = self.model(torch.tensor([ids], device=device))      # (1, T, V)
+        out, stopped = [], "max_tokens"
+        for _ in range(max_tokens):
+            last = logits[0, -1].float().cpu()                              # (V,)
+            last[banned] = float("-inf")                                    # never emit padding or <unk>
+            if top_k is not None and top_k < last.numel():
+                kth = last.topk(top_k).values[-1]
+                last = last.masked_fill(last < kth, float("-inf"))
+            if temperature == 0:
+                nxt = int(last.argmax())
+            else:
+                nxt = int(torch.multinomial(F.softmax(last / temperature, dim=0), 1, generator=gen))
+            if nxt == self.vocab.eos_id and stop_at_eos:
+                stopped = "eos"
+                break
+            out.append(nxt)
+            logits, state = self.model(torch.tensor([[nxt]], device=device), state)
+        tokens = self.vocab.decode(out[::-1] if self.config.reverse else out)
+        sep = " " if self.config.tokenizer["name"] in ("whitespace", "regex") else ""
+        cont = sep.join(tokens)
+        text = (cont + sep + prompt if self.config.reverse else prompt + sep + cont) if prompt else cont
+        return {"prompt": prompt, "continuation": cont, "text": text, "tokens": tokens, "stopped": stopped}
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)
+
+    def vocabs(self) -> dict:
+        return {"tokens": self.vocab}
+
+    @classmethod
+    def from_saved(cls, config: LMConfig, vocabs: dict) -> "LMTask":
+        return cls(config, vocabs["tokens"])
