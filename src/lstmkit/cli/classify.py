@@ -51,6 +51,8 @@ def train(args) -> int:
                             layers=args.layers, bidirectional=args.bidirectional, dropout=args.dropout,
                             pooling=args.pooling, cell=args.cell, freeze_embeddings=args.freeze_embeddings,
                             bigrams=args.bigrams, token_dropout=args.token_dropout).check()
+    if args.init_from and args.embeddings:
+        raise ValueError("give --embeddings or --init-from, not both: each sets the embedding")
     train_data, dev, test = _training_data(args)
     seed_everything(args.seed)
     task = ClassifyTask.from_data(config, train_data)
@@ -61,6 +63,12 @@ def train(args) -> int:
         task = task.with_pretrained(pre)
         stderr_log(f"pretrained embeddings: {pre.summary()}")
     extra = {"data": {"train": train_data.source, "dev": dev.source, "corpus": args.corpus}}
+    if args.init_from:
+        from ..train.checkpoint import load_run
+
+        for line in task.init_from_lms([load_run(run) for run in args.init_from], args.init_from):
+            stderr_log(f"init from LM: {line}")
+        extra["init_from"] = list(args.init_from)
     best = train_run(task, train_data, dev, train_config(args), args.out, log=stderr_log, extra=extra)
     if test is not None and test.labels:
         report_test(args, args.out, test, ("accuracy", "macro_f1"))
@@ -93,6 +101,9 @@ def add_parser(sub) -> None:
     g.add_argument("--embeddings", help="pretrained vectors: word2vec text/binary or GloVe text")
     g.add_argument("--embeddings-format", default="auto", choices=["auto", "word2vec", "glove", "word2vec-binary"])
     g.add_argument("--freeze-embeddings", action="store_true", help="keep pretrained vectors fixed")
+    g.add_argument("--init-from", action="append", metavar="LM_RUN",
+                   help="start the embedding and LSTM from a language-model run (lstmkit train lm); repeat with "
+                        "a --reverse LM run for a bidirectional classifier's backward direction")
     g = p.add_argument_group("model")
     g.add_argument("--embedding-dim", type=positive_int, default=model.embedding_dim)
     g.add_argument("--units", type=positive_int, default=model.units, help="H, LSTM units per direction")

@@ -182,6 +182,71 @@ class ClassifyTask:
             task.model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
         return task
 
+    def init_from_lms(self, lms: list, names: list | None = None) -> list[str]:
+        """Start the embedding and the LSTM from language models (:class:`lstmkit.tasks.lm.LMTask`), ULMFiT-style.
+
+        A forward LM initialises every layer's forward cell (direction 0), a backward LM (``reverse``) the
+        backward cell (direction 1) of a bidirectional classifier, layer ``k`` from the LM's layer ``k`` where
+        the kernels' shapes agree (a bidirectional classifier's layers above 0 read ``2H`` inputs, the LM's
+        ``H``: they stay random). Embedding rows of the tokens both vocabularies share come from the first LM
+        (``<pad>`` stays zero; bigram embeddings stay random). The tokenizer, ``E``, ``H`` and the cell must
+        match. Returns what was copied, one line each (embedding coverage first).
+        """
+        names = list(names) if names is not None else [f"LM {k}" for k in range(len(lms))]
+        if not lms or len(names) != len(lms):
+            raise ValueError(f"init_from_lms: expected one or more LMs and a name for each, got {len(lms)} "
+                             f"and {len(names)}")
+        c, lstm, seen = self.config, self.model.lstm, {}
+        for lm, name in zip(lms, names):
+            if getattr(lm, "name", None) != "lm":
+                raise TypeError(f"init_from_lms: {name} is a {getattr(lm, 'name', type(lm).__name__)!r} model, "
+                                f"not a language model")
+            lc = lm.config
+            for what, mine, theirs in (("tokenizer", self.tokenizer.config(), lm.tokenizer.config()),
+                                       ("embedding size E", c.embedding_dim, lc.embedding_dim),
+                                       ("units H", c.units, lc.units), ("cell", c.cell, lc.cell),
+                                       ("cell options", c.cell_options, lc.cell_options)):
+                if mine != theirs:
+                    raise ValueError(f"init_from_lms: {what} differs: the classifier has {mine}, {name} has {theirs}")
+            d = 1 if lc.reverse else 0
+            if d and not lstm.bidirectional:
+                raise ValueError(f"init_from_lms: {name} is a backward LM (reverse), but the classifier is not "
+                                 f"bidirectional: it has no backward direction to start")
+            if d in seen:
+                raise ValueError(f"init_from_lms: {seen[d]} and {name} are both {('forward', 'backward')[d]} "
+                                 f"LMs; give at most one of each")
+            seen[d] = name
+        lines = [self._copy_embedding(lms[0], names[0])]
+        with torch.no_grad():
+            for lm, name in zip(lms, names):
+                d = 1 if lm.config.reverse else 0
+                where = ("fw", "bw")[d] if lstm.bidirectional else ""
+                for k in range(lstm.num_layers):
+                    mine = lstm.cell(k, d)
+                    if k >= lm.model.lstm.num_layers:
+                        lines.append(f"LSTM layer {k} {where}: kept random ({name} has {lm.model.lstm.num_layers} "
+                                     f"layer(s))")
+                        continue
+                    theirs = lm.model.lstm.cell(k, 0)
+                    if mine.kernel.shape != theirs.kernel.shape:
+                        lines.append(f"LSTM layer {k} {where}: kept random (kernel {tuple(mine.kernel.shape)} here, "
+                                     f"{tuple(theirs.kernel.shape)} in {name})")
+                        continue
+                    for key, value in theirs.state_dict().items():
+                        mine.state_dict()[key].copy_(value)
+                    lines.append(f"LSTM layer {k} {where}: from {name} layer {k}")
+        return lines
+
+    def _copy_embedding(self, lm, name: str) -> str:
+        """Copy the rows of the tokens ``lm`` also knows and of ``<unk>``; say how many of ours were found."""
+        ours = [(i, t) for t, i in self.vocab.stoi.items() if i not in (self.vocab.pad_id, self.vocab.unk_id)]
+        pairs = [(i, lm.vocab.stoi[t]) for i, t in ours if t in lm.vocab.stoi]
+        rows, theirs = (torch.tensor(v) for v in zip((self.vocab.unk_id, lm.vocab.unk_id), *pairs))
+        with torch.no_grad():
+            self.model.embedding.weight[rows] = lm.model.embedding.weight[theirs].to(self.model.embedding.weight)
+        return (f"embedding: {len(pairs):,} of {len(ours):,} tokens ({len(pairs) / max(1, len(ours)):.1%}) from "
+                f"{name}, the rest random")
+
     # -- data ------------------------------------------------------------------------------------------------
     def encode(self, data: TextDataset) -> Encoded:
         ids, empty, bigrams = [], [], [] if self.bigram_vocab else None
