@@ -1,0 +1,123 @@
+"""``lstmkit train seq2seq`` and how evaluate/predict read and show a seq2seq run's data."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import (add_training_args, corpus_splits, input_texts, positive_int, probability, report_test,
+                     train_config)
+
+TASK, KIND = "seq2seq", "seq2seq"
+
+
+def _tokenizer(name: str) -> dict:
+    # characters one by one on the source side: a Latin word is a sequence of letters, not one token
+    return {"name": "char", "split_latin": True} if name == "char" else {"name": name}
+
+
+def _data(args):
+    from ..data.pairs import read_pairs
+
+    if args.corpus:
+        return corpus_splits(args, KIND, TASK)
+    if not args.train:
+        raise ValueError("--train FILE (or --corpus cmudict-g2p) is required")
+    train_data = read_pairs(args.train)
+    if args.dev:
+        return train_data, read_pairs(args.dev), None
+    from ..data.corpora import split_of
+    from ..data.pairs import PairDataset
+
+    parts = {"train": PairDataset([], [], train_data.source), "dev": PairDataset([], [], train_data.source)}
+    for s, t in zip(train_data.sources, train_data.targets):
+        part = parts["dev" if split_of(s, dev=0.1, test=0.0) == "dev" else "train"]
+        part.sources.append(s)
+        part.targets.append(t)
+    print(f"no --dev given: holding out {len(parts['dev']):,} of {len(train_data):,} pairs as dev", file=sys.stderr)
+    return parts["train"], parts["dev"], None
+
+
+def train(args) -> int:
+    from ..tasks.seq2seq import Seq2SeqConfig, Seq2SeqTask
+    from ..train.checkpoint import check_new_run
+    from ..train.runs import stderr_log, train_run
+    from ..train.trainer import seed_everything
+
+    check_new_run(args.out)
+    config = Seq2SeqConfig(source_tokenizer=_tokenizer(args.source_tokenizer),
+                           target_tokenizer=_tokenizer(args.target_tokenizer), embedding_dim=args.embedding_dim,
+                           units=args.units, layers=args.layers, bidirectional=args.bidirectional,
+                           attention=args.attention, input_feeding=args.input_feeding, dropout=args.dropout,
+                           label_smoothing=args.label_smoothing, beam_size=args.beam_size,
+                           length_penalty=args.length_penalty).check()
+    train_data, dev, test = _data(args)
+    seed_everything(args.seed)
+    task = Seq2SeqTask.from_data(config, train_data)
+    extra = {"data": {"train": train_data.source, "dev": dev.source, "corpus": args.corpus}}
+    best = train_run(task, train_data, dev, train_config(args), args.out, log=stderr_log, extra=extra)
+    if test is not None:
+        report_test(args, args.out, test, ("wer", "per", "exact_match"), unit="pairs")
+    else:
+        print(f"dev wer {best['dev']['wer']:.4f}, per {best['dev']['per']:.4f} (greedy)")
+    return 0
+
+
+def add_parser(sub) -> None:
+    from ..tasks.seq2seq import Seq2SeqConfig
+
+    model = Seq2SeqConfig()
+    p = sub.add_parser("seq2seq", help="sequence to sequence: LSTM encoder, attentional LSTM decoder, beam search",
+                       description="Train an encoder-decoder with attention. Data: UTF-8 'source<TAB>target' lines "
+                                   "(--train/--dev), or --corpus cmudict-g2p (English spelling -> phonemes).")
+    p.add_argument("--train", help="source<TAB>target pairs, one per line")
+    p.add_argument("--dev", help="dev pairs (default: a tenth of --train, chosen by hash)")
+    p.add_argument("--corpus", help="a built-in corpus instead of --train/--dev: cmudict-g2p")
+    p.add_argument("--out", required=True, help="the run folder to create")
+    g = p.add_argument_group("text")
+    g.add_argument("--source-tokenizer", default="char", help="char (default), whitespace, regex or jieba")
+    g.add_argument("--target-tokenizer", default="whitespace", help="whitespace (default), char, regex or jieba")
+    g = p.add_argument_group("model")
+    g.add_argument("--embedding-dim", type=positive_int, default=model.embedding_dim)
+    g.add_argument("--units", type=positive_int, default=model.units, help="H, encoder (per direction) and decoder")
+    g.add_argument("--layers", type=positive_int, default=model.layers)
+    g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=model.bidirectional,
+                   help="bidirectional encoder")
+    g.add_argument("--attention", choices=["dot", "general", "additive", "none"], default=model.attention,
+                   help="Luong dot/general, Bahdanau additive, or none")
+    g.add_argument("--input-feeding", action=argparse.BooleanOptionalAction, default=model.input_feeding)
+    g.add_argument("--dropout", type=probability, default=model.dropout)
+    g.add_argument("--label-smoothing", type=probability, default=model.label_smoothing)
+    g.add_argument("--beam-size", type=positive_int, default=model.beam_size, help="evaluate's beam width")
+    g.add_argument("--length-penalty", type=float, default=model.length_penalty,
+                   help="GNMT alpha: log P / ((5 + |Y|) / 6) ** alpha (0: no normalisation)")
+    add_training_args(p, epochs=15, batch_size=64, lr=3e-3, patience=3)
+    p.set_defaults(func=train)
+
+
+def read_test(args, config: dict):
+    from ..data.pairs import read_pairs
+
+    return read_pairs(args.test)
+
+
+def print_metrics(metrics: dict, data) -> None:
+    print(f"{data.source} ({metrics['n']:,} pairs, beam {metrics['beam_size']}):")
+    for key in ("wer", "per", "exact_match", "loss"):
+        print(f"{key:<14}{metrics[key]:.4f}")
+
+
+def predict(args, config: dict) -> list[dict]:
+    from ..train.checkpoint import load_run
+
+    texts = input_texts(args)
+    if not texts:
+        raise ValueError("nothing to decode: give TEXT arguments, --file F, or lines on standard input")
+    return load_run(args.run).predict_records(texts, beam_size=args.beam_size, n_best=args.n_best)
+
+
+def plain(rec: dict) -> str:
+    """The input, then each of the n best with its score."""
+    lines = [rec["input"]]
+    for k, h in enumerate(rec["nbest"], 1):
+        lines.append(f"  {k}. {h['output']}\t{h['score']:.4f}")
+    return "\n".join(lines)

