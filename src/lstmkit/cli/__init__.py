@@ -67,7 +67,8 @@ def _cmd_explain(args) -> int:
     if args.run:
         from ..train.checkpoint import read_config
 
-        read_config(args.run)
+        if read_config(args.run)["task"] != "classify":
+            return _explain_model(args, texts)
     tr = trace(texts, tokenizer=args.tokenizer, maxlen=args.maxlen, embedding_dim=args.embedding_dim,
                units=args.units, layers=args.layers, bidirectional=args.bidirectional, cell=args.cell,
                num_proj=args.num_proj, peepholes=args.peepholes, classes=args.classes, run=args.run)
@@ -78,6 +79,21 @@ def _cmd_explain(args) -> int:
         atomic_write_text(args.html, render_html(tr))
         print(f"wrote {args.html}", file=sys.stderr)
     print(render_json(tr, full=args.full) if args.json else render_text(tr, args.time_steps))
+    return 0
+
+
+def _explain_model(args, inputs) -> int:
+    """explain --run for a tagger, seq2seq, language model or forecaster."""
+    from ..explain.models import explain_run, render_model_text
+
+    tr = explain_run(args.run, inputs)
+    if args.html:
+        from ..explain.html import render_model_html
+        from ..io import atomic_write_text
+
+        atomic_write_text(args.html, render_model_html(tr))
+        print(f"wrote {args.html}", file=sys.stderr)
+    print(json.dumps(tr.to_json(full=args.full), ensure_ascii=False) if args.json else render_model_text(tr))
     return 0
 
 

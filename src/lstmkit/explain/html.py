@@ -85,6 +85,59 @@ def heatmap(matrix: np.ndarray, tokens: list, valid: list, kind: str, title: str
     return "".join(parts)
 
 
+def labelled_heatmap(h) -> str:
+    """A :class:`lstmkit.explain.models.Heatmap`: rows and columns labelled, the value in each cell's tooltip."""
+    R, C = h.matrix.shape
+    cell = max(14, min(34, 900 // max(C, 1)))
+    left = 14 + 8 * max([len(str(r)) for r in h.rows] + [4])
+    top = 40 + 7 * min(12, max([len(str(c)) for c in h.cols] + [1]))
+    scale = float(np.abs(h.matrix).max()) if h.matrix.size else 1.0
+    kind = "gate" if h.kind == "prob" else "signed"
+    parts = [f'<svg class="heatmap" width="{left + C * cell + 10}" height="{top + R * cell + 8}" '
+             f'xmlns="http://www.w3.org/2000/svg" font-family="{FONT}" font-size="12">'
+             f'<text x="4" y="14" font-weight="bold">{_esc(h.title)}</text>']
+    for c, label in enumerate(h.cols):
+        x = left + c * cell + cell / 2
+        parts.append(f'<text x="{x}" y="{top - 6}" transform="rotate(-60 {x} {top - 6})">{_esc(label)}</text>')
+    for r, label in enumerate(h.rows):
+        y = top + r * cell
+        parts.append(f'<text x="{left - 6}" y="{y + cell * 0.7}" text-anchor="end">{_esc(label)}</text>')
+        for c in range(C):
+            v = float(h.matrix[r, c])
+            parts.append(f'<rect x="{left + c * cell}" y="{y}" width="{cell - 1}" height="{cell - 1}" '
+                         f'fill="{_color(v, kind, scale)}"><title>{_esc(h.rows[r])} / {_esc(h.cols[c])}: '
+                         f'{v:.4f}</title></rect>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_model_html(tr) -> str:
+    """A :class:`lstmkit.explain.models.ModelTrace` as one self-contained page: steps with shapes, heatmaps."""
+    from .report import tensor_line
+
+    steps = "".join(f"<h2>{s.number}. {_esc(s.title)}</h2><ul>" + "".join(f"<li>{_esc(x)}</li>" for x in s.lines)
+                    + "".join(f"<li><code>{_esc(tensor_line(t))}</code></li>" for t in s.tensors) + "</ul>"
+                    for s in tr.steps)
+    maps = "".join(f'<section class="text"><h2>input {b}: {_esc(text)}</h2><div class="maps">'
+                   + "".join(labelled_heatmap(h) for h in hs) + "</div></section>"
+                   for b, (text, hs) in enumerate(zip(tr.inputs, tr.heatmaps)))
+    params = "".join(f"<tr><td>{_esc(p['name'])}</td><td>{_esc(p['formula'])}</td></tr>" for p in tr.params)
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>lstmkit explain: {_esc(tr.task)}</title>
+<style>
+body {{ font-family: {FONT}; margin: 24px; color: #222; }}
+h1 {{ font-size: 22px; }} h2 {{ font-size: 16px; margin-top: 22px; }}
+code {{ font-size: 12px; }} .maps {{ display: flex; flex-wrap: wrap; gap: 18px; }}
+table {{ border-collapse: collapse; }} td {{ border: 1px solid #ccc; padding: 4px 8px; font-size: 13px; }}
+</style></head><body>
+<h1>lstmkit explain: a {_esc(tr.task)} run ({_esc(tr.run)}), B = {len(tr.inputs)}</h1>
+{steps}
+{maps}
+<h2>parameters: {sum(p["total"] for p in tr.params):,}</h2><table>{params}</table>
+</body></html>
+"""
+
+
 def probabilities(labels: list, probs: np.ndarray) -> str:
     rows = []
     for lab, p in zip(labels, probs):

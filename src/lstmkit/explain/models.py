@@ -1,0 +1,220 @@
+"""``explain --run`` for the models beyond the classifier: taggers, seq2seq, language models, forecasters.
+
+Each traces one batch through the trained run with real shapes and values, as :class:`ModelTrace`: the steps
+(the same :class:`Step`/:class:`Tensor` as the classifier's walkthrough), per input one or more labelled
+heatmaps (seq2seq: attention weights, output steps x source steps; tagger: tag probabilities per token; language
+model: the next-token probabilities of the likeliest tokens; forecaster: the input window), the predictions and
+the parameter counts. ``render_model_text`` / ``ModelTrace.to_json`` / ``explain.html.render_model_html``
+show it.
+
+Shape legend: ``B`` batch, ``T`` time steps, ``S`` source steps, ``E`` embedding size, ``H`` units, ``D``
+directions, ``K`` tags, ``V`` vocabulary, ``I`` input features.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..text import pad_sequences
+from .report import tensor_line
+from .trace import Step
+
+
+@dataclass
+class Heatmap:
+    """``matrix (rows, cols)`` with a label for every row and column; ``kind`` "prob" (0..1) or "signed"."""
+
+    title: str
+    matrix: np.ndarray
+    rows: list
+    cols: list
+    kind: str = "prob"
+
+
+@dataclass
+class ModelTrace:
+    task: str
+    run: str
+    inputs: list
+    steps: list
+    heatmaps: list            # per input: a list of Heatmap
+    results: list             # per input: the prediction, as ``predict --json`` gives it
+    params: list = field(default_factory=list)
+
+    def to_json(self, full: bool = False) -> dict:
+        return {"task": self.task, "run": self.run, "inputs": self.inputs,
+                "steps": [{"step": s.number, "title": s.title, "lines": s.lines,
+                           "tensors": [t.to_json(full) for t in s.tensors]} for s in self.steps],
+                "heatmaps": [[{"title": h.title, "shape": list(h.matrix.shape), "rows": h.rows, "cols": h.cols,
+                               "values": np.round(h.matrix, 6).tolist()} for h in maps] for maps in self.heatmaps],
+                "results": self.results, "params": self.params}
+
+
+def explain_run(run, inputs: list) -> ModelTrace:
+    """Trace ``inputs`` (texts; for a forecaster, CSV paths) through the run's model."""
+    from ..train.checkpoint import load_run
+
+    task = load_run(run)
+    tracers = {"tag": _trace_tagger, "seq2seq": _trace_seq2seq}
+    if task.name not in tracers:
+        raise ValueError(f"explain --run: no walkthrough for {task.name!r} runs yet")
+    if not inputs:
+        raise ValueError("give one or more TEXT arguments (or --file F): they form one batch")
+    task.model.eval()
+    with torch.no_grad():
+        return tracers[task.name](task, str(run), list(inputs))
+
+
+def _params(named: list) -> list:
+    """Rows ``{name, total, symbolic, formula}`` from (name, module or ParamCount rows) pairs."""
+    rows = []
+    for name, item in named:
+        if isinstance(item, list):      # an LSTM's param_counts(): one row per layer and direction
+            rows += [{"name": f"{name} {r.name}", "total": r.total, "symbolic": r.symbolic, "formula": r.formula}
+                     for r in item]
+            continue
+        shapes = [tuple(p.shape) for p in item.parameters()]
+        total = sum(int(np.prod(s)) for s in shapes)
+        rows.append({"name": name, "total": total, "symbolic": " + ".join("x".join(map(str, s)) for s in shapes),
+                     "formula": f"{total:,}"})
+    return rows
+
+
+def _front(task, texts: list, tokenizer, vocab, start: int = 1) -> tuple[list, np.ndarray, np.ndarray, list]:
+    """Steps 1-4 of every walkthrough: raw text, tokens, ids, padded ids + lengths."""
+    tokens = [tokenizer(t) or ["<unk>"] for t in texts]
+    ids = [vocab.encode(toks) for toks in tokens]
+    padded, lengths = pad_sequences(ids)
+    s1 = Step(start, "raw text", lines=[f"{len(texts)} input(s) form one batch: B = {len(texts)}"]
+              + [f"input {b}: {t!r}" for b, t in enumerate(texts)])
+    s2 = Step(start + 1, f"tokenize ({tokenizer!r})",
+              lines=[f"input {b}: {len(t)} tokens: {' | '.join(t)}" for b, t in enumerate(tokens)])
+    s3 = Step(start + 2, "dictionarize: token -> id",
+              lines=[f"vocabulary: V = {len(vocab):,}; 0 = <pad>, 1 = <unk>"]
+              + [f"input {b}: " + " ".join(f"{tok}={i}" for tok, i in zip(t, s)) for b, (t, s)
+                 in enumerate(zip(tokens, ids))])
+    s4 = Step(start + 3, "pad with 0 to one length").add("padded ids", "(B, T)", padded).add("lengths", "(B,)", lengths)
+    return [s1, s2, s3, s4], padded, lengths, tokens
+
+
+def _final_states(step: Step, finals, D: int) -> None:
+    for k, layer in enumerate(finals):
+        pairs = layer if D == 2 else (layer,)
+        for d, st in enumerate(pairs):
+            tag = f"layer {k}" + (f" {'fw' if d == 0 else 'bw'}" if D == 2 else "")
+            step.add(f"final c, {tag}", "(B, H)", st.c).add(f"final h, {tag}", "(B, H)", st.h)
+
+
+def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
+    from ..data.tagged import TaggedDataset
+
+    m = task.model
+    steps, padded, lengths, tokens = _front(task, texts, task.tokenizer, task.vocab)
+    enc = task.encode(TaggedDataset(tokens, None, "explain"))
+    ids, lens = torch.from_numpy(padded), torch.from_numpy(lengths)
+    x = m.embedding(ids)                                                        # (B, T, E)
+    s5 = Step(5, "embedding lookup").add("embedded batch", "(B, T, E)", x)
+    if m.bigram_embedding is not None:
+        x = x + m.bigram_embedding(torch.from_numpy(pad_sequences(enc["bigrams"])[0]))
+        s5.lines.append("each token's vector plus the vector of the token with its successor (bigram features)")
+    outputs, finals = m.lstm(x, lens)                                           # (B, T, 2H)
+    s6 = Step(6, "BiLSTM: every step's hidden state, both directions")
+    s6.add("outputs", "(B, T, D*H)", outputs, "forward h and backward h of each step, concatenated")
+    _final_states(s6, finals, 2)
+    emissions = m.emit(outputs)                                                 # (B, T, K)
+    K = len(task.labels)
+    s7 = Step(7, "per-step emissions: Linear(D*H -> K)").add("emissions", f"(B, T, K) = (B, T, {K})", emissions)
+    if m.crf is not None:
+        s8 = Step(8, "CRF: Viterbi over the tag sequence")
+        s8.add("transitions", "(K, K)", m.crf.transitions, "score of tag j after tag i")
+        s8.add("start", "(K,)", m.crf.start).add("end", "(K,)", m.crf.end)
+    else:
+        s8 = Step(8, "per-step softmax: the likeliest tag of each token")
+    probs = torch.softmax(emissions, dim=2)
+    results = task.predict_records(texts)
+    for b, rec in enumerate(results):
+        s8.lines.append(f"input {b}: " + " ".join(f"{t}/{g}" for t, g in zip(rec.get("tokens", []), rec.get("tags", []))))
+    steps += [s5, s6, s7, s8]
+    maps = [[Heatmap(f"tag probabilities softmax(emissions)  (T, K) = ({int(n)}, {K})",
+                     probs[b, : int(n)].numpy(), tokens[b], list(task.labels))] for b, n in enumerate(lengths)]
+    params = _params([("embedding", m.embedding)] + ([("bigram embedding", m.bigram_embedding)]
+                     if m.bigram_embedding is not None else []) + [("lstm", m.lstm.param_counts()),
+                     ("emissions", m.emit)] + ([("crf", m.crf)] if m.crf is not None else []))
+    return ModelTrace("tag", run, texts, steps, maps, results, params)
+
+
+def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
+    m = task.model
+    steps, padded, lengths, tokens = _front(task, texts, task.source_tokenizer, task.vocab)
+    src, lens = torch.from_numpy(padded), torch.from_numpy(lengths)
+    B, S = padded.shape
+    D, H = m.directions, m.units
+    s5 = Step(5, "source embedding lookup").add("embedded source", "(B, S, E)", m.src_embedding(src))
+    enc = m.encode(src, lens)
+    s6 = Step(6, "encoder LSTM: the memory the decoder attends to")
+    s6.add("memory (encoder outputs)", f"(B, S, D*H) = ({B}, {S}, {D}*{H})", enc["memory"],
+           "zero at padded source steps")
+    _, finals = m.encoder(m.src_embedding(src), lens)
+    _final_states(s6, finals, D)
+    s7 = Step(7, "bridge: encoder final state -> decoder initial state")
+    s7.lines.append(f"per layer: c, h of both directions concatenated (B, {D * H}) -> Linear -> tanh -> (B, {H})")
+    for k, st in enumerate(enc["state"]):
+        s7.add(f"decoder initial c, layer {k}", "(B, H)", st.c).add(f"decoder initial h, layer {k}", "(B, H)", st.h)
+    if enc["keys"] is not None:
+        s7.add("attention keys", "(B, S, H or A)", enc["keys"], f"{m.attention.score} score, computed once per batch")
+    records = task.predict_records(texts, beam_size=task.config.beam_size, n_best=1)
+    outs = [task.target_vocab.encode(r["tokens"] or []) for r in records]
+    tgt_in, _ = pad_sequences([[task.target_vocab.bos_id] + o for o in outs])
+    logits, weights = m(src, lens, torch.from_numpy(tgt_in), return_attention=True)   # (B, T, V), (B, T, S)
+    T = tgt_in.shape[1]
+    s8 = Step(8, f"decoder: beam search (K = {task.config.beam_size}), then each output step replayed")
+    s8.lines.append(f"each step: [embed(y_(t-1)) (B, {m.tgt_embedding.embedding_dim}); att_(t-1) (B, {H})] -> "
+                    f"LSTM cell -> h_t (B, {H}) -> attention over S -> context (B, {D * H}) -> "
+                    f"att_t = tanh(W_c [context; h_t]) (B, {H}) -> logits (B, V)")
+    s8.add("logits", f"(B, T, V) = ({B}, {T}, {logits.shape[2]})", logits)
+    if weights is not None:
+        s8.add("attention weights", f"(B, T, S) = ({B}, {T}, {S})", weights,
+               "each row sums to 1 over the valid source steps; 0 at padding")
+    s8.lines += [f"input {b}: {r['output']!r} (score {r['score']:.4f})" for b, r in enumerate(records)]
+    steps += [s5, s6, s7, s8]
+    maps = []
+    for b, rec in enumerate(records):
+        rows = (rec["tokens"] or []) + ["<eos>"]
+        if weights is None:
+            maps.append([])
+            continue
+        maps.append([Heatmap(f"attention: output steps x source steps  (T, S) = ({len(rows)}, {int(lengths[b])})",
+                             weights[b, : len(rows), : int(lengths[b])].numpy(), rows, tokens[b])])
+    named = [("source embedding", m.src_embedding), ("target embedding", m.tgt_embedding),
+             ("encoder", m.encoder.param_counts()), ("bridge", torch.nn.ModuleList([m.bridge_c, m.bridge_h])),
+             ("decoder", m.decoder.param_counts())]
+    if m.attention is not None:
+        named += [("attention", m.attention), ("combine", m.combine)]
+    named.append(("output", m.out))
+    return ModelTrace("seq2seq", run, texts, steps, maps, records, _params(named))
+
+
+def render_model_text(tr: ModelTrace) -> str:
+    out = [f"lstmkit explain: a {tr.task} run ({tr.run}), B={len(tr.inputs)}", ""]
+    for step in tr.steps:
+        out.append(f"== {step.number}. {step.title}")
+        out += [f"  {line}" for line in step.lines]
+        out += [f"  {tensor_line(t)}" for t in step.tensors]
+        out.append("")
+    for b, maps in enumerate(tr.heatmaps):
+        for h in maps:
+            out.append(f"== input {b}: {h.title}")
+            width = max(len(str(c)) for c in h.cols) + 1
+            out.append("  " + " " * 12 + "".join(f"{str(c):>{max(width, 6)}}" for c in h.cols))
+            for label, row in zip(h.rows, h.matrix):
+                out.append(f"  {str(label):>12}" + "".join(f"{v:>{max(width, 6)}.2f}" for v in row))
+            out.append("")
+    if tr.params:
+        out.append("== parameters")
+        width = max(len(p["name"]) for p in tr.params)
+        out += [f"  {p['name']:<{width}}  {p['formula']}" for p in tr.params]
+        out.append(f"  {'total':<{width}}  {sum(p['total'] for p in tr.params):,}")
+    return "\n".join(out)
+
