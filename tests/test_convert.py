@@ -120,3 +120,97 @@ def test_converted_lstm_module_weights_in_tf_layout():
             getattr(theirs, f"{k}_l0").copy_(torch.as_tensor(v))
     x = torch.randn(2, 5, 3, dtype=F64)
     torch.testing.assert_close(lstm(x)[0], theirs(x)[0], atol=1e-12, rtol=0)
+
+
+# -- ONNX and cuDNN layouts ------------------------------------------------------------------------------------
+def _onnx_lstm(x, params: dict, H: int, lengths=None, direction="forward"):
+    """Run one ONNX LSTM node on onnxruntime: x (B, T, I) -> Y (T, D, B, H)."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    names = ["X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"]
+    given = {"X": np.ascontiguousarray(x.transpose(1, 0, 2)).astype(np.float32)}
+    given.update({k: params[k].astype(np.float32) for k in ("W", "R", "B", "P") if k in params})
+    if lengths is not None:
+        given["sequence_lens"] = np.asarray(lengths, np.int32)
+    inputs = [n if n in given else "" for n in names]
+    while inputs and inputs[-1] == "":
+        inputs.pop()
+    node = helper.make_node("LSTM", inputs, ["Y"], hidden_size=H, direction=direction)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v, k) for k, v in given.items() if k != "X"])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"X": given["X"]})[0]
+
+
+@pytest.mark.parametrize("name", ["basic_tuple_varlen", "lstmcell_plain", "basic_seed_example"])
+def test_tf_golden_through_onnx_runtime_and_back(name):
+    from lstmkit.convert import onnx_to_tf, tf_to_onnx
+
+    cfg, d = TF[name], golden_case("tf_cells", name)
+    I, H, fb = cfg["input_size"], cfg["num_units"], cfg["forget_bias"]
+    onnx_w = tf_to_onnx(d["w_kernel"], d["w_bias"], I, fb)
+    assert onnx_w["W"].shape == (4 * H, I) and onnx_w["R"].shape == (4 * H, H) and onnx_w["B"].shape == (8 * H,)
+    back = onnx_to_tf(**onnx_w)
+    np.testing.assert_array_equal(back["kernel"], d["w_kernel"])
+    params = {k: v[None] for k, v in onnx_w.items()}                     # one direction: (1, ...)
+    y = _onnx_lstm(d["x"], params, H, d["lengths"])                       # (T, 1, B, H)
+    np.testing.assert_allclose(y[:, 0].transpose(1, 0, 2), d["out_outputs"], atol=1e-5, rtol=0)
+
+
+def test_onnx_peepholes_match_lstmkit_and_cell_clip_is_refused():
+    from lstmkit.convert import onnx_to_tf, tf_to_onnx
+    from lstmkit.nn import LSTMCell
+
+    torch.manual_seed(3)
+    cell = LSTMCell(3, 4, use_peepholes=True, dtype=F64)
+    with torch.no_grad():
+        for p in (cell.w_f_diag, cell.w_i_diag, cell.w_o_diag, cell.bias):
+            p.uniform_(-0.5, 0.5)
+    w = {k: getattr(cell, k).detach().numpy() for k in ("kernel", "bias", "w_f_diag", "w_i_diag", "w_o_diag")}
+    onnx_w = tf_to_onnx(w.pop("kernel"), w.pop("bias"), 3, cell.forget_bias, **w)
+    back = onnx_to_tf(**onnx_w)
+    np.testing.assert_array_equal(back["w_f_diag"], cell.w_f_diag.detach().numpy())
+    x = torch.randn(2, 5, 3, dtype=F64)
+    want, _ = dynamic_rnn(cell, x)
+    y = _onnx_lstm(x.numpy(), {k: v[None] for k, v in onnx_w.items()}, 4)
+    np.testing.assert_allclose(y[:, 0].transpose(1, 0, 2), want.detach().numpy(), atol=1e-5, rtol=0)
+    d = golden_case("tf_cells", "lstmcell_peep_clip_proj")
+    with pytest.raises(ValueError, match="ONNX LSTM cannot hold projection, cell_clip"):
+        tf_to_onnx(d["w_kernel"], d["w_bias"], 4, projection_kernel=d["w_projection_kernel"], cell_clip=0.7)
+
+
+@pytest.mark.parametrize("name", ["multi_2layer", "bidi_varlen"])
+def test_tf_golden_through_the_cudnn_buffer_into_torch(name):
+    from lstmkit.convert import cudnn_to_tf, tf_to_cudnn
+
+    cfg, d = TF[name], golden_case("tf_cells", name)
+    I, H = cfg["input_size"], cfg["num_units"]
+    bidi = name.startswith("bidi")
+    cells = ([[{"kernel": d["w_kernel_fw"], "bias": d["w_bias_fw"]}, {"kernel": d["w_kernel_bw"],
+                                                                       "bias": d["w_bias_bw"]}]] if bidi else
+             [[{"kernel": d[f"w_kernel_l{k}"], "bias": d[f"w_bias_l{k}"]}] for k in range(2)])
+    flat = tf_to_cudnn(cells, I, cfg["forget_bias"])
+    lstm = torch.nn.LSTM(I, H, num_layers=len(cells), bidirectional=bidi, batch_first=True, dtype=F64)
+    assert flat.size == sum(p.numel() for p in lstm.parameters())
+    # torch.nn.LSTM's flat weights are cuDNN's canonical order: fill them from the buffer, in that order
+    pos = 0
+    with torch.no_grad():
+        for name_ in lstm._flat_weights_names:
+            p = getattr(lstm, name_)
+            p.copy_(torch.from_numpy(flat[pos: pos + p.numel()].reshape(p.shape)))
+            pos += p.numel()
+    x, lengths = torch.tensor(d["x"]), torch.as_tensor(d["lengths"])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out, _ = torch.nn.utils.rnn.pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=x.shape[1])
+    want = np.concatenate([d["out_out_fw"], d["out_out_bw"]], 2) if bidi else d["out_outputs"]
+    np.testing.assert_allclose(out.detach().numpy(), want, atol=1e-9)
+    back = cudnn_to_tf(flat, I, H, len(cells), bidi)
+    for layer, layer_back in zip(cells, back):
+        for w, wb in zip(layer, layer_back):
+            np.testing.assert_array_equal(wb["kernel"], w["kernel"])
+    with pytest.raises(ValueError, match="too short"):
+        cudnn_to_tf(flat[:-10], I, H, len(cells) + 1, bidi)
