@@ -4,6 +4,7 @@
     lstmkit evaluate RUN --test F [--json]
     lstmkit predict RUN [TEXT ...] [--file F] [--json]
     lstmkit explain [TEXT ...] [--run RUN] [--html F]
+    lstmkit export RUN [--onnx FILE]
     lstmkit params --input-size I --units H [...]
 
 One module per task (``cli/classify.py``, ...) adds its ``train`` sub-command and says how ``evaluate`` reads
@@ -131,7 +132,9 @@ def _cmd_predict(args) -> int:
 
     config = read_config(args.run)
     module = _task_cli(config)
-    if hasattr(module, "predict"):
+    if args.backend == "onnx":
+        records = _predict_onnx(args, config)
+    elif hasattr(module, "predict"):
         records = module.predict(args, config)
     else:
         texts = input_texts(args)
@@ -145,6 +148,42 @@ def _cmd_predict(args) -> int:
             print(f"-\t-\t{rec['input']!r}: {rec['error']}")
         else:
             print(module.plain(rec))
+    return 0
+
+
+def _onnx_path(args) -> str:
+    from pathlib import Path
+
+    return args.onnx or str(Path(args.run) / "model.onnx")
+
+
+def _predict_onnx(args, config: dict) -> list:
+    from pathlib import Path
+
+    from ..export.onnx import OnnxRunner
+    from ..train.checkpoint import load_run
+
+    if config["task"] not in ("classify", "tag"):
+        raise ValueError(f"--backend onnx runs classifier and tagger runs; this is a {config['task']!r} run")
+    path = _onnx_path(args)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} not found: run 'lstmkit export {args.run} --onnx {path}' first")
+    texts = input_texts(args)
+    if not texts:
+        raise ValueError("nothing to predict: give TEXT arguments, --file F, or lines on standard input")
+    task = load_run(args.run)
+    task.runner = OnnxRunner(path)
+    return task.predict_records(texts)
+
+
+def _cmd_export(args) -> int:
+    from ..export.onnx import export_onnx
+    from ..train.checkpoint import load_run, read_config
+
+    read_config(args.run)
+    path = _onnx_path(args)
+    export_onnx(load_run(args.run), path)
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -177,7 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per input (JSON Lines)")
     p.add_argument("--beam-size", type=positive_int, default=5, help="seq2seq: beam width (1: greedy)")
     p.add_argument("--n-best", type=positive_int, default=3, help="seq2seq: outputs listed per input")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="onnx: run the exported model on onnxruntime (classifier and tagger runs)")
+    p.add_argument("--onnx", metavar="FILE", help="the ONNX file for --backend onnx (default RUN/model.onnx)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("export", help="export a run's model (ONNX)",
+                       description="Write a classifier's or tagger's model as ONNX: dynamic batch and length, "
+                                   "lengths as an input (ONNX LSTM sequence_lens), bidirectional included.")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--onnx", metavar="FILE", help="where to write it (default RUN/model.onnx)")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("explain", help="every step of the pipeline with its real shapes and values",
                        description="Trace texts (one batch) through tokenize -> ids -> padding -> embedding -> "
@@ -220,7 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # TEXT arguments after options ("predict RUN --json 文本") land here: argparse fills TEXT* once
+        if hasattr(args, "texts") and not any(e.startswith("-") for e in extra):
+            args.texts = list(args.texts) + extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except (ValueError, TypeError, OSError) as exc:

@@ -146,6 +146,7 @@ class ClassifyTask:
         self.vocab = vocab
         self.bigram_vocab = bigram_vocab if config.bigrams else None
         self.labels = list(config.labels)
+        self.runner = None   # inference on another backend (lstmkit.export.onnx.OnnxRunner): same call, same output
         self.model = TextClassifier(config, len(vocab), len(self.labels),
                                     len(bigram_vocab) if self.bigram_vocab else 0)
 
@@ -288,7 +289,7 @@ class ClassifyTask:
         self.model.eval()
         probs = np.zeros((len(enc.ids), len(self.labels)), dtype=np.float32)
         for batch in self.batches(enc, batch_size):
-            logits = self.model(batch["ids"], batch["lengths"], batch.get("bigrams"))
+            logits = (self.runner or self.model)(batch["ids"], batch["lengths"], batch.get("bigrams"))
             probs[batch["index"]] = F.softmax(logits, dim=1).cpu().numpy()
         return probs
 

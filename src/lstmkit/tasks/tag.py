@@ -96,6 +96,7 @@ class TagTask:
         self.tokenizer = make_tokenizer(config.tokenizer)
         self.vocab, self.bigram_vocab = vocab, bigram_vocab if config.bigrams else None
         self.labels = list(config.labels)
+        self.runner = None   # inference on another backend (lstmkit.export.onnx.OnnxRunner): emissions, same shape
         self.model = Tagger(config, len(vocab), len(bigram_vocab) if self.bigram_vocab else 0)
 
     @property
@@ -145,7 +146,7 @@ class TagTask:
         self.model.eval()
         out = [None] * len(enc["ids"])
         for batch in self.batches(enc, batch_size):
-            emissions = self.model(batch["ids"], batch["lengths"], batch.get("bigrams"))
+            emissions = (self.runner or self.model)(batch["ids"], batch["lengths"], batch.get("bigrams"))
             best = (self.model.crf.viterbi(emissions, batch["lengths"])[0] if self.model.crf is not None
                     else emissions.argmax(2))
             for row, i, n in zip(best.cpu().tolist(), batch["index"], batch["lengths"].tolist()):

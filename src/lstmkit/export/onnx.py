@@ -1,0 +1,211 @@
+"""ONNX export of classifier and tagger runs, built node by node from the weights (no tracing).
+
+Why not ``torch.onnx.export``: lstmkit runs variable lengths as one fused call per distinct length, and PyTorch's
+exporter cannot export ``pack_padded_sequence`` and freezes the traced sequence length into output shapes. The
+ONNX ``LSTM`` operator has what we need natively: ``sequence_lens``, with which its forward direction stops at
+each length (outputs 0 past it, ``Y_h`` the state at the last valid step) and its reverse direction reads each
+sequence reversed *within its length*: TensorFlow's ``dynamic_rnn`` / ``bidirectional_dynamic_rnn`` semantics,
+which lstmkit's own engine follows. So padding never changes a real position's output, bidirectional included.
+
+The graph (``B`` and ``T`` dynamic; ``E`` embedding size, ``H`` units, ``D`` directions, ``K`` classes/tags):
+
+    ids (B, T) int64, lengths (B,) int64 [, bigrams (B, T) int64]
+    -> Gather(embedding)  (+ Gather(bigram embedding))      (B, T, E)
+    -> Transpose                                             (T, B, E)
+    -> per layer: LSTM(W, R, B, sequence_lens) -> Y (T, D, B, H) -> Transpose + Reshape (T, B, D*H)
+    -> classifier: pooling over valid steps (max / mean / last / max+mean) -> MatMul + Add -> logits (B, K),
+       Softmax -> probabilities (B, K)
+    -> tagger: MatMul + Add -> emissions (B, T, K); the CRF's Viterbi decode runs after the graph (in lstmkit,
+       on these emissions: ``predict --backend onnx`` does it), because a dynamic-programming loop with
+       back-pointers is clearer and as fast outside ONNX.
+
+Weights go through :func:`lstmkit.convert.tf_to_onnx` (gate order i, o, f, c; forget_bias folded into the bias).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..convert import tf_to_onnx
+
+OPSET = 17
+
+
+def _require_onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("ONNX export needs the onnx package: pip install onnx onnxruntime "
+                          "(or lstmkit[interop])") from None
+    return onnx
+
+
+class _Graph:
+    """A little builder: initializers, nodes, unique names."""
+
+    def __init__(self):
+        self.onnx = _require_onnx()
+        self.nodes, self.inits, self.n = [], [], 0
+
+    def const(self, name: str, value) -> str:
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: list, n_out: int = 1, **attrs):
+        self.n += 1
+        outs = [f"{op_type.lower()}_{self.n}_{k}" for k in range(n_out)]
+        self.nodes.append(self.onnx.helper.make_node(op_type, inputs, outs, **attrs))
+        return outs[0] if n_out == 1 else outs
+
+
+def _onnx_weights(lstm, k: int) -> tuple[np.ndarray, ...]:
+    """W (D, 4H, I), R (D, 4H, H), B (D, 8H) for layer ``k``; cells ONNX cannot run are a clear error."""
+    Ws, Rs, Bs = [], [], []
+    for d in range(lstm.num_directions):
+        cell = lstm.cell(k, d)
+        extras = {n: getattr(cell, n, None) for n in ("cell_clip", "proj_clip")}
+        if getattr(cell, "num_proj", None) or getattr(cell, "use_peepholes", False) or any(
+                v is not None for v in extras.values()):
+            raise ValueError(f"layer {k}: {cell!r} has peepholes, clipping or a projection; the ONNX export "
+                             f"covers BasicLSTMCell and plain LSTMCell")
+        if cell.activation not in ("tanh", "relu"):
+            raise ValueError(f"layer {k}: activation {cell.activation!r} has no ONNX form here (tanh, relu)")
+        w = tf_to_onnx(cell.kernel.detach().cpu().numpy().astype(np.float32),
+                       cell.bias.detach().cpu().numpy().astype(np.float32), cell.input_size, cell.forget_bias)
+        Ws.append(w["W"])
+        Rs.append(w["R"])
+        Bs.append(w["B"])
+    return np.stack(Ws), np.stack(Rs), np.stack(Bs)
+
+
+def _encoder(g: _Graph, model, bigrams: bool) -> tuple[str, str, str]:
+    """ids/lengths [/bigrams] -> the top layer's Y as (T, B, D*H), the top layer's Y_h (D, B, H), lengths int32."""
+    lstm = model.lstm
+    x = g.op("Gather", [g.const("embedding", model.embedding.weight.detach().cpu().numpy()), "ids"])  # (B, T, E)
+    if bigrams:
+        xb = g.op("Gather", [g.const("bigram_embedding", model.bigram_embedding.weight.detach().cpu().numpy()),
+                             "bigrams"])
+        x = g.op("Add", [x, xb])
+    x = g.op("Transpose", [x], perm=[1, 0, 2])                                                     # (T, B, E)
+    lens32 = g.op("Cast", ["lengths"], to=6)                                                       # int32
+    direction = "bidirectional" if lstm.bidirectional else "forward"
+    y_h = None
+    for k in range(lstm.num_layers):
+        W, R, B = _onnx_weights(lstm, k)
+        act = lstm.cell(k).activation
+        attrs = {"hidden_size": lstm.num_units, "direction": direction}
+        if act != "tanh":
+            attrs["activations"] = ["Sigmoid", "Relu", "Relu"] * lstm.num_directions
+        y, y_h = g.op("LSTM", [x, g.const(f"W_{k}", W), g.const(f"R_{k}", R), g.const(f"B_{k}", B), lens32], 2,
+                      **attrs)                                                                     # (T, D, B, H)
+        y = g.op("Transpose", [y], perm=[0, 2, 1, 3])                                              # (T, B, D, H)
+        x = g.op("Reshape", [y, g.const(f"shape_{k}", np.array([0, 0, -1], np.int64))])           # (T, B, D*H)
+    return x, y_h, lens32
+
+
+def _valid_mask(g: _Graph, y: str) -> str:
+    """(T, B, 1) bool: t < lengths[b]."""
+    T = g.op("Gather", [g.op("Shape", [y]), g.const("zero", np.array(0, np.int64))])
+    t = g.op("Range", [g.const("start", np.array(0, np.int64)), T, g.const("one", np.array(1, np.int64))])
+    less = g.op("Less", [g.op("Unsqueeze", [t, g.const("axis1", np.array([1], np.int64))]),
+                         g.op("Unsqueeze", ["lengths", g.const("axis0", np.array([0], np.int64))])])  # (T, B)
+    return g.op("Unsqueeze", [less, g.const("axis2", np.array([2], np.int64))])
+
+
+def _linear(g: _Graph, x: str, linear, name: str) -> str:
+    w = g.const(f"{name}_weight", linear.weight.detach().cpu().numpy().T.astype(np.float32))
+    return g.op("Add", [g.op("MatMul", [x, w]), g.const(f"{name}_bias", linear.bias.detach().cpu().numpy())])
+
+
+def build_classifier_graph(task):
+    """The ONNX model of a :class:`ClassifyTask` (see the module docstring)."""
+    model, c = task.model, task.config
+    g = _Graph()
+    y, y_h, _ = _encoder(g, model, model.bigram_embedding is not None)
+    pooled = []
+    if c.pooling == "last":
+        top = g.op("Transpose", [y_h], perm=[1, 0, 2])                                             # (B, D, H)
+        pooled.append(g.op("Reshape", [top, g.const("shape_last", np.array([0, -1], np.int64))]))  # (B, D*H)
+    mask = _valid_mask(g, y) if c.pooling != "last" else None
+    if c.pooling in ("max", "max+mean"):
+        neg = g.op("Where", [mask, y, g.const("neg_inf", np.array(-np.inf, np.float32))])
+        pooled.append(g.op("ReduceMax", [neg], axes=[0], keepdims=0))                             # (B, D*H)
+    if c.pooling in ("mean", "max+mean"):
+        zeroed = g.op("Where", [mask, y, g.const("zero_f", np.array(0.0, np.float32))])
+        total = g.op("ReduceSum", [zeroed, g.const("axes0", np.array([0], np.int64))], keepdims=0)
+        count = g.op("Unsqueeze", [g.op("Cast", ["lengths"], to=1), g.const("axis_b", np.array([1], np.int64))])
+        pooled.append(g.op("Div", [total, count]))
+    x = pooled[0] if len(pooled) == 1 else g.op("Concat", pooled, axis=1)
+    logits = _linear(g, x, model.head, "head")
+    g.nodes[-1].output[0] = "logits"
+    g.op("Softmax", ["logits"], axis=1)
+    g.nodes[-1].output[0] = "probabilities"
+    return _model(g, task, ["logits", "probabilities"], [("logits", ["B", len(task.labels)]),
+                                                         ("probabilities", ["B", len(task.labels)])])
+
+
+def build_tagger_graph(task):
+    """The ONNX model of a :class:`TagTask`: emissions (B, T, K); decoding follows outside the graph."""
+    model = task.model
+    g = _Graph()
+    y, _, _ = _encoder(g, model, model.bigram_embedding is not None)
+    emissions = _linear(g, y, model.emit, "emit")                                                  # (T, B, K)
+    g.op("Transpose", [emissions], perm=[1, 0, 2])
+    g.nodes[-1].output[0] = "emissions"
+    return _model(g, task, ["emissions"], [("emissions", ["B", "T", len(task.labels)])])
+
+
+def _model(g: _Graph, task, outputs, shapes):
+    onnx = g.onnx
+    from onnx import TensorProto, helper
+
+    inputs = [helper.make_tensor_value_info("ids", TensorProto.INT64, ["B", "T"]),
+              helper.make_tensor_value_info("lengths", TensorProto.INT64, ["B"])]
+    if task.model.bigram_embedding is not None:
+        inputs.append(helper.make_tensor_value_info("bigrams", TensorProto.INT64, ["B", "T"]))
+    outs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in shapes]
+    graph = helper.make_graph(g.nodes, f"lstmkit_{task.name}", inputs, outs, g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lstmkit")
+    model.ir_version = 8
+    helper.set_model_props(model, {"lstmkit_task": task.name, "outputs": ",".join(outputs)})
+    onnx.checker.check_model(model)
+    return model
+
+
+def export_onnx(task, path) -> None:
+    """Write ``task``'s model as ONNX to ``path`` (atomically)."""
+    from ..io import atomic_write_bytes
+
+    builders = {"classify": build_classifier_graph, "tag": build_tagger_graph}
+    if task.name not in builders:
+        raise ValueError(f"ONNX export covers classifier and tagger runs; this is a {task.name!r} run")
+    atomic_write_bytes(path, builders[task.name](task).SerializeToString())
+
+
+class OnnxRunner:
+    """Runs an exported model on onnxruntime with the PyTorch model's call signature:
+    ``runner(ids, lengths, bigrams=None) -> logits (B, K) or emissions (B, T, K)`` as a torch tensor."""
+
+    def __init__(self, path, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ImportError("--backend onnx needs onnxruntime: pip install onnxruntime "
+                              "(or lstmkit[interop])") from None
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
+            raise ValueError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.output = self.session.get_outputs()[0].name
+
+    def __call__(self, ids, lengths, bigrams=None) -> torch.Tensor:
+        feed = {"ids": ids.cpu().numpy().astype(np.int64), "lengths": lengths.cpu().numpy().astype(np.int64)}
+        if "bigrams" in self.inputs:
+            feed["bigrams"] = bigrams.cpu().numpy().astype(np.int64)
+        return torch.from_numpy(self.session.run([self.output], feed)[0])

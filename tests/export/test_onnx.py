@@ -1,0 +1,108 @@
+"""ONNX export: onnxruntime agrees with PyTorch to 1e-5 at batch 1, mixed lengths and sequences longer than any
+seen in training, for every pooling, uni- and bidirectional, 1 and 2 layers; padding never changes a real
+position's output; taggers decode the same tags; the CLI's export and --backend onnx."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from lstmkit.cli import main  # noqa: E402
+from lstmkit.data import TextDataset  # noqa: E402
+from lstmkit.data.tagged import TaggedDataset  # noqa: E402
+from lstmkit.export.onnx import OnnxRunner, export_onnx  # noqa: E402
+from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask  # noqa: E402
+from lstmkit.tasks.tag import TagConfig, TagTask  # noqa: E402
+from lstmkit.text import pad_sequences  # noqa: E402
+
+TEXTS = ["这个真好", "那个太差了吧", "好", "还行吧，一般般"]
+
+
+def _batch(rng, vocab, B, T_max, bigram_vocab):
+    lengths = rng.integers(1, T_max + 1, size=B)
+    lengths[0] = T_max
+    ids = [list(rng.integers(2, len(vocab), size=n)) for n in lengths]
+    padded, lens = pad_sequences(ids)
+    bigrams = None
+    if bigram_vocab is not None:
+        bigrams = torch.from_numpy(pad_sequences([list(rng.integers(0, len(bigram_vocab), size=n))
+                                                  for n in lengths])[0])
+    return torch.from_numpy(padded), torch.from_numpy(lens), bigrams
+
+
+@pytest.mark.parametrize("pooling,bidirectional,layers,bigrams", [
+    ("max", True, 1, True), ("mean", False, 2, False), ("last", True, 2, False), ("max+mean", False, 1, True)])
+def test_classifier_parity_on_three_shapes(tmp_path, pooling, bidirectional, layers, bigrams):
+    torch.manual_seed(0)
+    config = ClassifyConfig(embedding_dim=8, units=12, layers=layers, bidirectional=bidirectional, pooling=pooling,
+                            bigrams=bigrams, dropout=0.0)
+    task = ClassifyTask.from_data(config, TextDataset(TEXTS, ["1", "0", "1", "0"], "toy"))
+    task.model.eval()
+    export_onnx(task, tmp_path / "m.onnx")
+    runner = OnnxRunner(tmp_path / "m.onnx")
+    rng = np.random.default_rng(1)
+    for B, T in ((1, 3), (5, 7), (3, 60)):      # batch 1; mixed lengths; far longer than any training text
+        ids, lengths, bi = _batch(rng, task.vocab, B, T, task.bigram_vocab)
+        with torch.no_grad():
+            want = task.model(ids, lengths, bi)
+        got = runner(ids, lengths, bi)
+        assert got.shape == (B, 2)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5, rtol=0)
+        # more padding changes nothing
+        pad = torch.zeros(B, 9, dtype=torch.long)
+        more = runner(torch.cat([ids, pad], 1), lengths, None if bi is None else torch.cat([bi, pad], 1))
+        np.testing.assert_allclose(more.numpy(), got.numpy(), atol=1e-6, rtol=0)
+
+
+def test_tagger_emissions_and_tags(tmp_path):
+    torch.manual_seed(1)
+    data = TaggedDataset([list("张三在北京"), list("李四去上海玩")],
+                         [["B-PER", "E-PER", "O", "B-LOC", "E-LOC"], ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O"]],
+                         "toy")
+    task = TagTask.from_data(TagConfig(scheme="BIOES", embedding_dim=6, units=8, layers=2), data)
+    task.model.eval()
+    export_onnx(task, tmp_path / "t.onnx")
+    runner = OnnxRunner(tmp_path / "t.onnx")
+    rng = np.random.default_rng(2)
+    ids, lengths, bi = _batch(rng, task.vocab, 4, 11, task.bigram_vocab)
+    with torch.no_grad():
+        want = task.model(ids, lengths, bi)
+    got = runner(ids, lengths, bi)
+    valid = (torch.arange(11) < lengths.unsqueeze(1))
+    np.testing.assert_allclose(got[valid].numpy(), want[valid].numpy(), atol=1e-5, rtol=0)
+    texts = ["张三去上海", "北京", "李四在北京玩了很久很久很久"]
+    plain = task.predict_records(texts)
+    task.runner = runner
+    assert task.predict_records(texts) == plain
+
+
+def test_cli_export_and_onnx_backend(tmp_path, capsys):
+    rows = ["label\ttext"] + [f"1\t真好{k}" for k in range(20)] + [f"0\t太差{k}" for k in range(20)]
+    (tmp_path / "t.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "classify", "--train", str(tmp_path / "t.tsv"), "--out", str(run), "--epochs", "1",
+                 "--units", "4", "--embedding-dim", "4", "--quiet"]) == 0
+    assert main(["predict", str(run), "--backend", "onnx", "好"]) == 2
+    assert "model.onnx not found" in capsys.readouterr().err
+    assert main(["export", str(run)]) == 0 and (run / "model.onnx").is_file()
+    capsys.readouterr()
+    assert main(["predict", str(run), "--json", "真好", "太差了", "好"]) == 0
+    torch_out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert main(["predict", str(run), "--json", "--backend", "onnx", "真好", "太差了", "好"]) == 0
+    onnx_out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    for a, b in zip(torch_out, onnx_out):
+        assert a["label"] == b["label"] and abs(a["probability"] - b["probability"]) < 1e-5
+
+
+def test_what_cannot_be_exported_says_so(tmp_path):
+    config = ClassifyConfig(embedding_dim=4, units=4, cell="lstm", cell_options={"use_peepholes": True},
+                            bigrams=False)
+    task = ClassifyTask.from_data(config, TextDataset(TEXTS, ["1", "0", "1", "0"], "toy"))
+    with pytest.raises(ValueError, match="peepholes, clipping or a projection"):
+        export_onnx(task, tmp_path / "x.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a loadable ONNX model"):
+        OnnxRunner(tmp_path / "junk.onnx")
