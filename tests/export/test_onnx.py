@@ -106,3 +106,26 @@ def test_what_cannot_be_exported_says_so(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not a loadable ONNX model"):
         OnnxRunner(tmp_path / "junk.onnx")
+
+
+def test_seq2seq_encoder_parity(tmp_path):
+    import onnxruntime as ort
+
+    from lstmkit.data.pairs import PairDataset
+    from lstmkit.tasks.seq2seq import Seq2SeqConfig, Seq2SeqTask
+
+    torch.manual_seed(4)
+    task = Seq2SeqTask.from_data(Seq2SeqConfig(embedding_dim=6, units=8, layers=2),
+                                 PairDataset(["cat", "dog", "tacocat"], ["K AE T", "D AO G", "T AE K"], "toy"))
+    task.model.eval()
+    export_onnx(task, tmp_path / "enc.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "enc.onnx"), providers=["CPUExecutionProvider"])
+    ids, lengths = pad_sequences([[2, 3, 4, 5, 6, 2, 3, 4, 5, 6, 2, 3], [4, 5], [6]])
+    out = dict(zip([o.name for o in sess.get_outputs()],
+                   sess.run(None, {"ids": ids.astype(np.int64), "lengths": lengths.astype(np.int64)})))
+    with torch.no_grad():
+        enc = task.model.encode(torch.from_numpy(ids), torch.from_numpy(lengths))
+    np.testing.assert_allclose(out["memory"], enc["memory"].numpy(), atol=1e-5, rtol=0)
+    for k, st in enumerate(enc["state"]):
+        np.testing.assert_allclose(out[f"init_c_{k}"], st.c.numpy(), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(out[f"init_h_{k}"], st.h.numpy(), atol=1e-5, rtol=0)

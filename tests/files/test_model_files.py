@@ -83,3 +83,29 @@ def test_torch_state_dicts_read_safely_and_rebuild(tmp_path):
         read_state_dict(tmp_path / "evil.pt")
     with pytest.raises(ValueError, match="no nn.LSTM weights"):
         build_from_torch(read_state_dict(tmp_path / "w.safetensors"), "decoder.")
+
+
+def test_builder_reads_bidirectional_lstmcell_scopes_with_peepholes_and_projection():
+    rng = np.random.default_rng(0)
+    I, H, P = 3, 4, 2
+    v = {}
+    for d in ("fw", "bw"):
+        base = f"bidirectional_rnn/{d}/lstm_cell/"
+        v[base + "kernel"] = rng.normal(size=(I + P, 4 * H)).astype(np.float32)
+        v[base + "bias"] = rng.normal(size=4 * H).astype(np.float32)
+        for diag in ("w_f_diag", "w_i_diag", "w_o_diag"):
+            v[base + diag] = rng.normal(size=H).astype(np.float32)
+        v[base + "projection/kernel"] = rng.normal(size=(H, P)).astype(np.float32)
+    v["bidirectional_rnn/fw/dense/kernel"] = np.zeros((2, 2), np.float32)    # not a cell variable: ignored
+    lstm = build_lstm(v, cell_clip=0.5)
+    assert lstm.bidirectional and lstm.num_layers == 1
+    for d, name in enumerate(("fw", "bw")):
+        cell = lstm.cell(0, d)
+        assert cell.use_peepholes and cell.num_proj == P and cell.cell_clip == 0.5
+        np.testing.assert_array_equal(cell.kernel.detach().numpy(), v[f"bidirectional_rnn/{name}/lstm_cell/kernel"])
+        np.testing.assert_array_equal(cell.projection_kernel.detach().numpy(),
+                                      v[f"bidirectional_rnn/{name}/lstm_cell/projection/kernel"])
+    v["other/rnn/basic_lstm_cell/kernel"] = np.zeros((7, 16), np.float32)
+    with pytest.raises(ValueError, match="several scopes"):
+        build_lstm(v)
+    assert build_lstm(v, scope="bidirectional_rnn/").bidirectional

@@ -18,6 +18,8 @@ The graph (``B`` and ``T`` dynamic; ``E`` embedding size, ``H`` units, ``D`` dir
     -> tagger: MatMul + Add -> emissions (B, T, K); the CRF's Viterbi decode runs after the graph (in lstmkit,
        on these emissions: ``predict --backend onnx`` does it), because a dynamic-programming loop with
        back-pointers is clearer and as fast outside ONNX.
+    -> seq2seq: the encoder only: memory (B, S, D*H) and the bridged decoder initial states; the attentional
+       decoder's step loop and beam search stay in lstmkit.
 
 Weights go through :func:`lstmkit.convert.tf_to_onnx` (gate order i, o, f, c; forget_bias folded into the bias).
 """
@@ -80,10 +82,12 @@ def _onnx_weights(lstm, k: int) -> tuple[np.ndarray, ...]:
     return np.stack(Ws), np.stack(Rs), np.stack(Bs)
 
 
-def _encoder(g: _Graph, model, bigrams: bool) -> tuple[str, str, str]:
-    """ids/lengths [/bigrams] -> the top layer's Y as (T, B, D*H), the top layer's Y_h (D, B, H), lengths int32."""
-    lstm = model.lstm
-    x = g.op("Gather", [g.const("embedding", model.embedding.weight.detach().cpu().numpy()), "ids"])  # (B, T, E)
+def _encoder(g: _Graph, model, bigrams: bool, lstm=None, embedding=None) -> tuple[str, list, str]:
+    """ids/lengths [/bigrams] -> the top layer's Y as (T, B, D*H), every layer's (Y_h, Y_c) (D, B, H), lengths
+    int32."""
+    lstm = lstm if lstm is not None else model.lstm
+    embedding = embedding if embedding is not None else model.embedding
+    x = g.op("Gather", [g.const("embedding", embedding.weight.detach().cpu().numpy()), "ids"])    # (B, T, E)
     if bigrams:
         xb = g.op("Gather", [g.const("bigram_embedding", model.bigram_embedding.weight.detach().cpu().numpy()),
                              "bigrams"])
@@ -91,18 +95,19 @@ def _encoder(g: _Graph, model, bigrams: bool) -> tuple[str, str, str]:
     x = g.op("Transpose", [x], perm=[1, 0, 2])                                                     # (T, B, E)
     lens32 = g.op("Cast", ["lengths"], to=6)                                                       # int32
     direction = "bidirectional" if lstm.bidirectional else "forward"
-    y_h = None
+    finals = []
     for k in range(lstm.num_layers):
         W, R, B = _onnx_weights(lstm, k)
         act = lstm.cell(k).activation
         attrs = {"hidden_size": lstm.num_units, "direction": direction}
         if act != "tanh":
             attrs["activations"] = ["Sigmoid", "Relu", "Relu"] * lstm.num_directions
-        y, y_h = g.op("LSTM", [x, g.const(f"W_{k}", W), g.const(f"R_{k}", R), g.const(f"B_{k}", B), lens32], 2,
-                      **attrs)                                                                     # (T, D, B, H)
+        y, y_h, y_c = g.op("LSTM", [x, g.const(f"W_{k}", W), g.const(f"R_{k}", R), g.const(f"B_{k}", B), lens32],
+                           3, **attrs)                                                             # (T, D, B, H)
+        finals.append((y_h, y_c))
         y = g.op("Transpose", [y], perm=[0, 2, 1, 3])                                              # (T, B, D, H)
         x = g.op("Reshape", [y, g.const(f"shape_{k}", np.array([0, 0, -1], np.int64))])           # (T, B, D*H)
-    return x, y_h, lens32
+    return x, finals, lens32
 
 
 def _valid_mask(g: _Graph, y: str) -> str:
@@ -123,10 +128,10 @@ def build_classifier_graph(task):
     """The ONNX model of a :class:`ClassifyTask` (see the module docstring)."""
     model, c = task.model, task.config
     g = _Graph()
-    y, y_h, _ = _encoder(g, model, model.bigram_embedding is not None)
+    y, finals, _ = _encoder(g, model, model.bigram_embedding is not None)
     pooled = []
     if c.pooling == "last":
-        top = g.op("Transpose", [y_h], perm=[1, 0, 2])                                             # (B, D, H)
+        top = g.op("Transpose", [finals[-1][0]], perm=[1, 0, 2])                                             # (B, D, H)
         pooled.append(g.op("Reshape", [top, g.const("shape_last", np.array([0, -1], np.int64))]))  # (B, D*H)
     mask = _valid_mask(g, y) if c.pooling != "last" else None
     if c.pooling in ("max", "max+mean"):
@@ -157,13 +162,33 @@ def build_tagger_graph(task):
     return _model(g, task, ["emissions"], [("emissions", ["B", "T", len(task.labels)])])
 
 
+def build_seq2seq_encoder_graph(task):
+    """The encoder of a :class:`Seq2SeqTask`: ``memory (B, S, D*H)`` (the attention memory, zero past each length)
+    and the decoder's initial state per layer ``init_c_k``, ``init_h_k`` ``(B, H)`` (the bridge included). The
+    decoder's search stays in lstmkit."""
+    m = task.model
+    g = _Graph()
+    y, finals, _ = _encoder(g, m, False, lstm=m.encoder, embedding=m.src_embedding)
+    g.op("Transpose", [y], perm=[1, 0, 2])
+    g.nodes[-1].output[0] = "memory"
+    outputs = [("memory", ["B", "S", m.directions * m.units])]
+    for k, (y_h, y_c) in enumerate(finals):
+        for name, state, bridge in (("c", y_c, m.bridge_c), ("h", y_h, m.bridge_h)):
+            both = g.op("Reshape", [g.op("Transpose", [state], perm=[1, 0, 2]),
+                                    g.const(f"shape_{name}{k}", np.array([0, -1], np.int64))])      # (B, D*H)
+            g.op("Tanh", [_linear(g, both, bridge, f"bridge_{name}{k}")])
+            g.nodes[-1].output[0] = f"init_{name}_{k}"
+            outputs.append((f"init_{name}_{k}", ["B", m.units]))
+    return _model(g, task, [name for name, _ in outputs], outputs)
+
+
 def _model(g: _Graph, task, outputs, shapes):
     onnx = g.onnx
     from onnx import TensorProto, helper
 
     inputs = [helper.make_tensor_value_info("ids", TensorProto.INT64, ["B", "T"]),
               helper.make_tensor_value_info("lengths", TensorProto.INT64, ["B"])]
-    if task.model.bigram_embedding is not None:
+    if getattr(task.model, "bigram_embedding", None) is not None:
         inputs.append(helper.make_tensor_value_info("bigrams", TensorProto.INT64, ["B", "T"]))
     outs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in shapes]
     graph = helper.make_graph(g.nodes, f"lstmkit_{task.name}", inputs, outs, g.inits)
@@ -178,9 +203,10 @@ def export_onnx(task, path) -> None:
     """Write ``task``'s model as ONNX to ``path`` (atomically)."""
     from ..io import atomic_write_bytes
 
-    builders = {"classify": build_classifier_graph, "tag": build_tagger_graph}
+    builders = {"classify": build_classifier_graph, "tag": build_tagger_graph, "seq2seq": build_seq2seq_encoder_graph}
     if task.name not in builders:
-        raise ValueError(f"ONNX export covers classifier and tagger runs; this is a {task.name!r} run")
+        raise ValueError(f"ONNX export covers classifier, tagger and seq2seq (encoder) runs; this is a "
+                         f"{task.name!r} run")
     atomic_write_bytes(path, builders[task.name](task).SerializeToString())
 
 
