@@ -85,5 +85,44 @@ def test_cli_train_evaluate_predict_tag(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "run"), "我们李四去了上海的"]) == 0
     out = capsys.readouterr().out
     assert "PER [2, 4) 李四" in out and "LOC [6, 8) 上海" in out
-    assert main(["explain", "--run", str(tmp_path / "run"), "张三"]) == 2
-    assert "reads classifier runs" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["explain", "--run", str(tmp_path / "run"), "张三去上海"]) == 0
+    assert "CRF: Viterbi over the tag sequence" in capsys.readouterr().out
+
+
+def test_a_segmentation_run_is_a_classifier_tokenizer(tmp_path):
+    """--tokenizer run:RUN: the classifier tokenizes with the segmenter's words, keeps a copy of it in its own
+    run folder, and predicts the same after the folders move."""
+    import shutil
+
+    import torch
+
+    from lstmkit.data import TextDataset
+    from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask
+    from lstmkit.text import make_tokenizer
+
+    words = ["我们", "北京", "喜欢", "天安门", "的", "去"]
+    rng = np.random.default_rng(0)
+    sents = [[str(w) for w in rng.choice(words, size=rng.integers(2, 6))] for _ in range(300)]
+    chars = [[c for w in s for c in w] for s in sents]
+    tags = [[t for w in s for t in (["S"] if len(w) == 1 else ["B"] + ["M"] * (len(w) - 2) + ["E"])] for s in sents]
+    torch.manual_seed(0)
+    seg = TagTask.from_data(TagConfig(kind="words", scheme="BMES", embedding_dim=16, units=16), TaggedDataset(chars, tags, "toy"))
+    fit(seg, seg.encode(TaggedDataset(chars, tags, "toy")), seg.encode(TaggedDataset(chars[:30], tags[:30], "d")),
+        TrainConfig(epochs=4, batch_size=16, lr=1e-2, progress=False))
+    save_run(tmp_path / "seg", seg)
+    tok = make_tokenizer(f"run:{tmp_path / 'seg'}")
+    assert tok("我们喜欢天安门") == ["我们", "喜欢", "天安门"]
+    assert tok.batch(["去北京", "我们的"]) == [["去", "北京"], ["我们", "的"]]
+    texts = ["我们喜欢北京", "去天安门的", "北京的", "我们去"]
+    clf = ClassifyTask.from_data(ClassifyConfig(tokenizer=tok.config(), embedding_dim=4, units=4, bigrams=False),
+                                 TextDataset(texts, ["1", "0", "1", "0"], "toy"))
+    assert "天安门" in clf.vocab and "喜欢" in clf.vocab
+    save_run(tmp_path / "clf", clf)
+    assert (tmp_path / "clf" / "tokenizer" / "model.safetensors").is_file()
+    shutil.move(str(tmp_path / "clf"), str(tmp_path / "moved"))
+    shutil.rmtree(tmp_path / "seg")
+    again = load_run(tmp_path / "moved")
+    assert again.predict_records(texts) == clf.predict_records(texts)
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        make_tokenizer("run:/nonexistent/run")

@@ -66,7 +66,7 @@ def test_config_rebuilds_the_same_tokenizer(name):
 
 
 def test_tokenizer_errors():
-    with pytest.raises(ValueError, match="unknown tokenizer 'bpe': expected one of char, jieba, regex, whitespace"):
+    with pytest.raises(ValueError, match="unknown tokenizer 'bpe': expected one of char, jieba, regex, run, whitespace"):
         make_tokenizer("bpe")
     with pytest.raises(ValueError, match="bad options"):
         make_tokenizer({"name": "char", "lowercase": True})

@@ -37,7 +37,8 @@ def train(args) -> int:
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
-    tokenizer = {"name": args.tokenizer}
+    tokenizer = ({"name": "run", "path": args.tokenizer[4:]} if args.tokenizer.startswith("run:")
+                 else {"name": args.tokenizer})
     if args.user_dict:
         if args.tokenizer != "jieba":
             raise ValueError("--user-dict is a jieba dictionary; use it with --tokenizer jieba")
@@ -91,7 +92,8 @@ def add_parser(sub) -> None:
     add_columns(p)
     g = p.add_argument_group("text")
     g.add_argument("--tokenizer", default=model.tokenizer["name"],
-                   help=f"char, jieba, whitespace or regex (default {model.tokenizer['name']})")
+                   help=f"char, jieba, whitespace, regex, or run:RUN (the words of a segmentation run) "
+                        f"(default {model.tokenizer['name']})")
     g.add_argument("--user-dict", help="a jieba user dictionary (UTF-8, 'word [freq] [tag]' lines)")
     g.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=None,
                    help="lowercase before tokenizing (regex, whitespace)")

@@ -163,7 +163,7 @@ class ClassifyTask:
         config.labels = labels
         config.check()
         tok = make_tokenizer(config.tokenizer)
-        tokens = [tok(t)[: config.maxlen] for t in train.texts]
+        tokens = [t[: config.maxlen] for t in tok.batch(train.texts)]
         vocab = Vocab.build(tokens, min_freq=config.min_freq, max_size=config.max_vocab)
         bigram_vocab = None
         if config.bigrams:
@@ -251,8 +251,8 @@ class ClassifyTask:
     # -- data ------------------------------------------------------------------------------------------------
     def encode(self, data: TextDataset) -> Encoded:
         ids, empty, bigrams = [], [], [] if self.bigram_vocab else None
-        for text in data.texts:
-            tokens = self.tokenizer(text)[: self.config.maxlen]
+        for tokens in self.tokenizer.batch(data.texts):
+            tokens = tokens[: self.config.maxlen]
             empty.append(not tokens)
             tokens = tokens or ["<unk>"]            # an empty text still needs one step
             ids.append(self.vocab.encode(tokens))

@@ -9,6 +9,10 @@ prediction tokenizes exactly as training did: ``make_tokenizer("jieba")``, ``mak
 - ``whitespace``: split on whitespace.
 - ``regex``: Unicode-aware words for English: letters (with inner apostrophes), numbers, single punctuation
   marks; CJK characters one each; ``lowercase`` optional.
+- ``run``: the words of a trained lstmkit segmenter (``lstmkit train tag --corpus pd98-seg`` or any
+  ``--kind words`` run); written ``run:RUN`` on the command line.
+
+``tokenizer.batch(texts)`` tokenizes many texts at once (the ``run`` tokenizer runs its model on whole batches).
 """
 from __future__ import annotations
 
@@ -36,6 +40,10 @@ class Tokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         raise NotImplementedError
+
+    def batch(self, texts) -> list[list[str]]:
+        """Many texts at once; the same tokens as calling the tokenizer on each."""
+        return [self(t) for t in texts]
 
     def config(self) -> dict:
         return {"name": self.name}
@@ -146,7 +154,54 @@ class JiebaTokenizer(Tokenizer):
         return {"name": self.name, "user_dict": self.user_dict, "hmm": self.hmm}
 
 
-TOKENIZERS = {cls.name: cls for cls in (JiebaTokenizer, CharTokenizer, WhitespaceTokenizer, RegexTokenizer)}
+_SEGMENTERS: dict = {}
+
+
+class RunTokenizer(Tokenizer):
+    """The words a trained lstmkit segmentation run finds (a tagger of ``kind="words"``, e.g. on pd98-seg).
+
+    The run is loaded on first use, once per process and path. This is the one tokenizer that reaches into the
+    task layer (it runs a tagger), so it imports it lazily.
+    """
+
+    name = "run"
+
+    def __init__(self, path: str):
+        self.path = str(path)
+        if not (Path(self.path) / "config.json").is_file():
+            raise FileNotFoundError(f"tokenizer run:{self.path}: not a run folder (no config.json)")
+
+    def _segmenter(self):
+        key = str(Path(self.path).resolve())
+        if key not in _SEGMENTERS:
+            from ..train.checkpoint import load_run
+
+            task = load_run(self.path)
+            if task.name != "tag" or task.config.kind != "words":
+                raise ValueError(f"tokenizer run:{self.path}: a segmentation run is needed (lstmkit train tag "
+                                 f"--kind words, e.g. --corpus pd98-seg), got a {task.name!r} run"
+                                 + (f" of kind {task.config.kind!r}" if task.name == "tag" else ""))
+            _SEGMENTERS[key] = task
+        return _SEGMENTERS[key]
+
+    def tokenize(self, text):
+        return self.batch([text])[0]
+
+    def batch(self, texts) -> list[list[str]]:
+        texts = list(texts)
+        for t in texts:
+            if not isinstance(t, str):
+                raise TypeError(f"RunTokenizer: text must be str, got {type(t).__name__}")
+        if not texts:
+            return []
+        return [rec.get("words", []) for rec in self._segmenter().predict_records(texts)]
+
+    def config(self):
+        return {"name": self.name, "path": self.path}
+
+
+TOKENIZERS = {cls.name: cls for cls in (JiebaTokenizer, CharTokenizer, WhitespaceTokenizer, RegexTokenizer,
+                                        RunTokenizer)}
 
 
 def make_tokenizer(spec) -> Tokenizer:
@@ -154,7 +209,7 @@ def make_tokenizer(spec) -> Tokenizer:
     if isinstance(spec, Tokenizer):
         return spec
     if isinstance(spec, str):
-        spec = {"name": spec}
+        spec = {"name": "run", "path": spec[4:]} if spec.startswith("run:") else {"name": spec}
     if not isinstance(spec, dict) or "name" not in spec:
         raise TypeError(f"make_tokenizer: expected a tokenizer name or a config dict with 'name', got {spec!r}")
     options = {k: v for k, v in spec.items() if k != "name"}

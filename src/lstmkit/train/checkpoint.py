@@ -25,6 +25,7 @@ from ..text import Vocab
 
 CONFIG, VOCAB, WEIGHTS, METRICS = "config.json", "vocab.json", "model.safetensors", "metrics.jsonl"
 USER_DICT = "user_dict.txt"
+TOKENIZER_RUN = "tokenizer"      # the copy of a segmentation run used as the tokenizer
 
 
 def vocab_file(role: str) -> str:
@@ -63,6 +64,16 @@ def save_run(run_dir, task, train_config=None, extra: dict | None = None) -> Pat
         atomic_write_bytes(run / USER_DICT, data)
     if user_dict:
         tok["user_dict"] = USER_DICT
+        model_config["tokenizer"] = tok
+    if tok.get("name") == "run" and Path(tok["path"]).resolve() != (run / TOKENIZER_RUN).resolve():
+        # a segmenter as tokenizer: the run keeps a copy of it (data files only), as it keeps a user dictionary
+        seg = Path(tok["path"])
+        (run / TOKENIZER_RUN).mkdir(parents=True, exist_ok=True)
+        for f in seg.iterdir():
+            if f.is_file() and f.suffix in (".json", ".safetensors", ".txt") and f.name != METRICS:
+                atomic_write_bytes(run / TOKENIZER_RUN / f.name, f.read_bytes())
+    if tok.get("name") == "run":
+        tok["path"] = TOKENIZER_RUN
         model_config["tokenizer"] = tok
     vocabs = task.vocabs()
     config = {"lstmkit_version": __version__, "task": task.name, "model": model_config,
@@ -125,6 +136,11 @@ def load_run(run_dir):
     tok = dict(model_config.get("tokenizer") or {})
     if tok.get("user_dict"):
         tok["user_dict"] = str(run / tok["user_dict"])
+        model_config["tokenizer"] = tok
+    if tok.get("name") == "run":
+        if Path(tok.get("path", "")).is_absolute() or ".." in Path(tok.get("path", "")).parts:
+            raise ValueError(f"{run / CONFIG}: the tokenizer run must be inside the run folder, got {tok['path']!r}")
+        tok["path"] = str(run / tok["path"])
         model_config["tokenizer"] = tok
     roles = config.get("vocabs")
     if roles is None:  # runs saved before "vocabs" was written: the token vocabulary, bigrams when used
