@@ -63,3 +63,34 @@ def test_tagger_walkthrough(runs, capsys):
     assert json.loads(capsys.readouterr().out)["tags"] == doc["results"][0]["tags"]
     assert main(["explain", "--run", str(runs / "tag"), "上海", "--html", str(runs / "t.html")]) == 0
     assert (runs / "t.html").read_text(encoding="utf-8").count('class="heatmap"') == 1
+
+
+def test_language_model_and_forecaster_walkthroughs(tmp_path, capsys):
+    from lstmkit.data import TextDataset
+    from lstmkit.data.series import SeriesDataset
+    from lstmkit.tasks.lm import LMConfig, LMTask
+    from lstmkit.tasks.regress import RegressConfig, RegressTask
+
+    torch.manual_seed(0)
+    lm = LMTask.from_data(LMConfig(embedding_dim=6, units=8), TextDataset(["我爱北京", "北京天安门"], None, "toy"))
+    save_run(tmp_path / "lm", lm)
+    tr = explain_run(tmp_path / "lm", ["我爱天安门"])
+    probs = tr.heatmaps[0][0]
+    assert probs.matrix.shape[0] == 6 and probs.rows[0] == "after <eos>"      # <eos> then five characters
+    assert (probs.matrix <= 1).all() and (probs.matrix.sum(1) <= 1 + 1e-6).all()
+    logits = next(t for s in tr.steps for t in s.tensors if t.name == "logits")
+    assert logits.shape == (1, 6, len(lm.vocab))
+    assert tr.results == lm.predict_records(["我爱天安门"])
+
+    t = np.arange(60, dtype=np.float64)
+    series = SeriesDataset(np.stack([np.sin(t / 3), np.cos(t / 5)], 1), ["y", "x"], "toy")
+    reg = RegressTask.from_data(RegressConfig(columns=["y", "x"], window=8, horizon=2, units=6), series)
+    save_run(tmp_path / "reg", reg)
+    csv = tmp_path / "s.csv"
+    csv.write_text("y,x\n" + "".join(f"{a},{b}\n" for a, b in series.values), encoding="utf-8")
+    assert main(["explain", "--run", str(tmp_path / "reg"), "--file", str(csv), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["heatmaps"][0][0]["shape"] == [8, 2] and doc["heatmaps"][0][0]["cols"] == ["y", "x"]
+    shapes = {t["name"]: t["shape"] for s in doc["steps"] for t in s["tensors"]}
+    assert shapes["raw window"] == [1, 8, 2] and shapes["outputs"][-1] == 2
+    assert doc["results"][0]["forecast"] == reg.predict_records([series])[0]["forecast"]

@@ -58,6 +58,11 @@ def _cmd_params(args) -> int:
 def _cmd_explain(args) -> int:
     from ..explain import render_json, render_text, trace
 
+    if args.run:
+        from ..train.checkpoint import read_config
+
+        if read_config(args.run)["task"] == "regress":      # a forecaster reads CSV files, not texts
+            return _explain_model(args, list(args.texts) + ([args.file] if args.file else []))
     texts = list(args.texts)
     if args.file:
         from ..data import read_lines
@@ -65,11 +70,8 @@ def _cmd_explain(args) -> int:
         texts += read_lines(args.file).texts
     if not texts:
         raise ValueError("give one or more TEXT arguments (or --file F): they form one batch")
-    if args.run:
-        from ..train.checkpoint import read_config
-
-        if read_config(args.run)["task"] != "classify":
-            return _explain_model(args, texts)
+    if args.run and read_config(args.run)["task"] != "classify":
+        return _explain_model(args, texts)
     tr = trace(texts, tokenizer=args.tokenizer, maxlen=args.maxlen, embedding_dim=args.embedding_dim,
                units=args.units, layers=args.layers, bidirectional=args.bidirectional, cell=args.cell,
                num_proj=args.num_proj, peepholes=args.peepholes, classes=args.classes, run=args.run)

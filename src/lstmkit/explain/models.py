@@ -57,7 +57,7 @@ def explain_run(run, inputs: list) -> ModelTrace:
     from ..train.checkpoint import load_run
 
     task = load_run(run)
-    tracers = {"tag": _trace_tagger, "seq2seq": _trace_seq2seq}
+    tracers = {"tag": _trace_tagger, "seq2seq": _trace_seq2seq, "lm": _trace_lm, "regress": _trace_regress}
     if task.name not in tracers:
         raise ValueError(f"explain --run: no walkthrough for {task.name!r} runs yet")
     if not inputs:
@@ -194,6 +194,86 @@ def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
         named += [("attention", m.attention), ("combine", m.combine)]
     named.append(("output", m.out))
     return ModelTrace("seq2seq", run, texts, steps, maps, records, _params(named))
+
+
+def _trace_lm(task, run: str, texts: list) -> ModelTrace:
+    """A language model reads each text after <eos> (how its training stream separates texts) and predicts the
+    next token at every step; a backward LM reads the text reversed."""
+    m = task.model
+    c = task.config
+    tokens = [task.tokenizer(t) or ["<unk>"] for t in texts]
+    eos = task.vocab.itos[task.vocab.eos_id]
+    read = [[eos] + (t[::-1] if c.reverse else t) for t in tokens]                 # what the model reads
+    ids = [task.vocab.encode(r) for r in read]
+    padded, lengths = pad_sequences(ids)
+    steps = [Step(1, "raw text", lines=[f"input {b}: {t!r}" for b, t in enumerate(texts)]),
+             Step(2, f"tokenize ({task.tokenizer!r})" + (", then reverse (a backward LM)" if c.reverse else ""),
+                  lines=[f"input {b}: {' | '.join(r)}" for b, r in enumerate(read)]),
+             Step(3, "dictionarize, pad", lines=[f"vocabulary: V = {len(task.vocab):,}"])
+             .add("padded ids", "(B, T)", padded).add("lengths", "(B,)", lengths)]
+    x = m.embedding(torch.from_numpy(padded))                                      # (B, T, E)
+    out, finals = m.lstm(x)                                                        # (B, T, H)
+    logits, _ = m(torch.from_numpy(padded))                                        # (B, T, V)
+    probs = torch.softmax(logits, dim=2)
+    steps.append(Step(4, "embedding lookup").add("embedded", "(B, T, E)", x))
+    s5 = Step(5, "LSTM: every step's h predicts the next token").add("outputs", "(B, T, H)", out)
+    _final_states(s5, finals, 1)
+    steps.append(s5)
+    s6 = Step(6, "softmax over the vocabulary" + (" (tied: the embedding matrix is the output layer)"
+                                                  if c.tie_embeddings else ""))
+    s6.add("logits", f"(B, T, V) = ({len(texts)}, {padded.shape[1]}, {len(task.vocab)})", logits)
+    maps, results = [], task.predict_records(texts)
+    for b, r in enumerate(read):
+        n = int(lengths[b])
+        p = probs[b, :n]                                                           # (T_b, V)
+        top = p.topk(min(3, p.shape[1]), dim=1).indices
+        cols = list(dict.fromkeys(int(i) for i in top.flatten().tolist()))[:12]
+        for t in range(n):
+            nxt = r[t + 1] if t + 1 < n else eos
+            k = task.vocab.stoi.get(nxt, task.vocab.unk_id)
+            s6.lines.append(f"input {b}, after {r[t]!r}: likeliest {task.vocab.itos[int(top[t, 0])]!r} "
+                            f"({float(p[t, top[t, 0]]):.3f}); the text's next {nxt!r} ({float(p[t, k]):.3f})")
+        maps.append([Heatmap(f"P(next token) for the likeliest tokens  (T, {len(cols)})", p[:, cols].numpy(),
+                             [f"after {tok}" for tok in r], [task.vocab.itos[i] for i in cols])])
+    steps.append(s6)
+    named = [("embedding", m.embedding), ("lstm", m.lstm.param_counts())]
+    if m.head is not None:
+        named.append(("output", m.head))
+    elif m.proj is not None:
+        named.append(("projection to E (tied output)", m.proj))
+    return ModelTrace("lm", run, texts, steps, maps, results, _params(named))
+
+
+def _trace_regress(task, run: str, paths: list) -> ModelTrace:
+    """A forecaster reads the last window of each CSV: raw values -> normalised (relative) inputs -> LSTM ->
+    the final h -> Linear -> the next H values."""
+    from ..data.series import read_series
+
+    m, c = task.model, task.config
+    datas = [read_series(p, c.columns, min_rows=c.window, why=f"the run reads the last {c.window} rows")
+             for p in paths]
+    raw = np.stack([d.matrix(c.columns)[-c.window:] for d in datas])               # (B, T, I)
+    x, base = task._model_inputs(raw)
+    xt = torch.from_numpy(x.astype(np.float32))
+    out, finals = m.lstm(xt)                                                       # (B, T, D*H)
+    B, T, I = raw.shape
+    steps = [Step(1, "the last window of each series", lines=[f"input {b}: {d.source}, columns {c.columns}"
+                                                               for b, d in enumerate(datas)])
+             .add("raw window", f"(B, T, I) = ({B}, {T}, {I})", raw),
+             Step(2, "normalise with the training statistics" + (", relative to the last value" if c.relative
+                                                                 else "")).add("model inputs", "(B, T, I)", x)]
+    s3 = Step(3, "LSTM over the window").add("outputs", "(B, T, D*H)", out)
+    _final_states(s3, finals, m.lstm.num_directions)
+    pred = m(xt)
+    s4 = Step(4, f"head: Linear(D*H -> H={c.horizon}), back to the target's units")
+    s4.add("outputs", f"(B, H) = ({B}, {c.horizon})", pred)
+    results = task.predict_records(datas)
+    s4.lines += [f"input {b}: forecast {r['forecast']}" for b, r in enumerate(results)]
+    steps += [s3, s4]
+    maps = [[Heatmap(f"model inputs (T, I) = ({T}, {I})", x[b], [f"t-{T - 1 - t}" for t in range(T)],
+                     list(c.columns), "signed")] for b in range(B)]
+    return ModelTrace("regress", run, [str(p) for p in paths], steps, maps, results,
+                      _params([("lstm", m.lstm.param_counts()), ("head", m.head)]))
 
 
 def render_model_text(tr: ModelTrace) -> str:
