@@ -93,7 +93,8 @@ def labelled_heatmap(h) -> str:
     top = 40 + 7 * min(12, max([len(str(c)) for c in h.cols] + [1]))
     scale = float(np.abs(h.matrix).max()) if h.matrix.size else 1.0
     kind = "gate" if h.kind == "prob" else "signed"
-    parts = [f'<svg class="heatmap" width="{left + C * cell + 10}" height="{top + R * cell + 8}" '
+    width = max(left + C * cell + 10, 8 * len(h.title) + 10)
+    parts = [f'<svg class="heatmap" width="{width}" height="{top + R * cell + 8}" '
              f'xmlns="http://www.w3.org/2000/svg" font-family="{FONT}" font-size="12">'
              f'<text x="4" y="14" font-weight="bold">{_esc(h.title)}</text>']
     for c, label in enumerate(h.cols):
