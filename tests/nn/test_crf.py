@@ -80,3 +80,24 @@ def test_gradcheck_and_errors():
         crf.viterbi(torch.zeros(2, 4, 3), torch.tensor([0, 4]))
     with pytest.raises(ValueError, match="allowed must be"):
         CRF(3, allowed=torch.ones(2, 2, dtype=torch.bool))
+
+
+def test_forward_algorithm_is_stable_for_large_scores_and_forbidden_moves():
+    """The exp-space matrix product (shifted by each row's max) equals the plain logsumexp recursion, and its
+    gradients stay finite, with emissions of magnitude ~100 and many forbidden transitions."""
+    torch.manual_seed(0)
+    K, T = 6, 7
+    allowed = torch.rand(K, K) > 0.5
+    allowed[:, 0] = True                                   # every tag can move somewhere
+    crf = CRF(K, allowed).double()
+    em = (torch.randn(4, T, K, dtype=torch.float64) * 40).requires_grad_(True)
+    lengths = torch.tensor([7, 4, 2, 1])
+    got = crf.log_partition(em, lengths)
+    trans, start, end = crf._scores(em.dtype)
+    alpha = start + em[:, 0]
+    for t in range(1, T):
+        nxt = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + em[:, t]
+        alpha = torch.where((t < lengths).unsqueeze(1), nxt, alpha)
+    torch.testing.assert_close(got, torch.logsumexp(alpha + end, 1), rtol=1e-12, atol=1e-9)
+    got.sum().backward()
+    assert torch.isfinite(em.grad).all() and torch.isfinite(crf.transitions.grad).all()

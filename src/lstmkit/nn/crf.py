@@ -62,12 +62,22 @@ class CRF(nn.Module):
         return lengths
 
     def log_partition(self, emissions: torch.Tensor, lengths=None) -> torch.Tensor:
-        """``log Z`` per sequence, ``(B,)``: the forward algorithm."""
+        """``log Z`` per sequence, ``(B,)``: the forward algorithm.
+
+        Each step is ``alpha'_j = logsumexp_i(alpha_i + trans_ij) + e_j``, computed as a matrix product in
+        exp space, shifted for stability: ``m + log(exp(alpha - m) @ exp(trans - tmax)) + tmax`` with ``m`` each
+        row's max: one ``(B, K) @ (K, K)`` per step instead of exponentiating a ``(B, K, K)`` block.
+        """
         lengths = self._check(emissions, lengths)
         trans, start, end = self._scores(emissions.dtype)
+        tmax = trans.max().detach()
+        exp_trans = torch.exp(trans - tmax)                                     # (K, K), forbidden moves -> 0
+        tiny = torch.finfo(emissions.dtype).tiny
         alpha = start + emissions[:, 0]                                         # (B, K)
         for t in range(1, emissions.shape[1]):
-            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + emissions[:, t]   # (B, K, K) -> (B, K)
+            m = alpha.max(dim=1, keepdim=True).values.detach()                  # (B, 1)
+            summed = torch.exp(alpha - m) @ exp_trans                           # (B, K) @ (K, K) -> (B, K)
+            nxt = torch.log(summed.clamp_min(tiny)) + m + tmax + emissions[:, t]
             alpha = torch.where((t < lengths).unsqueeze(1), nxt, alpha)
         return torch.logsumexp(alpha + end, dim=1)
 
