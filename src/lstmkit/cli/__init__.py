@@ -5,6 +5,7 @@
     lstmkit predict RUN [TEXT ...] [--file F] [--json]
     lstmkit explain [TEXT ...] [--run RUN] [--html F]
     lstmkit export RUN [--onnx FILE]
+    lstmkit generate RUN --prompt TEXT [--max-tokens N --temperature T --top-k K --seed S]
     lstmkit params --input-size I --units H [...]
 
 One module per task (``cli/classify.py``, ...) adds its ``train`` sub-command and says how ``evaluate`` reads
