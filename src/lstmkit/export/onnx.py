@@ -55,9 +55,10 @@ class _Graph:
         self.inits.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def op(self, op_type: str, inputs: list, n_out: int = 1, **attrs):
+    def op(self, op_type: str, inputs: list, n_out: int = 1, name: str | None = None, **attrs):
+        """Add a node; its outputs get fresh names, or ``name`` (a graph output's) for a single output."""
         self.n += 1
-        outs = [f"{op_type.lower()}_{self.n}_{k}" for k in range(n_out)]
+        outs = [name] if name else [f"{op_type.lower()}_{self.n}_{k}" for k in range(n_out)]
         self.nodes.append(self.onnx.helper.make_node(op_type, inputs, outs, **attrs))
         return outs[0] if n_out == 1 else outs
 
@@ -119,9 +120,10 @@ def _valid_mask(g: _Graph, y: str) -> str:
     return g.op("Unsqueeze", [less, g.const("axis2", np.array([2], np.int64))])
 
 
-def _linear(g: _Graph, x: str, linear, name: str) -> str:
-    w = g.const(f"{name}_weight", linear.weight.detach().cpu().numpy().T.astype(np.float32))
-    return g.op("Add", [g.op("MatMul", [x, w]), g.const(f"{name}_bias", linear.bias.detach().cpu().numpy())])
+def _linear(g: _Graph, x: str, linear, prefix: str, name: str | None = None) -> str:
+    w = g.const(f"{prefix}_weight", linear.weight.detach().cpu().numpy().T.astype(np.float32))
+    return g.op("Add", [g.op("MatMul", [x, w]), g.const(f"{prefix}_bias", linear.bias.detach().cpu().numpy())],
+                name=name)
 
 
 def build_classifier_graph(task):
@@ -143,10 +145,8 @@ def build_classifier_graph(task):
         count = g.op("Unsqueeze", [g.op("Cast", ["lengths"], to=1), g.const("axis_b", np.array([1], np.int64))])
         pooled.append(g.op("Div", [total, count]))
     x = pooled[0] if len(pooled) == 1 else g.op("Concat", pooled, axis=1)
-    logits = _linear(g, x, model.head, "head")
-    g.nodes[-1].output[0] = "logits"
-    g.op("Softmax", ["logits"], axis=1)
-    g.nodes[-1].output[0] = "probabilities"
+    _linear(g, x, model.head, "head", name="logits")
+    g.op("Softmax", ["logits"], axis=1, name="probabilities")
     return _model(g, task, ["logits", "probabilities"], [("logits", ["B", len(task.labels)]),
                                                          ("probabilities", ["B", len(task.labels)])])
 
@@ -157,8 +157,7 @@ def build_tagger_graph(task):
     g = _Graph()
     y, _, _ = _encoder(g, model, model.bigram_embedding is not None)
     emissions = _linear(g, y, model.emit, "emit")                                                  # (T, B, K)
-    g.op("Transpose", [emissions], perm=[1, 0, 2])
-    g.nodes[-1].output[0] = "emissions"
+    g.op("Transpose", [emissions], perm=[1, 0, 2], name="emissions")
     return _model(g, task, ["emissions"], [("emissions", ["B", "T", len(task.labels)])])
 
 
@@ -169,15 +168,13 @@ def build_seq2seq_encoder_graph(task):
     m = task.model
     g = _Graph()
     y, finals, _ = _encoder(g, m, False, lstm=m.encoder, embedding=m.src_embedding)
-    g.op("Transpose", [y], perm=[1, 0, 2])
-    g.nodes[-1].output[0] = "memory"
+    g.op("Transpose", [y], perm=[1, 0, 2], name="memory")
     outputs = [("memory", ["B", "S", m.directions * m.units])]
     for k, (y_h, y_c) in enumerate(finals):
         for name, state, bridge in (("c", y_c, m.bridge_c), ("h", y_h, m.bridge_h)):
             both = g.op("Reshape", [g.op("Transpose", [state], perm=[1, 0, 2]),
                                     g.const(f"shape_{name}{k}", np.array([0, -1], np.int64))])      # (B, D*H)
-            g.op("Tanh", [_linear(g, both, bridge, f"bridge_{name}{k}")])
-            g.nodes[-1].output[0] = f"init_{name}_{k}"
+            g.op("Tanh", [_linear(g, both, bridge, f"bridge_{name}{k}")], name=f"init_{name}_{k}")
             outputs.append((f"init_{name}_{k}", ["B", m.units]))
     return _model(g, task, [name for name, _ in outputs], outputs)
 

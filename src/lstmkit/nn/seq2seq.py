@@ -28,6 +28,7 @@ from torch import nn
 
 from .attention import Attention
 from .cells import LSTMStateTuple
+from .embedding import padded_embedding
 from .lstm import LSTM
 
 ATTENTIONS = ("dot", "general", "additive", "none")
@@ -39,14 +40,6 @@ class Hypothesis:
     log_prob: float   # sum of the tokens' log-probabilities (<eos> included when finished)
     score: float      # log_prob / length penalty: what the beam ranks by
     finished: bool    # ended with <eos> (not cut at the maximum length)
-
-
-def _embedding(rows: int, dim: int) -> nn.Embedding:
-    emb = nn.Embedding(rows, dim, padding_idx=0)
-    nn.init.normal_(emb.weight, 0.0, 0.1)
-    with torch.no_grad():
-        emb.weight[0].zero_()
-    return emb
 
 
 class Seq2Seq(nn.Module):
@@ -70,8 +63,8 @@ class Seq2Seq(nn.Module):
         self.units, self.layers, self.directions = H, layers, D
         self.bos_id, self.eos_id = bos_id, eos_id
         self.feeding = input_feeding and attention != "none"
-        self.src_embedding = _embedding(source_vocab, E)
-        self.tgt_embedding = _embedding(target_vocab, E)
+        self.src_embedding = padded_embedding(source_vocab, E)
+        self.tgt_embedding = padded_embedding(target_vocab, E)
         self.encoder = LSTM(E, H, num_layers=layers, bidirectional=bidirectional,
                             dropout=dropout if layers > 1 else 0.0)
         self.bridge_c = nn.Linear(D * H, H)

@@ -16,6 +16,7 @@ from torch import nn
 from ..data.batching import PaddedBatches
 from ..data.readers import TextDataset
 from ..nn import LSTM, last_hidden
+from ..nn.embedding import padded_embedding
 from ..text import Vocab, make_tokenizer
 from ..train.metrics import classification_report
 
@@ -109,12 +110,7 @@ class TextClassifier(nn.Module):
         return torch.cat(pooled, dim=1)
 
 
-def _embedding(rows: int, dim: int) -> nn.Embedding:
-    emb = nn.Embedding(rows, dim, padding_idx=0)
-    nn.init.normal_(emb.weight, 0.0, 0.1)
-    with torch.no_grad():
-        emb.weight[0].zero_()
-    return emb
+_embedding = padded_embedding   # the name the tagger imports
 
 
 def token_bigrams(tokens: list[str]) -> list[str]:
