@@ -163,6 +163,11 @@ class LMTask:
     name = "lm"
     primary_metric = "perplexity"
     greater_is_better = False
+    unit = "tokens"          # the trainer's throughput counts predicted tokens, not rows
+
+    @staticmethod
+    def count(batch) -> int:
+        return batch["n_tokens"]
 
     def __init__(self, config: LMConfig, vocab: Vocab):
         self.config = config.check()

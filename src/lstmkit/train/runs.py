@@ -12,10 +12,10 @@ from .trainer import TrainConfig, fit
 
 
 def _epoch_line(record: dict, metric: str) -> str:
-    dev = record["dev"]
+    dev, unit = record["dev"], record.get("unit", "sentences")
     extra = f" macro-F1 {dev['macro_f1']:.4f}" if "macro_f1" in dev and metric != "macro_f1" else ""
     return (f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, dev {metric} {dev[metric]:.4f}"
-            f"{extra} ({record['seconds']:.0f} s, {record['sentences_per_s']:.0f} sentences/s)"
+            f"{extra} ({record['seconds']:.0f} s, {record[unit + '_per_s']:.0f} {unit}/s)"
             + ("  * best so far" if record["best"] else ""))
 
 

@@ -1,7 +1,8 @@
 """The trainer, shared by every task. It knows only ``loss = task.step(batch)``, ``task.batches(...)`` (an
 iterable with ``len()``), ``task.evaluate(...)`` and ``task.primary_metric`` (higher is better unless the task
-sets ``greater_is_better = False``, as perplexity and errors do); what a batch holds is the task's. A batch's
-``"index"`` (its examples) counts the sentences per second.
+sets ``greater_is_better = False``, as perplexity and errors do); what a batch holds is the task's. Throughput
+counts a batch's ``"index"`` (its examples: sentences), or what ``task.count(batch)`` says for a task whose
+``unit`` is another (a language model counts tokens).
 
 AdamW, gradient clipping, a warm-up then linear-decay learning rate, early stopping on the dev metric (ties
 broken by the dev loss), the best epoch's weights kept, seeds for determinism, a progress bar with loss and
@@ -94,7 +95,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
     """Train ``task.model`` on the encoded ``train`` set, select on ``dev``; returns the best epoch's record.
 
     ``on_epoch(record)`` is called after every epoch with ``{"epoch", "train_loss", "dev": metrics, "lr",
-    "seconds", "sentences_per_s"}``; ``on_best(record)`` whenever the dev metric improves. At the end the
+    "seconds", "<unit>_per_s"}`` (``sentences_per_s`` unless the task says otherwise); ``on_best(record)`` whenever the dev metric improves. At the end the
     model holds the best epoch's weights.
     """
     config.check()
@@ -112,6 +113,8 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, config.warmup, config.schedule))
     best, best_state, stale = None, None, 0
     metric, greater = task.primary_metric, getattr(task, "greater_is_better", True)
+    unit = getattr(task, "unit", "sentences")
+    count = getattr(task, "count", lambda batch: len(batch["index"]))
     for epoch in range(1, config.epochs + 1):
         model.train()
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
@@ -128,15 +131,15 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
                 torch.nn.utils.clip_grad_norm_(params, config.clip)
             opt.step()
             sched.step()
-            n = len(batch["index"])
+            n = count(batch)
             seen += n
             loss_sum += loss.item() * n
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", sent_s=f"{seen / (time.perf_counter() - t0):.0f}")
+            bar.set_postfix({"loss": f"{loss_sum / seen:.4f}", f"{unit}/s": f"{seen / (time.perf_counter() - t0):.0f}"})
         bar.close()
         seconds = time.perf_counter() - t0
         dev_metrics = task.evaluate(dev)
         record = {"epoch": epoch, "train_loss": loss_sum / seen, "dev": dev_metrics, "lr": sched.get_last_lr()[0],
-                  "seconds": round(seconds, 2), "sentences_per_s": round(seen / seconds, 1)}
+                  "seconds": round(seconds, 2), f"{unit}_per_s": round(seen / seconds, 1), "unit": unit}
         improved = best is None or _better(dev_metrics, best["dev"], metric, greater)
         record["best"] = improved
         if on_epoch:
