@@ -114,11 +114,14 @@ def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
     steps, padded, lengths, tokens = _front(task, texts, task.tokenizer, task.vocab)
     enc = task.encode(TaggedDataset(tokens, None, "explain"))
     ids, lens = torch.from_numpy(padded), torch.from_numpy(lengths)
-    x = m.embedding(ids)                                                        # (B, T, E)
+    feats = {k: (torch.from_numpy(pad_sequences(enc[k])[0]) if enc.get(k) is not None else None)
+             for k in ("bigrams", "first", "last")}
+    x = m.embed(ids, feats["bigrams"], feats["first"], feats["last"])          # (B, T, E)
     s5 = Step(5, "embedding lookup").add("embedded batch", "(B, T, E)", x)
     if m.bigram_embedding is not None:
-        x = x + m.bigram_embedding(torch.from_numpy(pad_sequences(enc["bigrams"])[0]))
         s5.lines.append("each token's vector plus the vector of the token with its successor (bigram features)")
+    if m.char_embedding is not None:
+        s5.lines.append("plus the vectors of each word's first and last character (word features)")
     outputs, finals = m.lstm(x, lens)                                           # (B, T, 2H)
     s6 = Step(6, "BiLSTM: every step's hidden state, both directions")
     s6.add("outputs", "(B, T, D*H)", outputs, "forward h and backward h of each step, concatenated")
@@ -140,7 +143,8 @@ def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
     maps = [[Heatmap(f"tag probabilities softmax(emissions)  (T, K) = ({int(n)}, {K})",
                      probs[b, : int(n)].numpy(), tokens[b], list(task.labels))] for b, n in enumerate(lengths)]
     params = _params([("embedding", m.embedding)] + ([("bigram embedding", m.bigram_embedding)]
-                     if m.bigram_embedding is not None else []) + [("lstm", m.lstm.param_counts()),
+                     if m.bigram_embedding is not None else []) + ([("character embedding", m.char_embedding)]
+                     if m.char_embedding is not None else []) + [("lstm", m.lstm.param_counts()),
                      ("emissions", m.emit)] + ([("crf", m.crf)] if m.crf is not None else []))
     return ModelTrace("tag", run, texts, steps, maps, results, params)
 

@@ -154,6 +154,8 @@ def build_classifier_graph(task):
 def build_tagger_graph(task):
     """The ONNX model of a :class:`TagTask`: emissions (B, T, K); decoding follows outside the graph."""
     model = task.model
+    if model.char_embedding is not None:
+        raise ValueError("ONNX export does not cover taggers with character features (--char-features) yet")
     g = _Graph()
     y, _, _ = _encoder(g, model, model.bigram_embedding is not None)
     emissions = _linear(g, y, model.emit, "emit")                                                  # (T, B, K)

@@ -1,6 +1,7 @@
 """Sequence labelling, step 7 of the walkthrough: every time step's hidden state labels its token.
 
-Embedding (+ token-bigram features) -> BiLSTM masked by lengths -> per-step Linear emissions ``(B, T, K)`` ->
+Embedding (+ token-bigram features, + for word tokens the embeddings of each word's first and last character)
+-> BiLSTM masked by lengths -> per-step Linear emissions ``(B, T, K)`` ->
 a linear-chain CRF (optionally constrained by the tag scheme) or a per-step softmax. Three kinds of data:
 ``entities`` (NER: BIO/BIOES/BMES tags with types), ``words`` (segmentation: B/M/E/S characters), ``tags``
 (POS: one label per word).
@@ -37,6 +38,8 @@ class TagConfig:
     tokenizer: dict = field(default_factory=lambda: {"name": "char", "split_latin": True})  # raw text -> tokens
     embedding_dim: int = 100
     bigrams: bool = True
+    char_features: bool = False          # add each token's first- and last-character embeddings (word features
+                                         # for word-level tagging: POS; they help words never seen in training)
     units: int = 128
     layers: int = 1
     dropout: float = 0.3
@@ -66,11 +69,12 @@ class TagConfig:
 class Tagger(nn.Module):
     """Emissions ``(B, T, K)`` from tokens, then a CRF (or nothing: a per-step softmax reads the emissions)."""
 
-    def __init__(self, config: TagConfig, vocab_size: int, bigram_vocab_size: int = 0):
+    def __init__(self, config: TagConfig, vocab_size: int, bigram_vocab_size: int = 0, char_vocab_size: int = 0):
         super().__init__()
         c, K = config, len(config.labels)
         self.embedding = _embedding(vocab_size, c.embedding_dim)
         self.bigram_embedding = _embedding(bigram_vocab_size, c.embedding_dim) if c.bigrams else None
+        self.char_embedding = _embedding(char_vocab_size, c.embedding_dim) if c.char_features else None
         self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, bidirectional=True,
                          dropout=c.dropout if c.layers > 1 else 0.0)
         self.dropout = nn.Dropout(c.dropout)
@@ -80,10 +84,17 @@ class Tagger(nn.Module):
             masks = allowed_transitions(c.labels, c.scheme) if c.constraints and c.kind != "tags" else (None,) * 3
             self.crf = CRF(K, *masks)
 
-    def forward(self, ids, lengths, bigrams=None) -> torch.Tensor:
+    def embed(self, ids, bigrams=None, first=None, last=None) -> torch.Tensor:
+        """``(B, T)`` ids (and the feature ids) -> ``(B, T, E)``: the token's vector plus its features'."""
         x = self.embedding(ids)                                            # (B, T) -> (B, T, E)
         if self.bigram_embedding is not None:
             x = x + self.bigram_embedding(bigrams)
+        if self.char_embedding is not None:
+            x = x + self.char_embedding(first) + self.char_embedding(last)
+        return x
+
+    def forward(self, ids, lengths, bigrams=None, first=None, last=None) -> torch.Tensor:
+        x = self.embed(ids, bigrams, first, last)                          # (B, T, E)
         outputs, _ = self.lstm(self.dropout(x), lengths)                   # (B, T, 2H): every step's h
         return self.emit(self.dropout(outputs))                            # (B, T, K)
 
@@ -91,13 +102,18 @@ class Tagger(nn.Module):
 class TagTask:
     name = "tag"
 
-    def __init__(self, config: TagConfig, vocab: Vocab, bigram_vocab: Vocab | None = None):
+    def __init__(self, config: TagConfig, vocab: Vocab, bigram_vocab: Vocab | None = None,
+                 char_vocab: Vocab | None = None):
         self.config = config.check()
         self.tokenizer = make_tokenizer(config.tokenizer)
         self.vocab, self.bigram_vocab = vocab, bigram_vocab if config.bigrams else None
         self.labels = list(config.labels)
         self.runner = None   # inference on another backend (lstmkit.export.onnx.OnnxRunner): emissions, same shape
-        self.model = Tagger(config, len(vocab), len(bigram_vocab) if self.bigram_vocab else 0)
+        if config.char_features and char_vocab is None:
+            raise ValueError("char_features=True needs a character vocabulary (vocab_chars.json)")
+        self.char_vocab = char_vocab if config.char_features else None
+        self.model = Tagger(config, len(vocab), len(bigram_vocab) if self.bigram_vocab else 0,
+                            len(char_vocab) if self.char_vocab else 0)
 
     @property
     def primary_metric(self) -> str:
@@ -113,14 +129,20 @@ class TagTask:
         vocab = Vocab.build(train.sentences, min_freq=config.min_freq, max_size=config.max_vocab)
         bigram_vocab = (Vocab.build((token_bigrams(s) for s in train.sentences), min_freq=2,
                                     max_size=config.max_vocab) if config.bigrams else None)
-        return cls(config, vocab, bigram_vocab)
+        char_vocab = (Vocab.build(([c for tok in s for c in tok] for s in train.sentences), min_freq=1)
+                      if config.char_features else None)
+        return cls(config, vocab, bigram_vocab, char_vocab)
 
     # -- data ------------------------------------------------------------------------------------------------
     def encode(self, data: TaggedDataset) -> dict:
         index = {t: k for k, t in enumerate(self.labels)}
-        enc = {"ids": [self.vocab.encode(s) for s in data.sentences], "tags": None, "bigrams": None}
+        enc = {"ids": [self.vocab.encode(s) for s in data.sentences], "tags": None, "bigrams": None, "first": None,
+               "last": None}
         if self.bigram_vocab is not None:
             enc["bigrams"] = [self.bigram_vocab.encode(token_bigrams(s)) for s in data.sentences]
+        if self.char_vocab is not None:
+            enc["first"] = [self.char_vocab.encode([t[0] for t in s]) for s in data.sentences]
+            enc["last"] = [self.char_vocab.encode([t[-1] for t in s]) for s in data.sentences]
         if data.tags is not None:
             unknown = sorted({t for tags in data.tags for t in tags} - set(index))
             if unknown:
@@ -129,12 +151,14 @@ class TagTask:
         return enc
 
     def batches(self, enc: dict, batch_size: int, shuffle: bool = False, seed: int = 0) -> PaddedBatches:
-        return PaddedBatches({"ids": enc["ids"], "bigrams": enc["bigrams"], "tags": enc["tags"]}, batch_size,
+        return PaddedBatches({"ids": enc["ids"], "bigrams": enc["bigrams"], "tags": enc["tags"],
+                              "first": enc.get("first"), "last": enc.get("last")}, batch_size,
                              shuffle, seed, device=self.model.embedding.weight.device)
 
     # -- training and inference ------------------------------------------------------------------------------
     def step(self, batch) -> torch.Tensor:
-        emissions = self.model(batch["ids"], batch["lengths"], batch.get("bigrams"))
+        emissions = self.model(batch["ids"], batch["lengths"], batch.get("bigrams"), batch.get("first"),
+                               batch.get("last"))
         if self.model.crf is not None:
             return -self.model.crf.log_likelihood(emissions, batch["tags"], batch["lengths"]).mean()
         valid = torch.arange(emissions.shape[1], device=emissions.device) < batch["lengths"].unsqueeze(1)
@@ -146,7 +170,9 @@ class TagTask:
         self.model.eval()
         out = [None] * len(enc["ids"])
         for batch in self.batches(enc, batch_size):
-            emissions = (self.runner or self.model)(batch["ids"], batch["lengths"], batch.get("bigrams"))
+            emissions = (self.runner(batch["ids"], batch["lengths"], batch.get("bigrams")) if self.runner else
+                         self.model(batch["ids"], batch["lengths"], batch.get("bigrams"), batch.get("first"),
+                                    batch.get("last")))
             best = (self.model.crf.viterbi(emissions, batch["lengths"])[0] if self.model.crf is not None
                     else emissions.argmax(2))
             for row, i, n in zip(best.cpu().tolist(), batch["index"], batch["lengths"].tolist()):
@@ -186,13 +212,16 @@ class TagTask:
 
     def vocabs(self) -> dict:
         """The vocabularies a run folder keeps, by role (``tokens`` -> vocab.json)."""
-        return {"tokens": self.vocab, **({"bigrams": self.bigram_vocab} if self.bigram_vocab is not None else {})}
+        extra = {role: v for role, v in (("bigrams", self.bigram_vocab), ("chars", self.char_vocab)) if v is not None}
+        return {"tokens": self.vocab, **extra}
 
     @classmethod
     def from_saved(cls, config, vocabs: dict) -> "TagTask":
         if config.bigrams and "bigrams" not in vocabs:
             raise ValueError("this run uses bigram features but keeps no bigram vocabulary (vocab_bigrams.json)")
-        return cls(config, vocabs["tokens"], vocabs.get("bigrams"))
+        if config.char_features and "chars" not in vocabs:
+            raise ValueError("this run uses character features but keeps no character vocabulary (vocab_chars.json)")
+        return cls(config, vocabs["tokens"], vocabs.get("bigrams"), vocabs.get("chars"))
 
 
 def tagging_report(gold: list, pred: list, config: TagConfig) -> dict:
