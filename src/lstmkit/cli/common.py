@@ -86,5 +86,5 @@ def report_test(args, out, test, metric_keys, unit="examples") -> None:
     from ..train.runs import evaluate_run
 
     m = evaluate_run(out, test)
-    shown = ", ".join(f"{k} {m[k]:.4f}" for k in metric_keys if k in m)
+    shown = ", ".join(f"{k} {m[k]:.4f}" for k in dict.fromkeys(metric_keys) if k in m)
     print(f"test ({test.source}, {len(test):,} {unit}): {shown}")

@@ -48,7 +48,7 @@ def train(args) -> int:
     scheme = args.scheme or ("BMES" if kind == "words" else detect_scheme(train_data.tags))
     tokenizer = {"name": "jieba"} if kind == "tags" else {"name": "char", "split_latin": True}
     config = TagConfig(kind=kind, scheme=scheme, format=fmt or "conll", tokenizer=tokenizer,
-                       embedding_dim=args.embedding_dim, bigrams=args.bigrams, char_features=args.char_features,
+                       embedding_dim=args.embedding_dim, bigrams=args.bigrams, char_features=(kind == "tags" if args.char_features is None else args.char_features),
                        units=args.units, layers=args.layers,
                        dropout=args.dropout, decoder=args.decoder, constraints=args.constraints).check()
     seed_everything(args.seed)
@@ -79,8 +79,9 @@ def add_parser(sub) -> None:
     p.add_argument("--scheme", choices=["BIO", "BIOES", "BMES"], help="default: detected from the tags")
     p.add_argument("--embedding-dim", type=positive_int, default=model.embedding_dim)
     p.add_argument("--bigrams", action=argparse.BooleanOptionalAction, default=model.bigrams)
-    p.add_argument("--char-features", action=argparse.BooleanOptionalAction, default=model.char_features,
-                   help="add each word's first and last character embeddings (word-level tagging: POS)")
+    p.add_argument("--char-features", action=argparse.BooleanOptionalAction, default=None,
+                   help="add each word's first and last character embeddings (default: on for --kind tags, "
+                        "word-level POS tagging; off for character-level kinds)")
     p.add_argument("--units", type=positive_int, default=model.units)
     p.add_argument("--layers", type=positive_int, default=model.layers)
     p.add_argument("--dropout", type=probability, default=model.dropout)
