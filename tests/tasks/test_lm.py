@@ -259,3 +259,14 @@ def test_cli_generate_needs_an_lm_run_and_valid_numbers(lm_run, tmp_path, capsys
     with pytest.raises(SystemExit) as exc:
         main(["generate", str(lm_run / "run"), "--max-tokens", "-1"])
     assert exc.value.code == 2 and "expected an integer >= 0, got -1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_batched_text_scores_equal_each_text_evaluated_alone(reverse):
+    task = _task(reverse=reverse)
+    texts = ["床前明月光", "疑是地上霜举头望明月", "低头"]
+    recs = task.predict_records(texts)
+    for text, rec in zip(texts, recs):
+        alone = task.evaluate(task.encode(TextDataset([text], None, "one")), batch_size=1)
+        assert rec["loss"] == pytest.approx(alone["loss"], abs=2e-6)
+        assert rec["perplexity"] == pytest.approx(alone["perplexity"], rel=1e-4)

@@ -59,10 +59,12 @@ def _cmd_params(args) -> int:
 def _cmd_explain(args) -> int:
     from ..explain import render_json, render_text, trace
 
+    run_task = None
     if args.run:
         from ..train.checkpoint import read_config
 
-        if read_config(args.run)["task"] == "regress":      # a forecaster reads CSV files, not texts
+        run_task = read_config(args.run)["task"]
+        if run_task == "regress":                           # a forecaster reads CSV files, not texts
             return _explain_model(args, list(args.texts) + ([args.file] if args.file else []))
     texts = list(args.texts)
     if args.file:
@@ -71,7 +73,7 @@ def _cmd_explain(args) -> int:
         texts += read_lines(args.file).texts
     if not texts:
         raise ValueError("give one or more TEXT arguments (or --file F): they form one batch")
-    if args.run and read_config(args.run)["task"] != "classify":
+    if run_task not in (None, "classify"):
         return _explain_model(args, texts)
     tr = trace(texts, tokenizer=args.tokenizer, maxlen=args.maxlen, embedding_dim=args.embedding_dim,
                units=args.units, layers=args.layers, bidirectional=args.bidirectional, cell=args.cell,

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from .common import add_training_args, corpus_splits, positive_int, probability, report_test, train_config
+from .common import add_training_args, positive_int, probability, train_and_report, training_splits
 
 TASK, KIND = "classify", "classification"
 
@@ -18,22 +17,14 @@ def _training_data(args):
     from ..data import read_labelled
     from ..data.corpora import hold_out
 
-    if args.corpus:
-        return corpus_splits(args, KIND, TASK)
-    if not args.train:
-        raise ValueError("--train FILE (or --corpus NAME) is required")
-    train = read_labelled(args.train, args.text_column, args.label_column)
-    if args.dev:
-        return train, read_labelled(args.dev, args.text_column, args.label_column), None
-    rest, dev = hold_out(train, 0.1)  # no dev set given: a tenth of the training set, chosen by hash
-    print(f"no --dev given: holding out {len(dev):,} of {len(train):,} training examples as dev", file=sys.stderr)
-    return rest, dev, None
+    return training_splits(args, KIND, TASK, lambda f: read_labelled(f, args.text_column, args.label_column),
+                           lambda d: hold_out(d, 0.1), "training examples")
 
 
 def train(args) -> int:
     from ..tasks.classify import ClassifyConfig, ClassifyTask
     from ..train.checkpoint import check_new_run
-    from ..train.runs import stderr_log, train_run
+    from ..train.runs import stderr_log
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
@@ -63,19 +54,15 @@ def train(args) -> int:
         pre = load_pretrained(args.embeddings, task.vocab, args.embeddings_format, dim=None, seed=args.seed)
         task = task.with_pretrained(pre)
         stderr_log(f"pretrained embeddings: {pre.summary()}")
-    extra = {"data": {"train": train_data.source, "dev": dev.source, "corpus": args.corpus}}
+    extra = {}
     if args.init_from:
         from ..train.checkpoint import load_run
 
         for line in task.init_from_lms([load_run(run) for run in args.init_from], args.init_from):
             stderr_log(f"init from LM: {line}")
         extra["init_from"] = list(args.init_from)
-    best = train_run(task, train_data, dev, train_config(args), args.out, log=stderr_log, extra=extra)
-    if test is not None and test.labels:
-        report_test(args, args.out, test, ("accuracy", "macro_f1"))
-    else:
-        print(f"dev accuracy {best['dev']['accuracy']:.4f}, macro-F1 {best['dev']['macro_f1']:.4f}")
-    return 0
+    return train_and_report(args, task, train_data, dev, test, ("accuracy", "macro_f1"), "examples",
+                            lambda d: f"dev accuracy {d['accuracy']:.4f}, macro-F1 {d['macro_f1']:.4f}", extra)
 
 
 def add_parser(sub) -> None:

@@ -81,6 +81,37 @@ _COMMAND_OF_KIND = {"classification": "classify", "tagging": "tag", "seq2seq": "
                     "series": "regress"}
 
 
+def training_splits(args, kind: str, task: str, read, hold_out, what: str, corpora: str = "NAME"):
+    """(train, dev, test or None): a built-in corpus's splits, or ``read(--train)`` with ``read(--dev)``, or, with
+    no ``--dev``, ``hold_out(train) -> (rest, dev)`` (said on stderr, ``what`` naming the units held out)."""
+    if args.corpus:
+        return corpus_splits(args, kind, task)
+    if not args.train:
+        raise ValueError(f"--train FILE (or --corpus {corpora}) is required")
+    train = read(args.train)
+    if args.dev:
+        return train, read(args.dev), None
+    rest, dev = hold_out(train)
+    if not len(rest) or not len(dev):
+        raise ValueError(f"{args.train}: too few {what} ({len(train)}) to hold out a dev set; give --dev FILE")
+    print(f"no --dev given: holding out {len(dev):,} of {len(train):,} {what} as dev", file=sys.stderr)
+    return rest, dev, None
+
+
+def train_and_report(args, task, train, dev, test, test_keys, unit: str, dev_summary, extra=None) -> int:
+    """Train ``task`` into ``--out`` (the data's sources, and ``extra``, kept in config.json), then print the test
+    split's ``test_keys`` when the corpus has one, else ``dev_summary(best dev metrics)``."""
+    from ..train.runs import stderr_log, train_run
+
+    extra = {"data": {"train": train.source, "dev": dev.source, "corpus": args.corpus}, **(extra or {})}
+    best = train_run(task, train, dev, train_config(args), args.out, log=stderr_log, extra=extra)
+    if test is not None and len(test):
+        report_test(args, args.out, test, test_keys, unit=unit)
+    else:
+        print(dev_summary(best["dev"]))
+    return 0
+
+
 def report_test(args, out, test, metric_keys, unit="examples") -> None:
     """After training: the test split's metrics on one line (when the corpus has a test split)."""
     from ..train.runs import evaluate_run

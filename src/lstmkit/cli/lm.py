@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import json
-import sys
 
-from .common import (add_training_args, checked, corpus_splits, positive_int, probability, report_test,
-                     train_config)
+from .common import add_training_args, checked, positive_int, probability, train_and_report, training_splits
 
 TASK, KIND = "lm", "text"
 non_negative_int = checked(int, lambda v: v >= 0, "an integer >= 0")
@@ -16,24 +14,12 @@ def _text_data(args):
     from ..data.corpora import hold_out
     from ..data.plain import read_text
 
-    if args.corpus:
-        return corpus_splits(args, KIND, TASK)
-    if not args.train:
-        raise ValueError("--train FILE (or --corpus NAME) is required")
-    train = read_text(args.train)
-    if args.dev:
-        return train, read_text(args.dev), None
-    rest, dev = hold_out(train, 0.1)  # no dev set given: a tenth of the lines, chosen by hash
-    if not rest.texts or not dev.texts:
-        raise ValueError(f"{args.train}: too few lines ({len(train)}) to hold out a dev set; give --dev FILE")
-    print(f"no --dev given: holding out {len(dev):,} of {len(train):,} lines as dev", file=sys.stderr)
-    return rest, dev, None
+    return training_splits(args, KIND, TASK, read_text, lambda d: hold_out(d, 0.1), "lines")
 
 
 def train(args) -> int:
     from ..tasks.lm import LMConfig, LMTask
     from ..train.checkpoint import check_new_run
-    from ..train.runs import stderr_log, train_run
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
@@ -44,13 +30,8 @@ def train(args) -> int:
     train_data, dev, test = _text_data(args)
     seed_everything(args.seed)
     task = LMTask.from_data(config, train_data)
-    extra = {"data": {"train": train_data.source, "dev": dev.source, "corpus": args.corpus}}
-    best = train_run(task, train_data, dev, train_config(args), args.out, log=stderr_log, extra=extra)
-    if test is not None and test.texts:
-        report_test(args, args.out, test, ("perplexity", "loss"), unit="texts")
-    else:
-        print(f"dev perplexity {best['dev']['perplexity']:.4f}, loss {best['dev']['loss']:.4f}")
-    return 0
+    return train_and_report(args, task, train_data, dev, test, ("perplexity", "loss"), "texts",
+                            lambda d: f"dev perplexity {d['perplexity']:.4f}, loss {d['loss']:.4f}")
 
 
 def add_parser(sub) -> None:

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from .common import add_training_args, checked, corpus_splits, positive_int, probability, report_test, train_config
+from .common import add_training_args, checked, positive_int, probability, train_and_report, training_splits
 
 TASK, KIND = "regress", "series"
 _REPORTED = ("mae", "rmse", "naive_mae", "naive_rmse", "seasonal_naive_mae", "seasonal_naive_rmse")
@@ -26,27 +25,22 @@ def _min_rows(args, season) -> tuple[int, str]:
 def _series_data(args, columns: list[str]):
     from ..data.series import read_series, split_chronological
 
-    if args.corpus:
-        return corpus_splits(args, KIND, TASK)
-    if not args.train:
-        raise ValueError("--train FILE (or --corpus co2|sunspots) is required")
-    if not columns:
+    if args.train and not args.corpus and not columns:
         raise ValueError("--column NAME is required with --train: the CSV column(s) to read (the first is the "
                          "target unless --target says otherwise)")
     need, why = _min_rows(args, args.season)
-    train = read_series(args.train, columns, min_rows=need, why=why)
-    if args.dev:
-        return train, read_series(args.dev, columns, min_rows=need, why=why), None
-    parts = split_chronological(train, dev=0.15, test=0.0)
-    print(f"no --dev given: holding out the last {len(parts['dev']):,} of {len(train.values):,} steps as dev",
-          file=sys.stderr)
-    return parts["train"], parts["dev"], None
+
+    def last_part(data):                    # the most recent 15% of the steps
+        parts = split_chronological(data, dev=0.15, test=0.0)
+        return parts["train"], parts["dev"]
+
+    return training_splits(args, KIND, TASK, lambda f: read_series(f, columns, min_rows=need, why=why), last_part,
+                           "steps", corpora="co2|sunspots")
 
 
 def train(args) -> int:
     from ..tasks.regress import RegressConfig, RegressTask
     from ..train.checkpoint import check_new_run
-    from ..train.runs import stderr_log, train_run
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
@@ -61,15 +55,9 @@ def train(args) -> int:
                            dropout=args.dropout, cell=args.cell).check()
     seed_everything(args.seed)
     task = RegressTask.from_data(config, train_data)
-    extra = {"data": {"train": train_data.source, "dev": dev.source, "corpus": args.corpus}}
-    best = train_run(task, train_data, dev, train_config(args), args.out, log=stderr_log, extra=extra)
-    if test is not None and len(test):
-        report_test(args, args.out, test, _REPORTED, unit="time steps")
-    else:
-        d = best["dev"]
-        print(f"dev mae {d['mae']:.4f}, rmse {d['rmse']:.4f} (naive: mae {d['naive_mae']:.4f}, "
-              f"rmse {d['naive_rmse']:.4f})")
-    return 0
+    return train_and_report(args, task, train_data, dev, test, _REPORTED, "time steps",
+                            lambda d: f"dev mae {d['mae']:.4f}, rmse {d['rmse']:.4f} (naive: mae "
+                                      f"{d['naive_mae']:.4f}, rmse {d['naive_rmse']:.4f})")
 
 
 def add_parser(sub) -> None:

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from .common import (add_training_args, corpus_splits, input_texts, positive_int, probability, report_test,
-                     train_config)
+from .common import add_training_args, input_texts, positive_int, probability, train_and_report, training_splits
 
 TASK, KIND = "seq2seq", "seq2seq"
 
@@ -15,32 +13,27 @@ def _tokenizer(name: str) -> dict:
     return {"name": "char", "split_latin": True} if name == "char" else {"name": name}
 
 
-def _data(args):
-    from ..data.pairs import read_pairs
-
-    if args.corpus:
-        return corpus_splits(args, KIND, TASK)
-    if not args.train:
-        raise ValueError("--train FILE (or --corpus cmudict-g2p) is required")
-    train_data = read_pairs(args.train)
-    if args.dev:
-        return train_data, read_pairs(args.dev), None
+def _hold_out_pairs(data):
     from ..data.corpora import split_of
     from ..data.pairs import PairDataset
 
-    parts = {"train": PairDataset([], [], train_data.source), "dev": PairDataset([], [], train_data.source)}
-    for s, t in zip(train_data.sources, train_data.targets):
+    parts = {"train": PairDataset([], [], data.source), "dev": PairDataset([], [], data.source)}
+    for s, t in zip(data.sources, data.targets):       # a tenth, chosen by a hash of the source
         part = parts["dev" if split_of(s, dev=0.1, test=0.0) == "dev" else "train"]
         part.sources.append(s)
         part.targets.append(t)
-    print(f"no --dev given: holding out {len(parts['dev']):,} of {len(train_data):,} pairs as dev", file=sys.stderr)
-    return parts["train"], parts["dev"], None
+    return parts["train"], parts["dev"]
+
+
+def _data(args):
+    from ..data.pairs import read_pairs
+
+    return training_splits(args, KIND, TASK, read_pairs, _hold_out_pairs, "pairs", corpora="cmudict-g2p")
 
 
 def train(args) -> int:
     from ..tasks.seq2seq import Seq2SeqConfig, Seq2SeqTask
     from ..train.checkpoint import check_new_run
-    from ..train.runs import stderr_log, train_run
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
@@ -53,13 +46,8 @@ def train(args) -> int:
     train_data, dev, test = _data(args)
     seed_everything(args.seed)
     task = Seq2SeqTask.from_data(config, train_data)
-    extra = {"data": {"train": train_data.source, "dev": dev.source, "corpus": args.corpus}}
-    best = train_run(task, train_data, dev, train_config(args), args.out, log=stderr_log, extra=extra)
-    if test is not None:
-        report_test(args, args.out, test, ("wer", "per", "exact_match"), unit="pairs")
-    else:
-        print(f"dev wer {best['dev']['wer']:.4f}, per {best['dev']['per']:.4f} (greedy)")
-    return 0
+    return train_and_report(args, task, train_data, dev, test, ("wer", "per", "exact_match"), "pairs",
+                            lambda d: f"dev wer {d['wer']:.4f}, per {d['per']:.4f} (greedy)")
 
 
 def add_parser(sub) -> None:

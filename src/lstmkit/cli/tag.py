@@ -2,41 +2,35 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from .common import add_training_args, corpus_splits, positive_int, probability, report_test, train_config
+from .common import add_training_args, positive_int, probability, train_and_report, training_splits
 
 TASK, KIND = "tag", "tagging"
 _CORPUS_FORMAT = {"msra-ner": "conll", "pd98-seg": "segmented", "pd98-pos": "wordtag"}
 
 
+def _hold_out_sentences(data, name: str):
+    from ..data.corpora import _split_tagged
+
+    parts = _split_tagged(data, name)       # 80/10/10 by hash; the test tenth goes back into training
+    parts["train"].sentences += parts["test"].sentences
+    parts["train"].tags += parts["test"].tags
+    return parts["train"], parts["dev"]
+
+
 def _tag_data(args):
     from ..data.tagged import read_tagged
 
-    if args.corpus:
-        return corpus_splits(args, KIND, TASK)
-    if not args.train:
-        raise ValueError("--train FILE (or --corpus NAME) is required")
-    if not args.format:
+    if args.train and not args.corpus and not args.format:
         raise ValueError("--format conll|wordtag|segmented is required with --train")
-    train_data = read_tagged(args.train, args.format)
-    if args.dev:
-        return train_data, read_tagged(args.dev, args.format), None
-    from ..data.corpora import _split_tagged
-
-    parts = _split_tagged(train_data, str(args.train))
-    parts["train"].sentences += parts["test"].sentences
-    parts["train"].tags += parts["test"].tags
-    print(f"no --dev given: holding out {len(parts['dev']):,} of {len(train_data):,} sentences as dev",
-          file=sys.stderr)
-    return parts["train"], parts["dev"], None
+    return training_splits(args, KIND, TASK, lambda f: read_tagged(f, args.format),
+                           lambda d: _hold_out_sentences(d, str(args.train)), "sentences")
 
 
 def train(args) -> int:
     from ..tasks.tag import TagConfig, TagTask
     from ..text.tags import detect_scheme
     from ..train.checkpoint import check_new_run
-    from ..train.runs import stderr_log, train_run
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
@@ -53,14 +47,9 @@ def train(args) -> int:
                        dropout=args.dropout, decoder=args.decoder, constraints=args.constraints).check()
     seed_everything(args.seed)
     task = TagTask.from_data(config, train_data)
-    extra = {"data": {"train": train_data.source, "dev": dev.source, "corpus": args.corpus}}
-    best = train_run(task, train_data, dev, train_config(args), args.out, log=stderr_log, extra=extra)
     metric = task.primary_metric
-    if test is not None:
-        report_test(args, args.out, test, (metric, "precision", "recall", "token_accuracy"), unit="sentences")
-    else:
-        print(f"dev {metric} {best['dev'][metric]:.4f}")
-    return 0
+    return train_and_report(args, task, train_data, dev, test, (metric, "precision", "recall", "token_accuracy"),
+                            "sentences", lambda d: f"dev {metric} {d[metric]:.4f}")
 
 
 def add_parser(sub) -> None:

@@ -160,8 +160,7 @@ def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
     s6 = Step(6, "encoder LSTM: the memory the decoder attends to")
     s6.add("memory (encoder outputs)", f"(B, S, D*H) = ({B}, {S}, {D}*{H})", enc["memory"],
            "zero at padded source steps")
-    _, finals = m.encoder(m.src_embedding(src), lens)
-    _final_states(s6, finals, D)
+    _final_states(s6, enc["finals"], D)
     s7 = Step(7, "bridge: encoder final state -> decoder initial state")
     s7.lines.append(f"per layer: c, h of both directions concatenated (B, {D * H}) -> Linear -> tanh -> (B, {H})")
     for k, st in enumerate(enc["state"]):

@@ -79,8 +79,9 @@ class Seq2Seq(nn.Module):
 
     # -- encoder ---------------------------------------------------------------------------------------------
     def encode(self, src: torch.Tensor, lengths: torch.Tensor) -> dict:
-        """``src (B, S)`` ids -> memory ``(B, S, D*H)``, its attention keys, the valid-step mask ``(B, S)``
-        and the decoder's initial state (one ``LSTMStateTuple`` of ``(B, H)`` per layer)."""
+        """``src (B, S)`` ids -> memory ``(B, S, D*H)``, its attention keys, the valid-step mask ``(B, S)``,
+        the encoder's final states (``finals``, as ``LSTM`` returns them) and the decoder's initial state (one
+        ``LSTMStateTuple`` of ``(B, H)`` per layer)."""
         memory, finals = self.encoder(self.dropout(self.src_embedding(src)), lengths)     # (B, S, D*H)
         state = []
         for layer in finals:
@@ -90,7 +91,7 @@ class Seq2Seq(nn.Module):
             state.append(LSTMStateTuple(torch.tanh(self.bridge_c(c)), torch.tanh(self.bridge_h(h))))
         mask = torch.arange(src.shape[1], device=src.device) < lengths.unsqueeze(1)      # (B, S)
         keys = self.attention.keys(memory) if self.attention is not None else None
-        return {"memory": memory, "keys": keys, "mask": mask, "state": state}
+        return {"memory": memory, "keys": keys, "mask": mask, "state": state, "finals": finals}
 
     # -- decoder ---------------------------------------------------------------------------------------------
     def step(self, prev: torch.Tensor, state: list, feed, enc: dict):

@@ -246,18 +246,41 @@ class LMTask:
     def predict_records(self, texts: list[str]) -> list[dict]:
         """One record per text, scored on its own from a zero state: ``input``, ``tokens`` (count),
         ``loss`` and ``perplexity`` over its tokens and the closing ``<eos>``, ``unknown`` (tokens not in the
-        vocabulary). A text with no token gets an ``error`` instead."""
+        vocabulary). A text with no token gets an ``error`` instead. The texts are scored as one padded batch."""
+        tokens = [self.tokenizer(t) for t in texts]
+        keep = [k for k, toks in enumerate(tokens) if toks]
+        losses = dict(zip(keep, self.text_losses([tokens[k] for k in keep]))) if keep else {}
         records = []
-        for text in texts:
-            tokens = self.tokenizer(text)
-            if not tokens:
+        for k, text in enumerate(texts):
+            if k not in losses:
                 records.append({"input": text, "perplexity": None, "error": "empty text: nothing to score"})
                 continue
-            m = self.evaluate(self.encode(TextDataset([text], None, "input")), batch_size=1)
-            records.append({"input": text, "tokens": len(tokens), "loss": round(m["loss"], 6),
-                            "perplexity": round(m["perplexity"], 4),
-                            "unknown": sum(t not in self.vocab for t in tokens)})
+            loss = losses[k]
+            records.append({"input": text, "tokens": len(tokens[k]), "loss": round(loss, 6),
+                            "perplexity": round(math.exp(loss), 4),
+                            "unknown": sum(t not in self.vocab for t in tokens[k])})
         return records
+
+    @torch.no_grad()
+    def text_losses(self, token_lists: list[list[str]]) -> list[float]:
+        """Mean cross-entropy per predicted token of each text read alone (``<eos>`` text ``<eos>``, reversed for a
+        backward LM), all texts in one ``(B, T)`` batch: padding comes after each text, so it never reaches a real
+        step of this unidirectional model."""
+        self.model.eval()
+        eos = self.vocab.eos_id
+        seqs = [[eos] + self.vocab.encode(toks) + [eos] for toks in token_lists]
+        seqs = [s[::-1] for s in seqs] if self.config.reverse else seqs
+        T = max(len(s) for s in seqs) - 1
+        ids = torch.zeros(len(seqs), T, dtype=torch.long)
+        targets = torch.full((len(seqs), T), IGNORE, dtype=torch.long)
+        for b, s in enumerate(seqs):
+            ids[b, : len(s) - 1] = torch.tensor(s[:-1])
+            targets[b, : len(s) - 1] = torch.tensor(s[1:])
+        device = self.model.embedding.weight.device
+        logits, _ = self.model(ids.to(device))                                          # (B, T, V)
+        ce = F.cross_entropy(logits.transpose(1, 2), targets.to(device), ignore_index=IGNORE,
+                             reduction="none")                                         # (B, T), 0 at padding
+        return (ce.sum(1) / (targets != IGNORE).sum(1).to(device)).tolist()
 
     @torch.no_grad()
     def generate(self, prompt: str = "", max_tokens: int = 50, temperature: float = 1.0, top_k: int | None = None,
