@@ -163,3 +163,66 @@ def test_char_features_tag_unseen_words_by_their_characters(tmp_path):
     assert (tmp_path / "run" / "vocab_chars.json").is_file()
     again = load_run(tmp_path / "run")
     assert again.evaluate(again.encode(unseen))["token_accuracy"] == 1.0
+
+
+def test_word_positions_place_each_token_in_the_segmenters_word():
+    from lstmkit.tasks.tag import word_positions
+
+    B, M, E, S = 1, 2, 3, 4
+    assert word_positions(list("我爱北京天安门"), ["我", "爱", "北京", "天安门"]) == [S, S, B, E, B, M, E]
+    # tokens of several characters are placed by their first and last character
+    assert word_positions(["我", "LSTM", "模", "型"], ["我", "LSTM模型"]) == [S, B, M, E]
+    assert word_positions(["ab", "c"], ["abc"]) == [B, E]
+    # characters a segmenter drops (spaces) or words it invents count as words of their own
+    assert word_positions(list("a b"), ["a", "b"]) == [S, S, S]
+    assert word_positions(list("ab"), ["x", "ab"]) == [B, E]
+
+
+def test_word_features_carry_jiebas_words_to_the_tagger(tmp_path, capsys):
+    """Segmentation where the gold words are jieba's: with word features the tagger follows them on sentences of
+    words it never saw; without, it cannot know where unseen words end. The run round-trips the option."""
+    import torch
+
+    from lstmkit.text import make_tokenizer
+
+    jieba = make_tokenizer("jieba")
+    from lstmkit.tasks.tag import WORD_POSITIONS, word_positions
+
+    jieba = make_tokenizer("jieba")
+    # words of 1-3 characters: where an unseen word ends cannot be read from its characters
+    seen = ["经济", "发展", "学生", "老师", "电脑", "图书馆", "音乐会", "医院", "银行", "飞机场", "历史", "我", "在", "和"]
+    unseen = ["苹果", "汽车站", "朋友", "电影院", "公园", "星期天", "咖啡", "足球场", "书", "笔", "茶"]
+    rng = np.random.default_rng(0)
+
+    def data(words, n, name):
+        sents, tags = [], []
+        for _ in range(n):
+            text = "".join(str(w) for w in rng.choice(words, size=rng.integers(3, 7)))
+            sents.append(list(text))
+            tags.append([WORD_POSITIONS[i - 1] for i in word_positions(list(text), jieba(text))])
+        return TaggedDataset(sents, tags, name)
+
+    train, test = data(seen, 300, "train"), data(unseen, 40, "test")
+
+    def trained(word_features):
+        torch.manual_seed(0)
+        config = TagConfig(kind="words", scheme="BMES", embedding_dim=16, units=16, bigrams=False,
+                           word_features=word_features)
+        task = TagTask.from_data(config, train)
+        fit(task, task.encode(train), task.encode(TaggedDataset(train.sentences[:20], train.tags[:20], "d")),
+            TrainConfig(epochs=4, batch_size=16, lr=1e-2, progress=False))
+        return task
+
+    task = trained("jieba")
+    assert task.evaluate(task.encode(test))["f1"] > 0.95
+    plain = trained(None)
+    assert plain.evaluate(plain.encode(test))["f1"] < 0.6
+    save_run(tmp_path / "run", task)
+    again = load_run(tmp_path / "run")
+    assert again.config.word_features == "jieba"
+    text = "咖啡朋友在公园"
+    assert again.predict_records([text])[0]["words"] == jieba(text)
+    assert main(["explain", "--run", str(tmp_path / "run"), text]) == 0
+    assert "咖/B 啡/E 朋/B 友/E 在/S 公/B 园/E" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="word_features"):
+        TagConfig(word_features="pkuseg").check()

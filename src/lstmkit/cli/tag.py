@@ -43,6 +43,7 @@ def train(args) -> int:
     tokenizer = {"name": "jieba"} if kind == "tags" else {"name": "char", "split_latin": True}
     config = TagConfig(kind=kind, scheme=scheme, format=fmt or "conll", tokenizer=tokenizer,
                        embedding_dim=args.embedding_dim, bigrams=args.bigrams, char_features=(kind == "tags" if args.char_features is None else args.char_features),
+                       word_features=None if args.word_features == "none" else args.word_features,
                        units=args.units, layers=args.layers,
                        dropout=args.dropout, decoder=args.decoder, constraints=args.constraints).check()
     seed_everything(args.seed)
@@ -71,6 +72,9 @@ def add_parser(sub) -> None:
     p.add_argument("--char-features", action=argparse.BooleanOptionalAction, default=None,
                    help="add each word's first and last character embeddings (default: on for --kind tags, "
                         "word-level POS tagging; off for character-level kinds)")
+    p.add_argument("--word-features", choices=["jieba", "none"], default="none",
+                   help="jieba: add each character's place (B/M/E/S) in the word jieba finds around it (soft-word "
+                        "features for NER)")
     p.add_argument("--units", type=positive_int, default=model.units)
     p.add_argument("--layers", type=positive_int, default=model.layers)
     p.add_argument("--dropout", type=probability, default=model.dropout)

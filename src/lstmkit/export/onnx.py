@@ -156,6 +156,8 @@ def build_tagger_graph(task):
     model = task.model
     if model.char_embedding is not None:
         raise ValueError("ONNX export does not cover taggers with character features (--char-features) yet")
+    if getattr(model, "word_embedding", None) is not None:
+        raise ValueError("ONNX export does not cover taggers with word features (--word-features) yet")
     g = _Graph()
     y, _, _ = _encoder(g, model, model.bigram_embedding is not None)
     emissions = _linear(g, y, model.emit, "emit")                                                  # (T, B, K)

@@ -1,6 +1,7 @@
 """Sequence labelling, step 7 of the walkthrough: every time step's hidden state labels its token.
 
-Embedding (+ token-bigram features, + for word tokens the embeddings of each word's first and last character)
+Embedding (+ token-bigram features, + for word tokens the embeddings of each word's first and last character,
++ each token's place B/M/E/S in the word a segmenter such as jieba finds around it: "soft word" features)
 -> BiLSTM masked by lengths -> per-step Linear emissions ``(B, T, K)`` ->
 a linear-chain CRF (optionally constrained by the tag scheme) or a per-step softmax. Three kinds of data:
 ``entities`` (NER: BIO/BIOES/BMES tags with types), ``words`` (segmentation: B/M/E/S characters), ``tags``
@@ -26,6 +27,34 @@ from ..text.tags import SCHEMES, allowed_transitions, spans
 from .classify import _embedding, token_bigrams
 
 KINDS = ("entities", "words", "tags")
+WORD_FEATURES = (None, "jieba")
+WORD_POSITIONS = ("B", "M", "E", "S")       # ids 1..4 of the soft-word features; 0 is padding
+
+
+def word_positions(tokens: list[str], words: list[str]) -> list[int]:
+    """Each token's place in the segmenter's word around it, as ids 1..4 (B, M, E, S).
+
+    ``words`` segment ``"".join(tokens)`` (a segmenter may drop characters such as spaces: they count as words
+    of their own). A token that starts and ends a word is S, one that only starts it B, only ends it E, else M;
+    a token of several characters is placed by its first and last character.
+    """
+    text = "".join(tokens)
+    start, end = list(range(len(text))), list(range(len(text)))   # per character: its word's first/last index
+    pos = 0
+    for w in words:
+        at = text.find(w, pos) if w else -1
+        if at < 0:
+            continue
+        for k in range(at, at + len(w)):
+            start[k], end[k] = at, at + len(w) - 1
+        pos = at + len(w)
+    out, k = [], 0
+    for tok in tokens:
+        first, last = k, k + len(tok) - 1
+        opens, closes = start[first] == first, end[last] == last
+        out.append(1 + WORD_POSITIONS.index("S" if opens and closes else "B" if opens else "E" if closes else "M"))
+        k += len(tok)
+    return out
 
 
 @dataclass
@@ -40,6 +69,8 @@ class TagConfig:
     bigrams: bool = True
     char_features: bool = False          # add each token's first- and last-character embeddings (word features
                                          # for word-level tagging: POS; they help words never seen in training)
+    word_features: str | None = None     # "jieba": add the embedding of each token's place (B/M/E/S) in the word
+                                         # jieba segments around it (helps NER find entity boundaries)
     units: int = 128
     layers: int = 1
     dropout: float = 0.3
@@ -58,6 +89,8 @@ class TagConfig:
             raise ValueError(f"decoder must be crf or softmax, got {self.decoder!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.word_features not in WORD_FEATURES:
+            raise ValueError(f"word_features must be one of {WORD_FEATURES}, got {self.word_features!r}")
         make_tokenizer(self.tokenizer)
         return self
 
@@ -75,6 +108,7 @@ class Tagger(nn.Module):
         self.embedding = _embedding(vocab_size, c.embedding_dim)
         self.bigram_embedding = _embedding(bigram_vocab_size, c.embedding_dim) if c.bigrams else None
         self.char_embedding = _embedding(char_vocab_size, c.embedding_dim) if c.char_features else None
+        self.word_embedding = (_embedding(1 + len(WORD_POSITIONS), c.embedding_dim) if c.word_features else None)
         self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, bidirectional=True,
                          dropout=c.dropout if c.layers > 1 else 0.0)
         self.dropout = nn.Dropout(c.dropout)
@@ -84,17 +118,19 @@ class Tagger(nn.Module):
             masks = allowed_transitions(c.labels, c.scheme) if c.constraints and c.kind != "tags" else (None,) * 3
             self.crf = CRF(K, *masks)
 
-    def embed(self, ids, bigrams=None, first=None, last=None) -> torch.Tensor:
+    def embed(self, ids, bigrams=None, first=None, last=None, wordpos=None) -> torch.Tensor:
         """``(B, T)`` ids (and the feature ids) -> ``(B, T, E)``: the token's vector plus its features'."""
         x = self.embedding(ids)                                            # (B, T) -> (B, T, E)
         if self.bigram_embedding is not None:
             x = x + self.bigram_embedding(bigrams)
         if self.char_embedding is not None:
             x = x + self.char_embedding(first) + self.char_embedding(last)
+        if self.word_embedding is not None:
+            x = x + self.word_embedding(wordpos)
         return x
 
-    def forward(self, ids, lengths, bigrams=None, first=None, last=None) -> torch.Tensor:
-        x = self.embed(ids, bigrams, first, last)                          # (B, T, E)
+    def forward(self, ids, lengths, bigrams=None, first=None, last=None, wordpos=None) -> torch.Tensor:
+        x = self.embed(ids, bigrams, first, last, wordpos)                 # (B, T, E)
         outputs, _ = self.lstm(self.dropout(x), lengths)                   # (B, T, 2H): every step's h
         return self.emit(self.dropout(outputs))                            # (B, T, K)
 
@@ -112,6 +148,7 @@ class TagTask:
         if config.char_features and char_vocab is None:
             raise ValueError("char_features=True needs a character vocabulary (vocab_chars.json)")
         self.char_vocab = char_vocab if config.char_features else None
+        self.segmenter = make_tokenizer(config.word_features) if config.word_features else None
         self.model = Tagger(config, len(vocab), len(bigram_vocab) if self.bigram_vocab else 0,
                             len(char_vocab) if self.char_vocab else 0)
 
@@ -143,6 +180,8 @@ class TagTask:
         if self.char_vocab is not None:
             enc["first"] = [self.char_vocab.encode([t[0] for t in s]) for s in data.sentences]
             enc["last"] = [self.char_vocab.encode([t[-1] for t in s]) for s in data.sentences]
+        if self.segmenter is not None:
+            enc["wordpos"] = [word_positions(s, self.segmenter("".join(s))) for s in data.sentences]
         if data.tags is not None:
             unknown = sorted({t for tags in data.tags for t in tags} - set(index))
             if unknown:
@@ -152,13 +191,14 @@ class TagTask:
 
     def batches(self, enc: dict, batch_size: int, shuffle: bool = False, seed: int = 0) -> PaddedBatches:
         return PaddedBatches({"ids": enc["ids"], "bigrams": enc["bigrams"], "tags": enc["tags"],
-                              "first": enc.get("first"), "last": enc.get("last")}, batch_size,
+                              "first": enc.get("first"), "last": enc.get("last"), "wordpos": enc.get("wordpos")},
+                             batch_size,
                              shuffle, seed, device=self.model.embedding.weight.device)
 
     # -- training and inference ------------------------------------------------------------------------------
     def step(self, batch) -> torch.Tensor:
         emissions = self.model(batch["ids"], batch["lengths"], batch.get("bigrams"), batch.get("first"),
-                               batch.get("last"))
+                               batch.get("last"), batch.get("wordpos"))
         if self.model.crf is not None:
             return -self.model.crf.log_likelihood(emissions, batch["tags"], batch["lengths"]).mean()
         valid = torch.arange(emissions.shape[1], device=emissions.device) < batch["lengths"].unsqueeze(1)
@@ -172,7 +212,7 @@ class TagTask:
         for batch in self.batches(enc, batch_size):
             emissions = (self.runner(batch["ids"], batch["lengths"], batch.get("bigrams")) if self.runner else
                          self.model(batch["ids"], batch["lengths"], batch.get("bigrams"), batch.get("first"),
-                                    batch.get("last")))
+                                    batch.get("last"), batch.get("wordpos")))
             best = (self.model.crf.viterbi(emissions, batch["lengths"])[0] if self.model.crf is not None
                     else emissions.argmax(2))
             for row, i, n in zip(best.cpu().tolist(), batch["index"], batch["lengths"].tolist()):
