@@ -123,3 +123,30 @@ def test_cli_train_evaluate_predict(tmp_path, capsys):
     assert main(["train", "seq2seq", "--train", str(tmp_path / "train.tsv"), "--out", str(tmp_path / "y"),
                  "--attention", "dot"]) == 2
     assert "attention 'dot' needs" in capsys.readouterr().err
+
+
+def test_cli_init_from_trains_a_run_further(tmp_path, capsys):
+    """--init-from starts from the run's weights and vocabularies (the first epoch's loss starts where the run
+    ended, not from scratch) and leaves the run as it was; a model option that contradicts the run is an error."""
+    train, dev = _reverse_task(300, 4), _reverse_task(40, 5)
+    for name, data in (("train", train), ("dev", dev)):
+        (tmp_path / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in zip(data.sources, data.targets)),
+                                              encoding="utf-8")
+    files = ["--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"), "--quiet"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["train", "seq2seq", *files, "--out", str(first), "--epochs", "3", "--units", "24",
+                 "--embedding-dim", "8", "--lr", "1e-2"]) == 0
+    before = (first / "model.safetensors").read_bytes()
+    assert main(["train", "seq2seq", *files, "--out", str(second), "--epochs", "1", "--lr", "1e-3",
+                 "--init-from", str(first)]) == 0
+    assert (first / "model.safetensors").read_bytes() == before
+    losses = [[json.loads(line)["train_loss"] for line in open(run / "metrics.jsonl")] for run in (first, second)]
+    assert losses[1][0] < losses[0][1]
+    config = json.loads((second / "config.json").read_text())
+    assert config["model"]["units"] == 24 and config["init_from"] == str(first)
+    assert (second / "vocab_target.json").read_text() == (first / "vocab_target.json").read_text()
+    capsys.readouterr()
+    assert main(["train", "seq2seq", *files, "--out", str(tmp_path / "x"), "--units", "32",
+                 "--init-from", str(first)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "units is 24" in err and len(err.splitlines()) == 1

@@ -45,9 +45,37 @@ def train(args) -> int:
                            length_penalty=args.length_penalty).check()
     train_data, dev, test = _data(args)
     seed_everything(args.seed)
-    task = Seq2SeqTask.from_data(config, train_data)
+    extra = {}
+    if args.init_from:
+        task = _warm_start(args.init_from, config)
+        extra["init_from"] = args.init_from
+    else:
+        task = Seq2SeqTask.from_data(config, train_data)
     return train_and_report(args, task, train_data, dev, test, ("wer", "per", "exact_match"), "pairs",
-                            lambda d: f"dev wer {d['wer']:.4f}, per {d['per']:.4f} (greedy)")
+                            lambda d: f"dev wer {d['wer']:.4f}, per {d['per']:.4f} (greedy)", extra)
+
+
+def _warm_start(run: str, given):
+    """The seq2seq run ``run``, to train further: its weights, vocabularies and model options. A model option given
+    on the command line (one that differs from the default) must agree with the run's: the model is the run's."""
+    from dataclasses import fields
+
+    from ..tasks.seq2seq import Seq2SeqConfig
+    from ..train.checkpoint import load_run
+    from ..train.runs import stderr_log
+
+    task = load_run(run)
+    if getattr(task, "name", None) != "seq2seq":
+        raise ValueError(f"--init-from {run}: a {getattr(task, 'name', '?')} run; a seq2seq run is needed")
+    default = Seq2SeqConfig()
+    for f in fields(Seq2SeqConfig):
+        mine, theirs = getattr(given, f.name), getattr(task.config, f.name)
+        if mine != theirs and mine != getattr(default, f.name):
+            raise ValueError(f"--init-from {run}: the model is the run's, whose {f.name} is {theirs!r}; "
+                             f"leave out the option that asks for {mine!r}")
+    stderr_log(f"init from {run}: its model ({task.config.units} units, {task.config.layers} layer(s)) and "
+               f"vocabularies ({len(task.vocab):,} source / {len(task.target_vocab):,} target tokens)")
+    return task
 
 
 def add_parser(sub) -> None:
@@ -61,6 +89,9 @@ def add_parser(sub) -> None:
     p.add_argument("--dev", help="dev pairs (default: a tenth of --train, chosen by hash)")
     p.add_argument("--corpus", help="a built-in corpus instead of --train/--dev: cmudict-g2p")
     p.add_argument("--out", required=True, help="the run folder to create")
+    p.add_argument("--init-from", metavar="RUN",
+                   help="start from a seq2seq run (its weights, vocabularies and model options) and train it "
+                        "further, e.g. more epochs at a lower --lr; the run itself is left as it was")
     g = p.add_argument_group("text")
     g.add_argument("--source-tokenizer", default="char", help="char (default), whitespace, regex or jieba")
     g.add_argument("--target-tokenizer", default="whitespace", help="whitespace (default), char, regex or jieba")
