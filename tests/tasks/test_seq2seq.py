@@ -56,7 +56,15 @@ def test_metrics_by_hand():
     assert edit_distance([], [1, 2]) == 2
     r = sequence_report([["K", "AE", "T"], ["D", "AO", "G"]], [["K", "AE", "T"], ["D", "G", "Z"]])
     # one of two exact; edits: D AO G -> D G Z is 2 (delete AO, insert Z) over 6 reference phonemes
-    assert r == {"wer": 0.5, "per": 2 / 6, "exact_match": 0.5, "n": 2}
+    assert r == {"wer": 0.5, "per": 2 / 6, "exact_match": 0.5, "n": 2, "wer_any": 0.5, "per_any": 2 / 6}
+    # any accepted reference: the second word's output is its variant; edits count against the closest one
+    alts = [[["K", "AE", "T"]], [["D", "AO", "G"], ["D", "G", "Z"]]]
+    r = sequence_report([["K", "AE", "T"], ["D", "AO", "G"]], [["K", "AE", "T"], ["D", "G", "Z"]], alts)
+    assert (r["wer"], r["wer_any"], r["per_any"]) == (0.5, 0.0, 0.0)
+    r = sequence_report([["IY", "DH", "ER"]], [["AY", "DH", "ER", "Z"]], [[["IY", "DH", "ER"], ["AY", "DH", "ER"]]])
+    assert (r["wer_any"], r["per"], r["per_any"]) == (1.0, 2 / 3, 1 / 3)
+    d = PairDataset(["a", "b", "a"], ["X", "Y", "Z"], "t", alternatives={"b": ["W", "Y"]})
+    assert d.references() == [["X", "Z"], ["Y", "W"], ["Z", "X"]]
 
 
 def test_pairs_reader_errors_name_file_and_line(tmp_path):
@@ -83,6 +91,11 @@ def test_cmudict_g2p_split_is_disjoint_and_stressless():
     assert pairs["cat"] == "K AE T" and pairs["reading"] == "R IY D IH NG"
     assert not any(ch.isdigit() for t in list(pairs.values())[:5000] for ch in t)
     assert i is None or d["train"].targets[i] == "K AE T"
+    # variants are not trained on, but accepted by wer_any: "either" is IY DH ER first, AY DH ER second
+    split = next(v for v in d.values() if "either" in v.sources)
+    assert pairs["either"] == "IY DH ER" and split.alternatives["either"] == ["AY DH ER"]
+    assert split.references()[split.sources.index("either")] == ["IY DH ER", "AY DH ER"]
+    assert "either(2)" not in pairs
 
 
 def test_config_errors():
@@ -106,7 +119,7 @@ def test_cli_train_evaluate_predict(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(run), "--test", str(tmp_path / "dev.tsv"), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
-    assert {"wer", "per", "exact_match", "n", "beam_size"} <= set(metrics) and metrics["n"] == 40
+    assert {"wer", "per", "exact_match", "wer_any", "per_any", "n", "beam_size"} <= set(metrics) and metrics["n"] == 40
     assert main(["predict", str(run), "abc", "ed", "--json", "--beam-size", "3", "--n-best", "2"]) == 0
     recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["input"] for r in recs] == ["abc", "ed"] and all(len(r["nbest"]) == 2 for r in recs)

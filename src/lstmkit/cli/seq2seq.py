@@ -51,7 +51,7 @@ def train(args) -> int:
         extra["init_from"] = args.init_from
     else:
         task = Seq2SeqTask.from_data(config, train_data)
-    return train_and_report(args, task, train_data, dev, test, ("wer", "per", "exact_match"), "pairs",
+    return train_and_report(args, task, train_data, dev, test, ("wer", "per", "exact_match", "wer_any"), "pairs",
                             lambda d: f"dev wer {d['wer']:.4f}, per {d['per']:.4f} (greedy)", extra)
 
 
@@ -121,7 +121,7 @@ def read_test(args, config: dict):
 
 def print_metrics(metrics: dict, data) -> None:
     print(f"{data.source} ({metrics['n']:,} pairs, beam {metrics['beam_size']}):")
-    for key in ("wer", "per", "exact_match", "loss"):
+    for key in ("wer", "per", "exact_match", "wer_any", "per_any", "loss"):
         print(f"{key:<14}{metrics[key]:.4f}")
 
 

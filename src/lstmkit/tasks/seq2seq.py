@@ -7,7 +7,9 @@ training) or beam search (``evaluate``, ``predict``).
 Metrics: ``per``, the token error rate: edit distance between the output and the reference summed over the
 examples, over the reference tokens (phoneme error rate for G2P); ``wer``, the share of examples whose output is
 not exactly the reference (word error rate, as G2P papers count it: one example = one word); ``exact_match`` =
-1 - wer.
+1 - wer. ``wer_any`` and ``per_any`` accept any of a source's references: a word with several pronunciations
+(CMUdict's ``word(2)`` variants, or a source listed on several lines of a pairs file) is right when the output is
+any of them, and its edits are counted against the closest (``wer``/``per`` use the first reference only).
 
 Shape legend: ``B`` batch, ``S`` source steps, ``T`` target steps, ``V`` target vocabulary, ``K`` beam size.
 """
@@ -124,10 +126,12 @@ class Seq2SeqTask:
     def encode(self, data: PairDataset) -> dict:
         c = self.config
         src = [self.vocab.encode(self.source_tokenizer(s)[: c.max_source_len] or ["<unk>"]) for s in data.sources]
-        enc = {"ids": src, "tgt_in": None, "tgt_out": None, "refs": None}
+        enc = {"ids": src, "tgt_in": None, "tgt_out": None, "refs": None, "alternatives": None}
         if data.targets is not None:
             tgt = [self.target_vocab.encode(self.target_tokenizer(t)) for t in data.targets]
             enc["refs"] = tgt                                       # whole references, for the metrics
+            enc["alternatives"] = [[self.target_vocab.encode(self.target_tokenizer(t)) for t in alts]
+                                   for alts in data.references()]
             cut = [t[: c.max_target_len] for t in tgt]
             enc["tgt_in"] = [[self.target_vocab.bos_id] + t for t in cut]     # <bos> y_1 .. y_n
             enc["tgt_out"] = [t + [self.target_vocab.eos_id] for t in cut]    # y_1 .. y_n <eos>
@@ -182,7 +186,7 @@ class Seq2SeqTask:
         if beam_size is None:
             beam_size = 1 if self.model.training else self.config.beam_size
         hyps = self.decode(enc, beam_size, 1, batch_size)
-        report = sequence_report(enc["refs"], [h[0].tokens for h in hyps])
+        report = sequence_report(enc["refs"], [h[0].tokens for h in hyps], enc.get("alternatives"))
         report["loss"] = self.loss(enc, batch_size)
         report["beam_size"] = beam_size
         return report
@@ -218,11 +222,20 @@ def edit_distance(a: list, b: list) -> int:
     return prev[-1]
 
 
-def sequence_report(refs: list, hyps: list) -> dict:
-    """``per`` (edits / reference tokens), ``wer`` (share of inexact outputs), ``exact_match``, ``n``."""
+def sequence_report(refs: list, hyps: list, alternatives: list | None = None) -> dict:
+    """``per`` (edits / reference tokens), ``wer`` (share of inexact outputs), ``exact_match``, ``n``; and
+    ``wer_any``/``per_any`` against every accepted reference of each example (``alternatives``: a list of
+    references per example; without it, the one reference)."""
     if len(refs) != len(hyps):
         raise ValueError(f"sequence_report: {len(refs)} references but {len(hyps)} outputs")
-    edits = sum(edit_distance(h, r) for r, h in zip(refs, hyps))
-    exact = np.mean([list(r) == list(h) for r, h in zip(refs, hyps)]) if refs else 0.0
-    return {"wer": float(1.0 - exact), "per": edits / max(1, sum(len(r) for r in refs)),
-            "exact_match": float(exact), "n": len(refs)}
+    alternatives = [[r] for r in refs] if alternatives is None else alternatives
+    if len(alternatives) != len(refs):
+        raise ValueError(f"sequence_report: {len(refs)} references but alternatives for {len(alternatives)}")
+    edits = [edit_distance(h, r) for r, h in zip(refs, hyps)]
+    exact = np.mean([e == 0 for e in edits]) if refs else 0.0
+    closest = [min(((edit_distance(h, a), len(a)) for a in alts), default=(e, len(r)))
+               for alts, h, e, r in zip(alternatives, hyps, edits, refs)]
+    return {"wer": float(1.0 - exact), "per": sum(edits) / max(1, sum(len(r) for r in refs)),
+            "exact_match": float(exact), "n": len(refs),
+            "wer_any": float(np.mean([d > 0 for d, _ in closest])) if refs else 1.0,
+            "per_any": sum(d for d, _ in closest) / max(1, sum(n for _, n in closest))}
