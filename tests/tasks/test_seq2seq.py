@@ -120,6 +120,9 @@ def test_cli_train_evaluate_predict(tmp_path, capsys):
     assert main(["evaluate", str(run), "--test", str(tmp_path / "dev.tsv"), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert {"wer", "per", "exact_match", "wer_any", "per_any", "n", "beam_size"} <= set(metrics) and metrics["n"] == 40
+    assert metrics["beam_size"] == 5                                          # the run's
+    assert main(["evaluate", str(run), "--test", str(tmp_path / "dev.tsv"), "--json", "--beam-size", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["beam_size"] == 1
     assert main(["predict", str(run), "abc", "ed", "--json", "--beam-size", "3", "--n-best", "2"]) == 0
     recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["input"] for r in recs] == ["abc", "ed"] and all(len(r["nbest"]) == 2 for r in recs)

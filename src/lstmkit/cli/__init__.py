@@ -122,8 +122,10 @@ def _cmd_evaluate(args) -> int:
 
     config = read_config(args.run)  # a clear error for a folder that is not a run, before any work
     module = _task_cli(config)
+    if args.beam_size is not None and config.get("task") != "seq2seq":
+        raise ValueError(f"--beam-size applies to seq2seq runs; {args.run} is a {config.get('task')} run")
     data = _read_test(args, config, module)
-    metrics = evaluate_run(args.run, data)
+    metrics = evaluate_run(args.run, data, **({"beam_size": args.beam_size} if args.beam_size else {}))
     if args.json:
         print(json.dumps(metrics, ensure_ascii=False))
     else:
@@ -211,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", help="a built-in corpus: its test split")
     p.add_argument("--format", choices=["conll", "wordtag", "segmented"], help="tagged test data (default: the run's)")
     add_columns(p)
+    p.add_argument("--beam-size", type=positive_int, help="seq2seq: beam width (1: greedy; default: the run's)")
     p.add_argument("--json", action="store_true", help="one JSON object with stable keys")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -219,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("texts", nargs="*", metavar="TEXT")
     p.add_argument("--file", help="one text per line (UTF-8); for a regression run, the CSV whose tail is the input")
     p.add_argument("--json", action="store_true", help="one JSON object per input (JSON Lines)")
-    p.add_argument("--beam-size", type=positive_int, default=5, help="seq2seq: beam width (1: greedy)")
+    p.add_argument("--beam-size", type=positive_int, help="seq2seq: beam width (1: greedy; default: the run's)")
     p.add_argument("--n-best", type=positive_int, default=3, help="seq2seq: outputs listed per input")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="onnx: run the exported model on onnxruntime (classifier and tagger runs)")

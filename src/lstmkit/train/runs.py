@@ -69,9 +69,10 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     return best
 
 
-def evaluate_run(run, data) -> dict:
+def evaluate_run(run, data, **options) -> dict:
+    """The run's metrics on ``data``; ``options`` go to the task's ``evaluate`` (seq2seq: ``beam_size``)."""
     task = checkpoint.load_run(run)
-    return task.evaluate(task.encode(data))
+    return task.evaluate(task.encode(data), **options)
 
 
 def predict_run(run, texts: list[str]) -> list[dict]:
