@@ -176,9 +176,13 @@ def test_word_positions_place_each_token_in_the_segmenters_word():
     # characters a segmenter drops (spaces) or words it invents count as words of their own
     assert word_positions(list("a b"), ["a", "b"]) == [S, S, S]
     assert word_positions(list("ab"), ["x", "ab"]) == [B, E]
+    # with the words' tags: each token gets its word's ("x" where no word covers it)
+    assert word_positions(list("江泽民在 京"), ["江泽民", "在", "京"], ["nr", "p", "ns"]) == (
+        [B, M, E, S, S, S], ["nr", "nr", "nr", "p", "x", "ns"])
 
 
-def test_word_features_carry_jiebas_words_to_the_tagger(tmp_path, capsys):
+@pytest.mark.parametrize("features", ["jieba", "jieba-pos"])
+def test_word_features_carry_jiebas_words_to_the_tagger(tmp_path, capsys, features):
     """Segmentation where the gold words are jieba's: with word features the tagger follows them on sentences of
     words it never saw; without, it cannot know where unseen words end. The run round-trips the option."""
     import torch
@@ -213,16 +217,21 @@ def test_word_features_carry_jiebas_words_to_the_tagger(tmp_path, capsys):
             TrainConfig(epochs=4, batch_size=16, lr=1e-2, progress=False))
         return task
 
-    task = trained("jieba")
+    task = trained(features)
     assert task.evaluate(task.encode(test))["f1"] > 0.95
     plain = trained(None)
     assert plain.evaluate(plain.encode(test))["f1"] < 0.6
     save_run(tmp_path / "run", task)
     again = load_run(tmp_path / "run")
-    assert again.config.word_features == "jieba"
+    assert again.config.word_features == features
     text = "咖啡朋友在公园"
     assert again.predict_records([text])[0]["words"] == jieba(text)
     assert main(["explain", "--run", str(tmp_path / "run"), text]) == 0
-    assert "咖/B 啡/E 朋/B 友/E 在/S 公/B 园/E" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    if features == "jieba":
+        assert "咖/B 啡/E 朋/B 友/E 在/S 公/B 园/E" in out
+    else:   # jieba's parts of speech ride along, in their own vocabulary
+        assert "咖/B/n 啡/E/n 朋/B/n 友/E/n 在/S/p 公/B/n 园/E/n" in out
+        assert (tmp_path / "run" / "vocab_wordtags.json").is_file() and "nr" not in again.word_tag_vocab
     with pytest.raises(ValueError, match="word_features"):
         TagConfig(word_features="pkuseg").check()

@@ -72,9 +72,10 @@ def add_parser(sub) -> None:
     p.add_argument("--char-features", action=argparse.BooleanOptionalAction, default=None,
                    help="add each word's first and last character embeddings (default: on for --kind tags, "
                         "word-level POS tagging; off for character-level kinds)")
-    p.add_argument("--word-features", choices=["jieba", "none"], default="none",
+    p.add_argument("--word-features", choices=["jieba", "jieba-pos", "none"], default="none",
                    help="jieba: add each character's place (B/M/E/S) in the word jieba finds around it (soft-word "
-                        "features for NER)")
+                        "features for NER); jieba-pos: and that word's part of speech (nr person, ns place, "
+                        "nt organisation, ...)")
     p.add_argument("--units", type=positive_int, default=model.units)
     p.add_argument("--layers", type=positive_int, default=model.layers)
     p.add_argument("--dropout", type=probability, default=model.dropout)

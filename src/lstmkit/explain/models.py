@@ -115,16 +115,20 @@ def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
     enc = task.encode(TaggedDataset(tokens, None, "explain"))
     ids, lens = torch.from_numpy(padded), torch.from_numpy(lengths)
     feats = {k: (torch.from_numpy(pad_sequences(enc[k])[0]) if enc.get(k) is not None else None)
-             for k in ("bigrams", "first", "last", "wordpos")}
-    x = m.embed(ids, feats["bigrams"], feats["first"], feats["last"], feats["wordpos"])   # (B, T, E)
+             for k in ("bigrams", "first", "last", "wordpos", "wordtag")}
+    x = m.embed(ids, feats["bigrams"], feats["first"], feats["last"], feats["wordpos"], feats["wordtag"])  # (B, T, E)
     s5 = Step(5, "embedding lookup").add("embedded batch", "(B, T, E)", x)
     if m.bigram_embedding is not None:
         s5.lines.append("each token's vector plus the vector of the token with its successor (bigram features)")
     if m.char_embedding is not None:
         s5.lines.append("plus the vectors of each word's first and last character (word features)")
     if getattr(m, "word_embedding", None) is not None:
-        places = [" ".join(f"{t}/{'BMES'[i - 1]}" for t, i in zip(toks, pos)) for toks, pos in zip(tokens, enc["wordpos"])]
-        s5.lines.append(f"plus the vector of each token's place in the word {task.config.word_features} finds: "
+        tags = ([task.word_tag_vocab.decode(t) for t in enc["wordtag"]] if enc.get("wordtag") is not None
+                else [[""] * len(t) for t in tokens])
+        places = [" ".join(f"{t}/{'BMES'[i - 1]}{'/' + g if g else ''}" for t, i, g in zip(toks, pos, tg))
+                  for toks, pos, tg in zip(tokens, enc["wordpos"], tags)]
+        s5.lines.append(f"plus the vectors of each token's place in the word jieba finds"
+                        f"{' and of its part of speech' if enc.get('wordtag') is not None else ''}: "
                         + " | ".join(places))
     outputs, finals = m.lstm(x, lens)                                           # (B, T, 2H)
     s6 = Step(6, "BiLSTM: every step's hidden state, both directions")
@@ -149,7 +153,9 @@ def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
     params = _params([("embedding", m.embedding)] + ([("bigram embedding", m.bigram_embedding)]
                      if m.bigram_embedding is not None else []) + ([("character embedding", m.char_embedding)]
                      if m.char_embedding is not None else []) + ([("word-place embedding", m.word_embedding)]
-                     if getattr(m, "word_embedding", None) is not None else []) + [("lstm", m.lstm.param_counts()),
+                     if getattr(m, "word_embedding", None) is not None else [])
+                     + ([("word-tag embedding", m.word_tag_embedding)]
+                        if getattr(m, "word_tag_embedding", None) is not None else []) + [("lstm", m.lstm.param_counts()),
                      ("emissions", m.emit)] + ([("crf", m.crf)] if m.crf is not None else []))
     return ModelTrace("tag", run, texts, steps, maps, results, params)
 

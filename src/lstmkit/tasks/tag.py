@@ -27,34 +27,57 @@ from ..text.tags import SCHEMES, allowed_transitions, spans
 from .classify import _embedding, token_bigrams
 
 KINDS = ("entities", "words", "tags")
-WORD_FEATURES = (None, "jieba")
+WORD_FEATURES = (None, "jieba", "jieba-pos")
 WORD_POSITIONS = ("B", "M", "E", "S")       # ids 1..4 of the soft-word features; 0 is padding
 
 
-def word_positions(tokens: list[str], words: list[str]) -> list[int]:
-    """Each token's place in the segmenter's word around it, as ids 1..4 (B, M, E, S).
+def word_positions(tokens: list[str], words: list[str], tags: list[str] | None = None):
+    """Each token's place in the segmenter's word around it, as ids 1..4 (B, M, E, S); with ``tags`` (one per
+    word) also the tag of that word for each token (``"x"`` where no word covers it), as ``(places, tags)``.
 
     ``words`` segment ``"".join(tokens)`` (a segmenter may drop characters such as spaces: they count as words
     of their own). A token that starts and ends a word is S, one that only starts it B, only ends it E, else M;
-    a token of several characters is placed by its first and last character.
+    a token of several characters is placed by its first and last character, and tagged by its first.
     """
     text = "".join(tokens)
     start, end = list(range(len(text))), list(range(len(text)))   # per character: its word's first/last index
+    which = [-1] * len(text)                                       # per character: its word's index
     pos = 0
-    for w in words:
+    for n, w in enumerate(words):
         at = text.find(w, pos) if w else -1
         if at < 0:
             continue
         for k in range(at, at + len(w)):
-            start[k], end[k] = at, at + len(w) - 1
+            start[k], end[k], which[k] = at, at + len(w) - 1, n
         pos = at + len(w)
-    out, k = [], 0
+    places, token_tags, k = [], [], 0
     for tok in tokens:
         first, last = k, k + len(tok) - 1
         opens, closes = start[first] == first, end[last] == last
-        out.append(1 + WORD_POSITIONS.index("S" if opens and closes else "B" if opens else "E" if closes else "M"))
+        places.append(1 + WORD_POSITIONS.index("S" if opens and closes else "B" if opens else "E" if closes else "M"))
+        if tags is not None:
+            token_tags.append(tags[which[first]] if which[first] >= 0 else "x")
         k += len(tok)
-    return out
+    return places if tags is None else (places, token_tags)
+
+
+_POSSEG: list = []
+
+
+def jieba_words(text: str, with_tags: bool) -> tuple[list[str], list[str] | None]:
+    """jieba's words of ``text`` (default dictionary, HMM on), and with ``with_tags`` their parts of speech
+    (jieba.posseg: ``nr`` person, ``ns`` place, ``nt`` organisation, ...)."""
+    from ..text.tokenizers import _jieba_instance
+
+    seg = _jieba_instance(None)
+    if not with_tags:
+        return seg.lcut(text), None
+    if not _POSSEG:
+        import jieba.posseg
+
+        _POSSEG.append(jieba.posseg.POSTokenizer(seg))
+    pairs = [(p.word, p.flag) for p in _POSSEG[0].cut(text)]
+    return [w for w, _ in pairs], [t for _, t in pairs]
 
 
 @dataclass
@@ -70,7 +93,8 @@ class TagConfig:
     char_features: bool = False          # add each token's first- and last-character embeddings (word features
                                          # for word-level tagging: POS; they help words never seen in training)
     word_features: str | None = None     # "jieba": add the embedding of each token's place (B/M/E/S) in the word
-                                         # jieba segments around it (helps NER find entity boundaries)
+                                         # jieba segments around it (helps NER find entity boundaries);
+                                         # "jieba-pos": and of that word's part of speech (nr, ns, nt, ...)
     units: int = 128
     layers: int = 1
     dropout: float = 0.3
@@ -102,13 +126,16 @@ class TagConfig:
 class Tagger(nn.Module):
     """Emissions ``(B, T, K)`` from tokens, then a CRF (or nothing: a per-step softmax reads the emissions)."""
 
-    def __init__(self, config: TagConfig, vocab_size: int, bigram_vocab_size: int = 0, char_vocab_size: int = 0):
+    def __init__(self, config: TagConfig, vocab_size: int, bigram_vocab_size: int = 0, char_vocab_size: int = 0,
+                 word_tag_vocab_size: int = 0):
         super().__init__()
         c, K = config, len(config.labels)
         self.embedding = _embedding(vocab_size, c.embedding_dim)
         self.bigram_embedding = _embedding(bigram_vocab_size, c.embedding_dim) if c.bigrams else None
         self.char_embedding = _embedding(char_vocab_size, c.embedding_dim) if c.char_features else None
         self.word_embedding = (_embedding(1 + len(WORD_POSITIONS), c.embedding_dim) if c.word_features else None)
+        self.word_tag_embedding = (_embedding(word_tag_vocab_size, c.embedding_dim)
+                                   if c.word_features == "jieba-pos" else None)
         self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, bidirectional=True,
                          dropout=c.dropout if c.layers > 1 else 0.0)
         self.dropout = nn.Dropout(c.dropout)
@@ -118,7 +145,7 @@ class Tagger(nn.Module):
             masks = allowed_transitions(c.labels, c.scheme) if c.constraints and c.kind != "tags" else (None,) * 3
             self.crf = CRF(K, *masks)
 
-    def embed(self, ids, bigrams=None, first=None, last=None, wordpos=None) -> torch.Tensor:
+    def embed(self, ids, bigrams=None, first=None, last=None, wordpos=None, wordtag=None) -> torch.Tensor:
         """``(B, T)`` ids (and the feature ids) -> ``(B, T, E)``: the token's vector plus its features'."""
         x = self.embedding(ids)                                            # (B, T) -> (B, T, E)
         if self.bigram_embedding is not None:
@@ -127,10 +154,12 @@ class Tagger(nn.Module):
             x = x + self.char_embedding(first) + self.char_embedding(last)
         if self.word_embedding is not None:
             x = x + self.word_embedding(wordpos)
+        if self.word_tag_embedding is not None:
+            x = x + self.word_tag_embedding(wordtag)
         return x
 
-    def forward(self, ids, lengths, bigrams=None, first=None, last=None, wordpos=None) -> torch.Tensor:
-        x = self.embed(ids, bigrams, first, last, wordpos)                 # (B, T, E)
+    def forward(self, ids, lengths, bigrams=None, first=None, last=None, wordpos=None, wordtag=None):
+        x = self.embed(ids, bigrams, first, last, wordpos, wordtag)                 # (B, T, E)
         outputs, _ = self.lstm(self.dropout(x), lengths)                   # (B, T, 2H): every step's h
         return self.emit(self.dropout(outputs))                            # (B, T, K)
 
@@ -139,7 +168,7 @@ class TagTask:
     name = "tag"
 
     def __init__(self, config: TagConfig, vocab: Vocab, bigram_vocab: Vocab | None = None,
-                 char_vocab: Vocab | None = None):
+                 char_vocab: Vocab | None = None, word_tag_vocab: Vocab | None = None):
         self.config = config.check()
         self.tokenizer = make_tokenizer(config.tokenizer)
         self.vocab, self.bigram_vocab = vocab, bigram_vocab if config.bigrams else None
@@ -148,9 +177,12 @@ class TagTask:
         if config.char_features and char_vocab is None:
             raise ValueError("char_features=True needs a character vocabulary (vocab_chars.json)")
         self.char_vocab = char_vocab if config.char_features else None
-        self.segmenter = make_tokenizer(config.word_features) if config.word_features else None
+        if config.word_features == "jieba-pos" and word_tag_vocab is None:
+            raise ValueError("word_features='jieba-pos' needs a vocabulary of jieba's tags (vocab_wordtags.json)")
+        self.word_tag_vocab = word_tag_vocab if config.word_features == "jieba-pos" else None
         self.model = Tagger(config, len(vocab), len(bigram_vocab) if self.bigram_vocab else 0,
-                            len(char_vocab) if self.char_vocab else 0)
+                            len(char_vocab) if self.char_vocab else 0,
+                            len(word_tag_vocab) if self.word_tag_vocab else 0)
 
     @property
     def primary_metric(self) -> str:
@@ -168,7 +200,10 @@ class TagTask:
                                     max_size=config.max_vocab) if config.bigrams else None)
         char_vocab = (Vocab.build(([c for tok in s for c in tok] for s in train.sentences), min_freq=1)
                       if config.char_features else None)
-        return cls(config, vocab, bigram_vocab, char_vocab)
+        word_tag_vocab = None
+        if config.word_features == "jieba-pos":
+            word_tag_vocab = Vocab.build(_word_features(s, True)[1] for s in train.sentences)
+        return cls(config, vocab, bigram_vocab, char_vocab, word_tag_vocab)
 
     # -- data ------------------------------------------------------------------------------------------------
     def encode(self, data: TaggedDataset) -> dict:
@@ -180,8 +215,11 @@ class TagTask:
         if self.char_vocab is not None:
             enc["first"] = [self.char_vocab.encode([t[0] for t in s]) for s in data.sentences]
             enc["last"] = [self.char_vocab.encode([t[-1] for t in s]) for s in data.sentences]
-        if self.segmenter is not None:
-            enc["wordpos"] = [word_positions(s, self.segmenter("".join(s))) for s in data.sentences]
+        if self.config.word_features:
+            feats = [_word_features(s, self.word_tag_vocab is not None) for s in data.sentences]
+            enc["wordpos"] = [places for places, _ in feats]
+            if self.word_tag_vocab is not None:
+                enc["wordtag"] = [self.word_tag_vocab.encode(tags) for _, tags in feats]
         if data.tags is not None:
             unknown = sorted({t for tags in data.tags for t in tags} - set(index))
             if unknown:
@@ -191,14 +229,15 @@ class TagTask:
 
     def batches(self, enc: dict, batch_size: int, shuffle: bool = False, seed: int = 0) -> PaddedBatches:
         return PaddedBatches({"ids": enc["ids"], "bigrams": enc["bigrams"], "tags": enc["tags"],
-                              "first": enc.get("first"), "last": enc.get("last"), "wordpos": enc.get("wordpos")},
+                              "first": enc.get("first"), "last": enc.get("last"), "wordpos": enc.get("wordpos"),
+                              "wordtag": enc.get("wordtag")},
                              batch_size,
                              shuffle, seed, device=self.model.embedding.weight.device)
 
     # -- training and inference ------------------------------------------------------------------------------
     def step(self, batch) -> torch.Tensor:
         emissions = self.model(batch["ids"], batch["lengths"], batch.get("bigrams"), batch.get("first"),
-                               batch.get("last"), batch.get("wordpos"))
+                               batch.get("last"), batch.get("wordpos"), batch.get("wordtag"))
         if self.model.crf is not None:
             return -self.model.crf.log_likelihood(emissions, batch["tags"], batch["lengths"]).mean()
         valid = torch.arange(emissions.shape[1], device=emissions.device) < batch["lengths"].unsqueeze(1)
@@ -212,7 +251,7 @@ class TagTask:
         for batch in self.batches(enc, batch_size):
             emissions = (self.runner(batch["ids"], batch["lengths"], batch.get("bigrams")) if self.runner else
                          self.model(batch["ids"], batch["lengths"], batch.get("bigrams"), batch.get("first"),
-                                    batch.get("last"), batch.get("wordpos")))
+                                    batch.get("last"), batch.get("wordpos"), batch.get("wordtag")))
             best = (self.model.crf.viterbi(emissions, batch["lengths"])[0] if self.model.crf is not None
                     else emissions.argmax(2))
             for row, i, n in zip(best.cpu().tolist(), batch["index"], batch["lengths"].tolist()):
@@ -252,7 +291,8 @@ class TagTask:
 
     def vocabs(self) -> dict:
         """The vocabularies a run folder keeps, by role (``tokens`` -> vocab.json)."""
-        extra = {role: v for role, v in (("bigrams", self.bigram_vocab), ("chars", self.char_vocab)) if v is not None}
+        extra = {role: v for role, v in (("bigrams", self.bigram_vocab), ("chars", self.char_vocab),
+                                         ("wordtags", self.word_tag_vocab)) if v is not None}
         return {"tokens": self.vocab, **extra}
 
     @classmethod
@@ -261,7 +301,16 @@ class TagTask:
             raise ValueError("this run uses bigram features but keeps no bigram vocabulary (vocab_bigrams.json)")
         if config.char_features and "chars" not in vocabs:
             raise ValueError("this run uses character features but keeps no character vocabulary (vocab_chars.json)")
-        return cls(config, vocabs["tokens"], vocabs.get("bigrams"), vocabs.get("chars"))
+        if config.word_features == "jieba-pos" and "wordtags" not in vocabs:
+            raise ValueError("this run uses jieba's parts of speech but keeps no vocabulary of them "
+                             "(vocab_wordtags.json)")
+        return cls(config, vocabs["tokens"], vocabs.get("bigrams"), vocabs.get("chars"), vocabs.get("wordtags"))
+
+
+def _word_features(tokens: list[str], with_tags: bool):
+    """``(places, tags)`` of each token in jieba's words of the sentence (tags None without ``with_tags``)."""
+    words, tags = jieba_words("".join(tokens), with_tags)
+    return (word_positions(tokens, words), None) if tags is None else word_positions(tokens, words, tags)
 
 
 def tagging_report(gold: list, pred: list, config: TagConfig) -> dict:
