@@ -79,6 +79,41 @@ def test_tagger_emissions_and_tags(tmp_path):
     assert task.predict_records(texts) == plain
 
 
+@pytest.mark.parametrize("kind,features", [("entities", "jieba-pos"), ("tags", "jieba")])
+def test_tagger_with_word_and_character_features(tmp_path, kind, features):
+    """Every feature embedding a tagger adds (bigrams, first/last characters of words, jieba's word places and
+    parts of speech) becomes a graph input: same emissions, same tags on raw text."""
+    torch.manual_seed(3)
+    if kind == "entities":
+        data = TaggedDataset([list("张三在北京"), list("李四去上海玩")],
+                             [["B-PER", "E-PER", "O", "B-LOC", "E-LOC"],
+                              ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O"]], "toy")
+        config = TagConfig(scheme="BIOES", embedding_dim=6, units=8, word_features=features)
+    else:
+        data = TaggedDataset([["我们", "去", "北京"], ["他", "喜欢", "上海"]], [["r", "v", "ns"], ["r", "v", "ns"]], "toy")
+        config = TagConfig(kind="tags", tokenizer={"name": "jieba"}, embedding_dim=6, units=8, char_features=True,
+                           word_features=features)
+    task = TagTask.from_data(config, data)
+    task.model.eval()
+    export_onnx(task, tmp_path / "t.onnx")
+    runner = OnnxRunner(tmp_path / "t.onnx")
+    assert runner.inputs >= {"ids", "lengths", "bigrams", "wordpos"}
+    texts = ["张三去上海玩", "北京", "李四在北京玩了很久很久很久"]
+    enc = task.encode(TaggedDataset([task.tokenizer(t) for t in texts], None, "x"))
+    batch = next(iter(task.batches(enc, 8)))
+    features = {k: batch.get(k) for k in ("first", "last", "wordpos", "wordtag")}
+    with torch.no_grad():
+        want = task.model(batch["ids"], batch["lengths"], batch.get("bigrams"), **features)
+    got = runner(batch["ids"], batch["lengths"], batch.get("bigrams"), **features)
+    valid = torch.arange(want.shape[1]) < batch["lengths"].unsqueeze(1)
+    np.testing.assert_allclose(got[valid].numpy(), want[valid].numpy(), atol=1e-5, rtol=0)
+    plain = task.predict_records(texts)
+    task.runner = runner
+    assert task.predict_records(texts) == plain
+    with pytest.raises(ValueError, match="needs its 'wordpos' input"):
+        runner(batch["ids"], batch["lengths"], batch.get("bigrams"))
+
+
 def test_cli_export_and_onnx_backend(tmp_path, capsys):
     rows = ["label\ttext"] + [f"1\t真好{k}" for k in range(20)] + [f"0\t太差{k}" for k in range(20)]
     (tmp_path / "t.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")

@@ -9,8 +9,9 @@ which lstmkit's own engine follows. So padding never changes a real position's o
 
 The graph (``B`` and ``T`` dynamic; ``E`` embedding size, ``H`` units, ``D`` directions, ``K`` classes/tags):
 
-    ids (B, T) int64, lengths (B,) int64 [, bigrams (B, T) int64]
-    -> Gather(embedding)  (+ Gather(bigram embedding))      (B, T, E)
+    ids (B, T) int64, lengths (B,) int64 [, token features (B, T) int64: bigrams; a tagger's first, last
+    (characters of each word), wordpos (place in jieba's word), wordtag (that word's part of speech)]
+    -> Gather(embedding)  (+ Gather(each feature's embedding))  (B, T, E)
     -> Transpose                                             (T, B, E)
     -> per layer: LSTM(W, R, B, sequence_lens) -> Y (T, D, B, H) -> Transpose + Reshape (T, B, D*H)
     -> classifier: pooling over valid steps (max / mean / last / max+mean) -> MatMul + Add -> logits (B, K),
@@ -83,16 +84,27 @@ def _onnx_weights(lstm, k: int) -> tuple[np.ndarray, ...]:
     return np.stack(Ws), np.stack(Rs), np.stack(Bs)
 
 
-def _encoder(g: _Graph, model, bigrams: bool, lstm=None, embedding=None) -> tuple[str, list, str]:
-    """ids/lengths [/bigrams] -> the top layer's Y as (T, B, D*H), every layer's (Y_h, Y_c) (D, B, H), lengths
+_FEATURES = (("bigrams", "bigram_embedding"), ("first", "char_embedding"), ("last", "char_embedding"),
+             ("wordpos", "word_embedding"), ("wordtag", "word_tag_embedding"))
+
+
+def feature_inputs(model) -> list[tuple[str, str]]:
+    """``(input name, embedding attribute)`` of each token feature whose embedding ``model`` adds to the
+    token's: the graph's inputs after ids and lengths, named as the task's batches name them."""
+    return [(name, attr) for name, attr in _FEATURES if getattr(model, attr, None) is not None]
+
+
+def _encoder(g: _Graph, model, features: list, lstm=None, embedding=None) -> tuple[str, list, str]:
+    """ids/lengths [/features] -> the top layer's Y as (T, B, D*H), every layer's (Y_h, Y_c) (D, B, H), lengths
     int32."""
     lstm = lstm if lstm is not None else model.lstm
     embedding = embedding if embedding is not None else model.embedding
     x = g.op("Gather", [g.const("embedding", embedding.weight.detach().cpu().numpy()), "ids"])    # (B, T, E)
-    if bigrams:
-        xb = g.op("Gather", [g.const("bigram_embedding", model.bigram_embedding.weight.detach().cpu().numpy()),
-                             "bigrams"])
-        x = g.op("Add", [x, xb])
+    tables = {}
+    for name, attr in features:                 # first and last share one table
+        if attr not in tables:
+            tables[attr] = g.const(attr, getattr(model, attr).weight.detach().cpu().numpy())
+        x = g.op("Add", [x, g.op("Gather", [tables[attr], name])])
     x = g.op("Transpose", [x], perm=[1, 0, 2])                                                     # (T, B, E)
     lens32 = g.op("Cast", ["lengths"], to=6)                                                       # int32
     direction = "bidirectional" if lstm.bidirectional else "forward"
@@ -130,7 +142,7 @@ def build_classifier_graph(task):
     """The ONNX model of a :class:`ClassifyTask` (see the module docstring)."""
     model, c = task.model, task.config
     g = _Graph()
-    y, finals, _ = _encoder(g, model, model.bigram_embedding is not None)
+    y, finals, _ = _encoder(g, model, feature_inputs(model))
     pooled = []
     if c.pooling == "last":
         top = g.op("Transpose", [finals[-1][0]], perm=[1, 0, 2])                                             # (B, D, H)
@@ -154,12 +166,8 @@ def build_classifier_graph(task):
 def build_tagger_graph(task):
     """The ONNX model of a :class:`TagTask`: emissions (B, T, K); decoding follows outside the graph."""
     model = task.model
-    if model.char_embedding is not None:
-        raise ValueError("ONNX export does not cover taggers with character features (--char-features) yet")
-    if getattr(model, "word_embedding", None) is not None:
-        raise ValueError("ONNX export does not cover taggers with word features (--word-features) yet")
     g = _Graph()
-    y, _, _ = _encoder(g, model, model.bigram_embedding is not None)
+    y, _, _ = _encoder(g, model, feature_inputs(model))
     emissions = _linear(g, y, model.emit, "emit")                                                  # (T, B, K)
     g.op("Transpose", [emissions], perm=[1, 0, 2], name="emissions")
     return _model(g, task, ["emissions"], [("emissions", ["B", "T", len(task.labels)])])
@@ -171,7 +179,7 @@ def build_seq2seq_encoder_graph(task):
     decoder's search stays in lstmkit."""
     m = task.model
     g = _Graph()
-    y, finals, _ = _encoder(g, m, False, lstm=m.encoder, embedding=m.src_embedding)
+    y, finals, _ = _encoder(g, m, [], lstm=m.encoder, embedding=m.src_embedding)
     g.op("Transpose", [y], perm=[1, 0, 2], name="memory")
     outputs = [("memory", ["B", "S", m.directions * m.units])]
     for k, (y_h, y_c) in enumerate(finals):
@@ -189,8 +197,9 @@ def _model(g: _Graph, task, outputs, shapes):
 
     inputs = [helper.make_tensor_value_info("ids", TensorProto.INT64, ["B", "T"]),
               helper.make_tensor_value_info("lengths", TensorProto.INT64, ["B"])]
-    if getattr(task.model, "bigram_embedding", None) is not None:
-        inputs.append(helper.make_tensor_value_info("bigrams", TensorProto.INT64, ["B", "T"]))
+    if task.name != "seq2seq":
+        inputs += [helper.make_tensor_value_info(name, TensorProto.INT64, ["B", "T"])
+                   for name, _ in feature_inputs(task.model)]
     outs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in shapes]
     graph = helper.make_graph(g.nodes, f"lstmkit_{task.name}", inputs, outs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lstmkit")
@@ -213,7 +222,8 @@ def export_onnx(task, path) -> None:
 
 class OnnxRunner:
     """Runs an exported model on onnxruntime with the PyTorch model's call signature:
-    ``runner(ids, lengths, bigrams=None) -> logits (B, K) or emissions (B, T, K)`` as a torch tensor."""
+    ``runner(ids, lengths, bigrams=None, **features) -> logits (B, K) or emissions (B, T, K)`` as a torch
+    tensor (``features``: a tagger's first, last, wordpos, wordtag, as its batches name them)."""
 
     def __init__(self, path, threads: int | None = None):
         try:
@@ -231,8 +241,11 @@ class OnnxRunner:
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.output = self.session.get_outputs()[0].name
 
-    def __call__(self, ids, lengths, bigrams=None) -> torch.Tensor:
+    def __call__(self, ids, lengths, bigrams=None, **features) -> torch.Tensor:
         feed = {"ids": ids.cpu().numpy().astype(np.int64), "lengths": lengths.cpu().numpy().astype(np.int64)}
-        if "bigrams" in self.inputs:
-            feed["bigrams"] = bigrams.cpu().numpy().astype(np.int64)
+        features["bigrams"] = bigrams
+        for name in self.inputs - {"ids", "lengths"}:
+            if features.get(name) is None:
+                raise ValueError(f"the ONNX model needs its {name!r} input")
+            feed[name] = features[name].cpu().numpy().astype(np.int64)
         return torch.from_numpy(self.session.run([self.output], feed)[0])

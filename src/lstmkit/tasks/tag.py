@@ -249,9 +249,10 @@ class TagTask:
         self.model.eval()
         out = [None] * len(enc["ids"])
         for batch in self.batches(enc, batch_size):
-            emissions = (self.runner(batch["ids"], batch["lengths"], batch.get("bigrams")) if self.runner else
-                         self.model(batch["ids"], batch["lengths"], batch.get("bigrams"), batch.get("first"),
-                                    batch.get("last"), batch.get("wordpos"), batch.get("wordtag")))
+            features = {k: batch.get(k) for k in ("first", "last", "wordpos", "wordtag")}
+            emissions = (self.runner(batch["ids"], batch["lengths"], batch.get("bigrams"), **features)
+                         if self.runner else self.model(batch["ids"], batch["lengths"], batch.get("bigrams"),
+                                                        **features))
             best = (self.model.crf.viterbi(emissions, batch["lengths"])[0] if self.model.crf is not None
                     else emissions.argmax(2))
             for row, i, n in zip(best.cpu().tolist(), batch["index"], batch["lengths"].tolist()):
