@@ -11,6 +11,7 @@ Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -67,17 +68,24 @@ _POSSEG: list = []
 def jieba_words(text: str, with_tags: bool) -> tuple[list[str], list[str] | None]:
     """jieba's words of ``text`` (default dictionary, HMM on), and with ``with_tags`` their parts of speech
     (jieba.posseg: ``nr`` person, ``ns`` place, ``nt`` organisation, ...)."""
+    words, tags = _jieba_words(text, with_tags)
+    return list(words), None if tags is None else list(tags)
+
+
+@functools.lru_cache(maxsize=100_000)
+def _jieba_words(text: str, with_tags: bool):
+    # cached: building a run's vocabulary of parts of speech and encoding its data read the same sentences
     from ..text.tokenizers import _jieba_instance
 
     seg = _jieba_instance(None)
     if not with_tags:
-        return seg.lcut(text), None
+        return tuple(seg.lcut(text)), None
     if not _POSSEG:
         import jieba.posseg
 
         _POSSEG.append(jieba.posseg.POSTokenizer(seg))
     pairs = [(p.word, p.flag) for p in _POSSEG[0].cut(text)]
-    return [w for w, _ in pairs], [t for _, t in pairs]
+    return tuple(w for w, _ in pairs), tuple(t for _, t in pairs)
 
 
 @dataclass
