@@ -110,7 +110,7 @@ def test_tagger_with_word_and_character_features(tmp_path, kind, features):
     plain = task.predict_records(texts)
     task.runner = runner
     assert task.predict_records(texts) == plain
-    with pytest.raises(ValueError, match="needs its 'wordpos' input"):
+    with pytest.raises(ValueError, match=f"needs its {runner.input_names[3]!r} input"):
         runner(batch["ids"], batch["lengths"], batch.get("bigrams"))
 
 

@@ -238,13 +238,14 @@ class OnnxRunner:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
             raise ValueError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
-        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.input_names = [i.name for i in self.session.get_inputs()]      # the graph's order
+        self.inputs = set(self.input_names)
         self.output = self.session.get_outputs()[0].name
 
     def __call__(self, ids, lengths, bigrams=None, **features) -> torch.Tensor:
         feed = {"ids": ids.cpu().numpy().astype(np.int64), "lengths": lengths.cpu().numpy().astype(np.int64)}
         features["bigrams"] = bigrams
-        for name in self.inputs - {"ids", "lengths"}:
+        for name in self.input_names[2:]:
             if features.get(name) is None:
                 raise ValueError(f"the ONNX model needs its {name!r} input")
             feed[name] = features[name].cpu().numpy().astype(np.int64)
