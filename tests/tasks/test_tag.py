@@ -79,6 +79,9 @@ def test_cli_train_evaluate_predict_tag(tmp_path, capsys):
                  "--format", "conll", "--out", str(tmp_path / "run"), "--epochs", "6", "--units", "16",
                  "--embedding-dim", "16", "--batch-size", "16", "--lr", "0.01", "--quiet"]) == 0
     capsys.readouterr()
+    # NER's default features: character bigrams and jieba's word places
+    model = json.loads((tmp_path / "run" / "config.json").read_text())["model"]
+    assert model["bigrams"] and model["word_features"] == "jieba" and not model["char_features"]
     assert main(["evaluate", str(tmp_path / "run"), "--test", str(tmp_path / "dev.txt"), "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
     assert {"f1", "precision", "recall", "token_accuracy", "per_type"} <= set(m) and m["f1"] > 0.9

@@ -27,6 +27,12 @@ def _tag_data(args):
                            lambda d: _hold_out_sentences(d, str(args.train)), "sentences")
 
 
+def _word_features(choice: str | None, kind: str) -> str | None:
+    if choice is None:
+        return "jieba" if kind == "entities" else None
+    return None if choice == "none" else choice
+
+
 def train(args) -> int:
     from ..tasks.tag import TagConfig, TagTask
     from ..text.tags import detect_scheme
@@ -43,7 +49,7 @@ def train(args) -> int:
     tokenizer = {"name": "jieba"} if kind == "tags" else {"name": "char", "split_latin": True}
     config = TagConfig(kind=kind, scheme=scheme, format=fmt or "conll", tokenizer=tokenizer,
                        embedding_dim=args.embedding_dim, bigrams=args.bigrams, char_features=(kind == "tags" if args.char_features is None else args.char_features),
-                       word_features=None if args.word_features == "none" else args.word_features,
+                       word_features=_word_features(args.word_features, kind),
                        units=args.units, layers=args.layers,
                        dropout=args.dropout, decoder=args.decoder, constraints=args.constraints).check()
     seed_everything(args.seed)
@@ -72,10 +78,10 @@ def add_parser(sub) -> None:
     p.add_argument("--char-features", action=argparse.BooleanOptionalAction, default=None,
                    help="add each word's first and last character embeddings (default: on for --kind tags, "
                         "word-level POS tagging; off for character-level kinds)")
-    p.add_argument("--word-features", choices=["jieba", "jieba-pos", "none"], default="none",
+    p.add_argument("--word-features", choices=["jieba", "jieba-pos", "none"], default=None,
                    help="jieba: add each character's place (B/M/E/S) in the word jieba finds around it (soft-word "
-                        "features for NER); jieba-pos: and that word's part of speech (nr person, ns place, "
-                        "nt organisation, ...)")
+                        "features); jieba-pos: and that word's part of speech (nr person, ns place, nt "
+                        "organisation, ...). Default: jieba for --kind entities (NER), none otherwise")
     p.add_argument("--units", type=positive_int, default=model.units)
     p.add_argument("--layers", type=positive_int, default=model.layers)
     p.add_argument("--dropout", type=probability, default=model.dropout)
