@@ -48,9 +48,9 @@ def train(args) -> int:
     scheme = args.scheme or ("BMES" if kind == "words" else detect_scheme(train_data.tags))
     tokenizer = {"name": "jieba"} if kind == "tags" else {"name": "char", "split_latin": True}
     config = TagConfig(kind=kind, scheme=scheme, format=fmt or "conll", tokenizer=tokenizer,
-                       embedding_dim=args.embedding_dim, bigrams=args.bigrams, char_features=(kind == "tags" if args.char_features is None else args.char_features),
-                       word_features=_word_features(args.word_features, kind),
-                       units=args.units, layers=args.layers,
+                       embedding_dim=args.embedding_dim, bigrams=args.bigrams,
+                       char_features=kind == "tags" if args.char_features is None else args.char_features,
+                       word_features=_word_features(args.word_features, kind), units=args.units, layers=args.layers,
                        dropout=args.dropout, decoder=args.decoder, constraints=args.constraints).check()
     seed_everything(args.seed)
     task = TagTask.from_data(config, train_data)

@@ -109,20 +109,20 @@ def _final_states(step: Step, finals, D: int) -> None:
 
 def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
     from ..data.tagged import TaggedDataset
+    from ..tasks.tag import FEATURES
 
     m = task.model
     steps, padded, lengths, tokens = _front(task, texts, task.tokenizer, task.vocab)
     enc = task.encode(TaggedDataset(tokens, None, "explain"))
     ids, lens = torch.from_numpy(padded), torch.from_numpy(lengths)
-    feats = {k: (torch.from_numpy(pad_sequences(enc[k])[0]) if enc.get(k) is not None else None)
-             for k in ("bigrams", "first", "last", "wordpos", "wordtag")}
-    x = m.embed(ids, feats["bigrams"], feats["first"], feats["last"], feats["wordpos"], feats["wordtag"])  # (B, T, E)
+    feats = {k: torch.from_numpy(pad_sequences(enc[k])[0]) for k in FEATURES if enc.get(k) is not None}
+    x = m.embed(ids, **feats)                                                   # (B, T, E)
     s5 = Step(5, "embedding lookup").add("embedded batch", "(B, T, E)", x)
     if m.bigram_embedding is not None:
         s5.lines.append("each token's vector plus the vector of the token with its successor (bigram features)")
     if m.char_embedding is not None:
         s5.lines.append("plus the vectors of each word's first and last character (word features)")
-    if getattr(m, "word_embedding", None) is not None:
+    if m.word_embedding is not None:
         tags = ([task.word_tag_vocab.decode(t) for t in enc["wordtag"]] if enc.get("wordtag") is not None
                 else [[""] * len(t) for t in tokens])
         places = [" ".join(f"{t}/{'BMES'[i - 1]}{'/' + g if g else ''}" for t, i, g in zip(toks, pos, tg))
@@ -150,12 +150,10 @@ def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
     steps += [s5, s6, s7, s8]
     maps = [[Heatmap(f"tag probabilities softmax(emissions)  (T, K) = ({int(n)}, {K})",
                      probs[b, : int(n)].numpy(), tokens[b], list(task.labels))] for b, n in enumerate(lengths)]
-    params = _params([("embedding", m.embedding)] + ([("bigram embedding", m.bigram_embedding)]
-                     if m.bigram_embedding is not None else []) + ([("character embedding", m.char_embedding)]
-                     if m.char_embedding is not None else []) + ([("word-place embedding", m.word_embedding)]
-                     if getattr(m, "word_embedding", None) is not None else [])
-                     + ([("word-tag embedding", m.word_tag_embedding)]
-                        if getattr(m, "word_tag_embedding", None) is not None else []) + [("lstm", m.lstm.param_counts()),
+    tables = [("embedding", m.embedding), ("bigram embedding", m.bigram_embedding),
+              ("character embedding", m.char_embedding), ("word-place embedding", m.word_embedding),
+              ("word-tag embedding", m.word_tag_embedding)]
+    params = _params([(name, t) for name, t in tables if t is not None] + [("lstm", m.lstm.param_counts()),
                      ("emissions", m.emit)] + ([("crf", m.crf)] if m.crf is not None else []))
     return ModelTrace("tag", run, texts, steps, maps, results, params)
 

@@ -76,12 +76,12 @@ class TextClassifier(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.embedding = _embedding(vocab_size, c.embedding_dim)
+        self.embedding = padded_embedding(vocab_size, c.embedding_dim)
         self.embedding.weight.requires_grad_(not c.freeze_embeddings)
         if c.bigrams and bigram_vocab_size < 2:
             raise ValueError(f"bigrams=True needs a bigram vocabulary (with <pad> and <unk>), got size "
                              f"{bigram_vocab_size}")
-        self.bigram_embedding = _embedding(bigram_vocab_size, c.embedding_dim) if c.bigrams else None
+        self.bigram_embedding = padded_embedding(bigram_vocab_size, c.embedding_dim) if c.bigrams else None
         self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, bidirectional=c.bidirectional,
                          dropout=c.dropout if c.layers > 1 else 0.0, cell=c.cell, **c.cell_options)
         pooled = self.lstm.output_size * (2 if c.pooling == "max+mean" else 1)
@@ -108,9 +108,6 @@ class TextClassifier(nn.Module):
         if mode in ("mean", "max+mean"):
             pooled.append(outputs.sum(dim=1) / lengths.unsqueeze(1).to(outputs.dtype))  # padding is zero
         return torch.cat(pooled, dim=1)
-
-
-_embedding = padded_embedding   # the name the tagger imports
 
 
 def token_bigrams(tokens: list[str]) -> list[str]:

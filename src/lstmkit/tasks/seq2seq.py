@@ -130,8 +130,8 @@ class Seq2SeqTask:
         if data.targets is not None:
             tgt = [self.target_vocab.encode(self.target_tokenizer(t)) for t in data.targets]
             enc["refs"] = tgt                                       # whole references, for the metrics
-            enc["alternatives"] = [[self.target_vocab.encode(self.target_tokenizer(t)) for t in alts]
-                                   for alts in data.references()]
+            enc["alternatives"] = [[ref] + [self.target_vocab.encode(self.target_tokenizer(t)) for t in alts[1:]]
+                                   for ref, alts in zip(tgt, data.references())]   # each starts with its own
             cut = [t[: c.max_target_len] for t in tgt]
             enc["tgt_in"] = [[self.target_vocab.bos_id] + t for t in cut]     # <bos> y_1 .. y_n
             enc["tgt_out"] = [t + [self.target_vocab.eos_id] for t in cut]    # y_1 .. y_n <eos>

@@ -25,11 +25,13 @@ from ..nn import LSTM
 from ..nn.crf import CRF
 from ..text import Vocab, make_tokenizer
 from ..text.tags import SCHEMES, allowed_transitions, spans
-from .classify import _embedding, token_bigrams
+from ..nn.embedding import padded_embedding
+from .classify import token_bigrams
 
 KINDS = ("entities", "words", "tags")
 WORD_FEATURES = (None, "jieba", "jieba-pos")
 WORD_POSITIONS = ("B", "M", "E", "S")       # ids 1..4 of the soft-word features; 0 is padding
+FEATURES = ("bigrams", "first", "last", "wordpos", "wordtag")   # the token features a batch may carry, by name
 
 
 def word_positions(tokens: list[str], words: list[str], tags: list[str] | None = None):
@@ -62,29 +64,25 @@ def word_positions(tokens: list[str], words: list[str], tags: list[str] | None =
     return places if tags is None else (places, token_tags)
 
 
-_POSSEG: list = []
+@functools.cache
+def _posseg():
+    import jieba.posseg
 
+    from ..text.tokenizers import _jieba_instance
 
-def jieba_words(text: str, with_tags: bool) -> tuple[list[str], list[str] | None]:
-    """jieba's words of ``text`` (default dictionary, HMM on), and with ``with_tags`` their parts of speech
-    (jieba.posseg: ``nr`` person, ``ns`` place, ``nt`` organisation, ...)."""
-    words, tags = _jieba_words(text, with_tags)
-    return list(words), None if tags is None else list(tags)
+    return jieba.posseg.POSTokenizer(_jieba_instance(None))
 
 
 @functools.lru_cache(maxsize=100_000)
-def _jieba_words(text: str, with_tags: bool):
-    # cached: building a run's vocabulary of parts of speech and encoding its data read the same sentences
+def _jieba_words(text: str, with_tags: bool) -> tuple[tuple, tuple | None]:
+    """jieba's words of ``text`` (default dictionary, HMM on), and with ``with_tags`` their parts of speech
+    (jieba.posseg: ``nr`` person, ``ns`` place, ``nt`` organisation, ...). Cached: building a run's vocabulary
+    of parts of speech and encoding its data read the same sentences."""
     from ..text.tokenizers import _jieba_instance
 
-    seg = _jieba_instance(None)
     if not with_tags:
-        return tuple(seg.lcut(text)), None
-    if not _POSSEG:
-        import jieba.posseg
-
-        _POSSEG.append(jieba.posseg.POSTokenizer(seg))
-    pairs = [(p.word, p.flag) for p in _POSSEG[0].cut(text)]
+        return tuple(_jieba_instance(None).lcut(text)), None
+    pairs = [(p.word, p.flag) for p in _posseg().cut(text)]
     return tuple(w for w, _ in pairs), tuple(t for _, t in pairs)
 
 
@@ -138,11 +136,11 @@ class Tagger(nn.Module):
                  word_tag_vocab_size: int = 0):
         super().__init__()
         c, K = config, len(config.labels)
-        self.embedding = _embedding(vocab_size, c.embedding_dim)
-        self.bigram_embedding = _embedding(bigram_vocab_size, c.embedding_dim) if c.bigrams else None
-        self.char_embedding = _embedding(char_vocab_size, c.embedding_dim) if c.char_features else None
-        self.word_embedding = (_embedding(1 + len(WORD_POSITIONS), c.embedding_dim) if c.word_features else None)
-        self.word_tag_embedding = (_embedding(word_tag_vocab_size, c.embedding_dim)
+        self.embedding = padded_embedding(vocab_size, c.embedding_dim)
+        self.bigram_embedding = padded_embedding(bigram_vocab_size, c.embedding_dim) if c.bigrams else None
+        self.char_embedding = padded_embedding(char_vocab_size, c.embedding_dim) if c.char_features else None
+        self.word_embedding = padded_embedding(1 + len(WORD_POSITIONS), c.embedding_dim) if c.word_features else None
+        self.word_tag_embedding = (padded_embedding(word_tag_vocab_size, c.embedding_dim)
                                    if c.word_features == "jieba-pos" else None)
         self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, bidirectional=True,
                          dropout=c.dropout if c.layers > 1 else 0.0)
@@ -167,7 +165,7 @@ class Tagger(nn.Module):
         return x
 
     def forward(self, ids, lengths, bigrams=None, first=None, last=None, wordpos=None, wordtag=None):
-        x = self.embed(ids, bigrams, first, last, wordpos, wordtag)                 # (B, T, E)
+        x = self.embed(ids, bigrams, first, last, wordpos, wordtag)       # (B, T, E)
         outputs, _ = self.lstm(self.dropout(x), lengths)                   # (B, T, 2H): every step's h
         return self.emit(self.dropout(outputs))                            # (B, T, K)
 
@@ -216,8 +214,7 @@ class TagTask:
     # -- data ------------------------------------------------------------------------------------------------
     def encode(self, data: TaggedDataset) -> dict:
         index = {t: k for k, t in enumerate(self.labels)}
-        enc = {"ids": [self.vocab.encode(s) for s in data.sentences], "tags": None, "bigrams": None, "first": None,
-               "last": None}
+        enc = {"ids": [self.vocab.encode(s) for s in data.sentences], "tags": None}
         if self.bigram_vocab is not None:
             enc["bigrams"] = [self.bigram_vocab.encode(token_bigrams(s)) for s in data.sentences]
         if self.char_vocab is not None:
@@ -236,16 +233,12 @@ class TagTask:
         return enc
 
     def batches(self, enc: dict, batch_size: int, shuffle: bool = False, seed: int = 0) -> PaddedBatches:
-        return PaddedBatches({"ids": enc["ids"], "bigrams": enc["bigrams"], "tags": enc["tags"],
-                              "first": enc.get("first"), "last": enc.get("last"), "wordpos": enc.get("wordpos"),
-                              "wordtag": enc.get("wordtag")},
-                             batch_size,
-                             shuffle, seed, device=self.model.embedding.weight.device)
+        return PaddedBatches({"ids": enc["ids"], "tags": enc["tags"], **{k: enc.get(k) for k in FEATURES}},
+                             batch_size, shuffle, seed, device=self.model.embedding.weight.device)
 
     # -- training and inference ------------------------------------------------------------------------------
     def step(self, batch) -> torch.Tensor:
-        emissions = self.model(batch["ids"], batch["lengths"], batch.get("bigrams"), batch.get("first"),
-                               batch.get("last"), batch.get("wordpos"), batch.get("wordtag"))
+        emissions = self.model(batch["ids"], batch["lengths"], **{k: batch.get(k) for k in FEATURES})
         if self.model.crf is not None:
             return -self.model.crf.log_likelihood(emissions, batch["tags"], batch["lengths"]).mean()
         valid = torch.arange(emissions.shape[1], device=emissions.device) < batch["lengths"].unsqueeze(1)
@@ -257,10 +250,8 @@ class TagTask:
         self.model.eval()
         out = [None] * len(enc["ids"])
         for batch in self.batches(enc, batch_size):
-            features = {k: batch.get(k) for k in ("first", "last", "wordpos", "wordtag")}
-            emissions = (self.runner(batch["ids"], batch["lengths"], batch.get("bigrams"), **features)
-                         if self.runner else self.model(batch["ids"], batch["lengths"], batch.get("bigrams"),
-                                                        **features))
+            emissions = (self.runner or self.model)(batch["ids"], batch["lengths"],
+                                                    **{k: batch.get(k) for k in FEATURES})
             best = (self.model.crf.viterbi(emissions, batch["lengths"])[0] if self.model.crf is not None
                     else emissions.argmax(2))
             for row, i, n in zip(best.cpu().tolist(), batch["index"], batch["lengths"].tolist()):
@@ -318,7 +309,7 @@ class TagTask:
 
 def _word_features(tokens: list[str], with_tags: bool):
     """``(places, tags)`` of each token in jieba's words of the sentence (tags None without ``with_tags``)."""
-    words, tags = jieba_words("".join(tokens), with_tags)
+    words, tags = _jieba_words("".join(tokens), with_tags)
     return (word_positions(tokens, words), None) if tags is None else word_positions(tokens, words, tags)
 
 

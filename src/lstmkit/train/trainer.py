@@ -95,8 +95,8 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
     """Train ``task.model`` on the encoded ``train`` set, select on ``dev``; returns the best epoch's record.
 
     ``on_epoch(record)`` is called after every epoch with ``{"epoch", "train_loss", "dev": metrics, "lr",
-    "seconds", "<unit>_per_s"}`` (``sentences_per_s`` unless the task says otherwise); ``on_best(record)`` whenever the dev metric improves. At the end the
-    model holds the best epoch's weights.
+    "seconds", "<unit>_per_s"}`` (``sentences_per_s`` unless the task says otherwise); ``on_best(record)``
+    whenever the dev metric improves. At the end the model holds the best epoch's weights.
     """
     config.check()
     seed_everything(config.seed)
@@ -134,7 +134,8 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
             n = count(batch)
             seen += n
             loss_sum += loss.item() * n
-            bar.set_postfix({"loss": f"{loss_sum / seen:.4f}", f"{unit}/s": f"{seen / (time.perf_counter() - t0):.0f}"})
+            rate = seen / (time.perf_counter() - t0)
+            bar.set_postfix({"loss": f"{loss_sum / seen:.4f}", f"{unit}/s": f"{rate:.0f}"})
         bar.close()
         seconds = time.perf_counter() - t0
         dev_metrics = task.evaluate(dev)
