@@ -238,3 +238,22 @@ def test_word_features_carry_jiebas_words_to_the_tagger(tmp_path, capsys, featur
         assert (tmp_path / "run" / "vocab_wordtags.json").is_file() and "nr" not in again.word_tag_vocab
     with pytest.raises(ValueError, match="word_features"):
         TagConfig(word_features="pkuseg").check()
+
+
+def test_bigram_vocabulary_keeps_the_most_frequent_seen_twice():
+    from collections import Counter
+
+    from lstmkit.tasks.tag import token_bigrams
+
+    train = _toy(60, 5)
+    counts = Counter(b for s in train.sentences for b in token_bigrams(s))
+    twice = sorted((b for b, n in counts.items() if n >= 2), key=lambda b: -counts[b])
+    assert 0 < len(twice) < len(counts)    # some bigrams are seen once and never get an id
+    every = TagTask.from_data(TagConfig(kind="entities", scheme="BMES", max_bigrams=None), train).bigram_vocab
+    assert set(every.itos[2:]) == set(twice)
+    capped = TagTask.from_data(TagConfig(kind="entities", scheme="BMES", max_bigrams=7), train).bigram_vocab
+    assert len(capped) == 7 and capped.itos[:2] == ["<pad>", "<unk>"] and capped.itos[2:] == every.itos[2:7]
+    assert counts[capped.itos[-1]] >= max(counts[b] for b in every.itos[7:])
+    for bad in (1, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_bigrams"):
+            TagConfig(max_bigrams=bad).check()

@@ -19,6 +19,7 @@ def checked(cast, check, expected: str):
 
 
 positive_int = checked(int, lambda v: v > 0, "a positive integer")
+non_negative_int = checked(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = checked(float, lambda v: v > 0, "a positive number")
 probability = checked(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_training_args, positive_int, probability, train_and_report, training_splits
+from .common import add_training_args, non_negative_int, positive_int, probability, train_and_report, training_splits
 
 TASK, KIND = "tag", "tagging"
 _CORPUS_FORMAT = {"msra-ner": "conll", "pd98-seg": "segmented", "pd98-pos": "wordtag"}
@@ -48,7 +48,7 @@ def train(args) -> int:
     scheme = args.scheme or ("BMES" if kind == "words" else detect_scheme(train_data.tags))
     tokenizer = {"name": "jieba"} if kind == "tags" else {"name": "char", "split_latin": True}
     config = TagConfig(kind=kind, scheme=scheme, format=fmt or "conll", tokenizer=tokenizer,
-                       embedding_dim=args.embedding_dim, bigrams=args.bigrams,
+                       embedding_dim=args.embedding_dim, bigrams=args.bigrams, max_bigrams=args.max_bigrams or None,
                        char_features=kind == "tags" if args.char_features is None else args.char_features,
                        word_features=_word_features(args.word_features, kind), units=args.units, layers=args.layers,
                        dropout=args.dropout, decoder=args.decoder, constraints=args.constraints).check()
@@ -75,6 +75,9 @@ def add_parser(sub) -> None:
     p.add_argument("--scheme", choices=["BIO", "BIOES", "BMES"], help="default: detected from the tags")
     p.add_argument("--embedding-dim", type=positive_int, default=model.embedding_dim)
     p.add_argument("--bigrams", action=argparse.BooleanOptionalAction, default=model.bigrams)
+    p.add_argument("--max-bigrams", type=non_negative_int, default=model.max_bigrams, metavar="N",
+                   help="the bigram vocabulary's size: the most frequent character bigrams seen at least twice "
+                        "in training, <pad> and <unk> included (default: %(default)s; 0: every such bigram)")
     p.add_argument("--char-features", action=argparse.BooleanOptionalAction, default=None,
                    help="add each word's first and last character embeddings (default: on for --kind tags, "
                         "word-level POS tagging; off for character-level kinds)")

@@ -108,6 +108,8 @@ class TagConfig:
     constraints: bool = True             # forbid the scheme's illegal transitions in the CRF
     min_freq: int = 1
     max_vocab: int | None = 50_000
+    max_bigrams: int | None = 50_000     # bigram vocabulary size (specials included): the most frequent bigrams
+                                         # seen twice or more; None: all of them
     labels: list = field(default_factory=list)
 
     def check(self) -> "TagConfig":
@@ -119,6 +121,10 @@ class TagConfig:
             raise ValueError(f"decoder must be crf or softmax, got {self.decoder!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        for name in ("max_vocab", "max_bigrams"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
+                raise ValueError(f"{name} must be None or an int >= 2 (<pad> and <unk> count), got {value!r}")
         if self.word_features not in WORD_FEATURES:
             raise ValueError(f"word_features must be one of {WORD_FEATURES}, got {self.word_features!r}")
         make_tokenizer(self.tokenizer)
@@ -203,7 +209,7 @@ class TagTask:
         config.check()
         vocab = Vocab.build(train.sentences, min_freq=config.min_freq, max_size=config.max_vocab)
         bigram_vocab = (Vocab.build((token_bigrams(s) for s in train.sentences), min_freq=2,
-                                    max_size=config.max_vocab) if config.bigrams else None)
+                                    max_size=config.max_bigrams) if config.bigrams else None)
         char_vocab = (Vocab.build(([c for tok in s for c in tok] for s in train.sentences), min_freq=1)
                       if config.char_features else None)
         word_tag_vocab = None
