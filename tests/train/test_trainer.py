@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lstmkit.train.metrics import classification_report
-from lstmkit.train.trainer import TrainConfig, TrainingError, fit, lr_factor
+from lstmkit.train.trainer import TrainConfig, TrainingError, fit, lr_factor, make_optimizer
 
 
 class _Task:
@@ -93,3 +93,27 @@ def test_ties_on_the_dev_metric_go_to_the_lower_loss():
     assert not _better({"accuracy": 1.0}, {"accuracy": 1.0}, "accuracy")
     assert _better({"perplexity": 9.0}, {"perplexity": 12.0}, "perplexity", greater=False)
     assert not _better({"perplexity": 12.0}, {"perplexity": 9.0}, "perplexity", greater=False)
+
+
+def test_fused_adamw_matches_the_plain_one_and_decays_matrices_only():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(50, 8), torch.nn.Linear(8, 3))
+    twin = torch.nn.Sequential(torch.nn.Embedding(50, 8), torch.nn.Linear(8, 3))
+    twin.load_state_dict(model.state_dict())
+    start = model[0].weight.detach().clone()
+    config = TrainConfig(lr=0.01, weight_decay=0.1)
+    fused, plain = make_optimizer(model.parameters(), config), make_optimizer(twin.parameters(), config, fused=False)
+    assert fused.defaults["fused"] and not plain.defaults["fused"]
+    assert [g["weight_decay"] for g in fused.param_groups] == [0.1, 0.0]
+    assert [p.dim() for p in fused.param_groups[0]["params"]] == [2, 2]     # embedding, linear weight
+    ids, y = torch.randint(0, 25, (16,)), torch.randint(0, 3, (16,))       # rows 25..49 are never looked up
+    for _ in range(5):
+        for m, opt in ((model, fused), (twin, plain)):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(m(ids), y).backward()
+            opt.step()
+    for a, b in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert (model[0].weight[:25] - start[:25]).abs().max() > 0.01           # trained rows moved
+    # a row with no gradient only decays (AdamW's decoupled weight decay): w * (1 - lr * wd) per step
+    torch.testing.assert_close(model[0].weight[25:], start[25:] * (1 - 0.01 * 0.1) ** 5)
