@@ -28,8 +28,7 @@ def bench_lstmkit(name: str, epochs: int | None, log) -> dict:
     kind, scheme, metric = SETUP[name]
     splits = load_corpus(name)
     seed_everything(13)
-    tokenizer = {"name": "jieba"} if kind == "tags" else {"name": "char", "split_latin": True}
-    task = TagTask.from_data(TagConfig(kind=kind, scheme=scheme, tokenizer=tokenizer), splits["train"])
+    task = TagTask.from_data(TagConfig.for_kind(kind, scheme=scheme), splits["train"])
     best, train_s = train_timed(task, splits, epochs, log)
     test = splits["test"]
     t0 = time.perf_counter()

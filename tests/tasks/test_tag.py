@@ -263,18 +263,21 @@ def test_model_defaults_depend_on_the_kind_and_a_flag_wins():
     from lstmkit.cli import build_parser
     from lstmkit.cli.tag import _model_options
 
-    def options(*flags, kind):
-        return _model_options(build_parser().parse_args(["train", "tag", "--out", "x", *flags]), kind)
+    def config(*flags, kind):
+        args = build_parser().parse_args(["train", "tag", "--out", "x", *flags])
+        return TagConfig.for_kind(kind, scheme="BMES", **_model_options(args))
 
-    ner, seg, pos = options(kind="entities"), options(kind="words"), options(kind="tags")
-    assert (ner["word_features"], ner["max_bigrams"], ner["embedding_dim"], ner["dropout"]) == ("jieba", None, 200, 0.5)
-    base = TagConfig()
-    assert (seg["word_features"], seg["max_bigrams"], seg["embedding_dim"], seg["dropout"], seg["char_features"]) == \
+    ner, seg, pos, base = config(kind="entities"), config(kind="words"), config(kind="tags"), TagConfig()
+    assert (ner.word_features, ner.max_bigrams, ner.embedding_dim, ner.dropout) == ("jieba", None, 200, 0.5)
+    assert (seg.word_features, seg.max_bigrams, seg.embedding_dim, seg.dropout, seg.char_features) == \
         (None, base.max_bigrams, base.embedding_dim, base.dropout, False)
-    assert pos["char_features"] is True and pos["word_features"] is None
-    mine = options("--word-features", "none", "--max-bigrams", "1000", "--embedding-dim", "64", "--dropout", "0",
-                   "--no-char-features", kind="entities")
-    assert (mine["word_features"], mine["max_bigrams"], mine["embedding_dim"], mine["dropout"]) == (None, 1000, 64, 0.0)
-    assert options("--no-char-features", kind="tags")["char_features"] is False
-    assert options("--max-bigrams", "0", kind="words")["max_bigrams"] is None
-    TagConfig(kind="entities", scheme="BMES", **ner).check()
+    assert pos.char_features and pos.word_features is None and pos.tokenizer == {"name": "jieba"}
+    mine = config("--word-features", "none", "--max-bigrams", "1000", "--embedding-dim", "64", "--dropout", "0",
+                  "--no-char-features", kind="entities")
+    assert (mine.word_features, mine.max_bigrams, mine.embedding_dim, mine.dropout) == (None, 1000, 64, 0.0)
+    assert not config("--no-char-features", kind="tags").char_features
+    assert config("--max-bigrams", "0", kind="words").max_bigrams is None
+    pos.tokenizer["name"] = "char"          # each config owns its defaults
+    assert TagConfig.for_kind("tags").tokenizer == {"name": "jieba"}
+    with pytest.raises(ValueError, match="kind"):
+        TagConfig.for_kind("chunks")

@@ -27,30 +27,18 @@ def _tag_data(args):
                            lambda d: _hold_out_sentences(d, str(args.train)), "sentences")
 
 
-# Defaults that differ by kind, chosen on each corpus's dev split (README, "Sequence labelling"); a flag given
-# on the command line wins. NER: soft-word features from jieba, every bigram seen twice, a wider embedding and
-# more dropout (MSRA test F1 0.873 -> 0.90). Everything else: TagConfig's defaults.
-KIND_DEFAULTS = {
-    "entities": {"word_features": "jieba", "max_bigrams": 0, "embedding_dim": 200, "dropout": 0.5},
-    "words": {}, "tags": {"char_features": True},
-}
+MODEL_OPTIONS = ("embedding_dim", "bigrams", "max_bigrams", "char_features", "word_features", "units", "layers",
+                 "dropout", "decoder", "constraints")
 
 
-def _model_options(args, kind: str) -> dict:
-    """The model options of ``args`` (``None``: not given) with ``kind``'s defaults, then TagConfig's."""
-    from ..tasks.tag import TagConfig
-
-    base, options = TagConfig(), {}
-    for name in ("embedding_dim", "bigrams", "max_bigrams", "char_features", "word_features", "units", "layers",
-                 "dropout", "decoder", "constraints"):
-        value = getattr(args, name)
-        if value is None:
-            value = KIND_DEFAULTS[kind].get(name, getattr(base, name))
-        options[name] = value
-    options["max_bigrams"] = options["max_bigrams"] or None        # 0: every bigram seen twice
-    options["word_features"] = None if options["word_features"] == "none" else options["word_features"]
-    options["char_features"] = bool(options["char_features"])
-    return options
+def _model_options(args) -> dict:
+    """The model options given on the command line (the rest come from TagConfig.for_kind)."""
+    given = {name: getattr(args, name) for name in MODEL_OPTIONS if getattr(args, name) is not None}
+    if "max_bigrams" in given:
+        given["max_bigrams"] = given["max_bigrams"] or None        # 0: every bigram seen twice
+    if "word_features" in given:
+        given["word_features"] = None if given["word_features"] == "none" else given["word_features"]
+    return given
 
 
 def train(args) -> int:
@@ -66,9 +54,7 @@ def train(args) -> int:
         kind = args.kind or "words"
     train_data, dev, test = _tag_data(args)
     scheme = args.scheme or ("BMES" if kind == "words" else detect_scheme(train_data.tags))
-    tokenizer = {"name": "jieba"} if kind == "tags" else {"name": "char", "split_latin": True}
-    config = TagConfig(kind=kind, scheme=scheme, format=fmt or "conll", tokenizer=tokenizer,
-                       **_model_options(args, kind)).check()
+    config = TagConfig.for_kind(kind, scheme=scheme, format=fmt or "conll", **_model_options(args))
     seed_everything(args.seed)
     task = TagTask.from_data(config, train_data)
     metric = task.primary_metric
@@ -77,7 +63,7 @@ def train(args) -> int:
 
 
 def add_parser(sub) -> None:
-    from ..tasks.tag import TagConfig
+    from ..tasks.tag import KIND_DEFAULTS, TagConfig
 
     model = TagConfig()
     p = sub.add_parser("tag", help="sequence labelling: NER, word segmentation, POS (BiLSTM-CRF)",
@@ -98,8 +84,9 @@ def add_parser(sub) -> None:
             (f"{base} otherwise" if special else base)
 
     p.add_argument("--embedding-dim", type=positive_int, help=default("embedding_dim"))
-    p.add_argument("--bigrams", action=argparse.BooleanOptionalAction, default=model.bigrams,
-                   help="add an embedding of each character with its successor")
+    p.add_argument("--bigrams", action=argparse.BooleanOptionalAction,
+                   help="add an embedding of each character with its successor (" +
+                        default("bigrams", lambda v: "on" if v else "off") + ")")
     p.add_argument("--max-bigrams", type=non_negative_int, metavar="N",
                    help="the bigram vocabulary's size: the most frequent character bigrams seen at least twice "
                         "in training, <pad> and <unk> included; 0: every such bigram ("
