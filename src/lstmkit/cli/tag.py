@@ -76,6 +76,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--kind", choices=["entities", "words", "tags"], help="default: from the format")
     p.add_argument("--scheme", choices=["BIO", "BIOES", "BMES"], help="default: detected from the tags")
+
     def default(name: str, show=str) -> str:
         """Help text naming ``name``'s default per kind."""
         base = show(getattr(model, name))
