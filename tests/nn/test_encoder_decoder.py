@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from lstmkit.nn.seq2seq import Seq2Seq, length_penalty
+from lstmkit.nn.seq2seq import Seq2Seq, Seq2SeqEnsemble, length_penalty
 
 BOS, EOS = 2, 3
 
@@ -107,3 +107,61 @@ def test_without_input_feeding_the_fused_decoder_equals_the_step_loop(attention)
         if weights is not None:
             assert torch.allclose(weights[:, t], w, atol=1e-12)
     assert torch.allclose(logits, torch.stack(steps, 1), atol=1e-12)
+
+
+# -- ensembles ---------------------------------------------------------------------------------------------------
+def _batch():
+    torch.manual_seed(5)
+    lengths = torch.tensor([5, 4, 3, 2, 1, 5])
+    src = torch.randint(3, 7, (6, 5)).masked_fill(torch.arange(5) >= lengths.unsqueeze(1), 0)
+    return src, lengths
+
+
+def test_an_ensemble_of_one_decodes_as_its_model():
+    m = _model("general", seed=3)
+    one = Seq2SeqEnsemble([m])
+    src, lengths = _batch()
+    for a, b in zip(m.greedy(src, lengths, 7), one.greedy(src, lengths, 7)):
+        assert a.tokens == b.tokens and math.isclose(a.log_prob, b.log_prob, abs_tol=1e-12)
+    for a, b in zip(m.beam_search(src, lengths, 4, 7), one.beam_search(src, lengths, 4, 7)):
+        assert [h.tokens for h in a] == [h.tokens for h in b]
+        assert all(math.isclose(x.score, y.score, abs_tol=1e-12) for x, y in zip(a, b))
+
+
+def test_an_ensemble_averages_its_members_probabilities():
+    m1, m2, m3 = _model("general", seed=1), _model("additive", seed=2), _model("none", seed=8)
+    ens = Seq2SeqEnsemble([m1, m2, m3])
+    src, lengths = _batch()
+    tgt_in = torch.tensor([[BOS, 4, 5, 1]] * 6)
+    by_hand = torch.stack([torch.softmax(m(src, lengths, tgt_in), dim=2) for m in (m1, m2, m3)]).mean(0)
+    assert torch.allclose(ens(src, lengths, tgt_in).exp(), by_hand, atol=1e-12)
+    # stepping the members' decoders gives the same distribution, step after step (<pad>/<bos> never come out)
+    forced = ens(src, lengths, tgt_in)
+    carry = ens.start(src, lengths)
+    for t in range(4):
+        logp, carry = ens.advance(tgt_in[:, t], carry)
+        assert torch.isinf(logp[:, [0, BOS]]).all()
+        keep = [1, EOS, 4, 5]
+        assert torch.allclose(logp[:, keep], forced[:, t, keep], atol=1e-12)
+    # the ensemble's search is exact under the averaged distribution: a wide beam ranks every output by it
+    one_src, one_len = src[:1], lengths[:1]
+    found = ens.beam_search(one_src, one_len, beam_size=6 ** 3, max_len=3, alpha=0.0, n_best=3)[0]
+    best = []
+    for L in range(3):
+        for ys in itertools.product([1, 4, 5], repeat=L):
+            tgt = torch.tensor([[BOS, *ys]])
+            logp = ens(one_src, one_len, tgt)[0].detach()
+            best.append((sum(float(logp[t, y]) for t, y in enumerate([*ys, EOS])), list(ys)))
+    best.sort(key=lambda o: -o[0])
+    finished = [h for h in found if h.finished]
+    assert [h.tokens for h in finished[:2]] == [ys for _, ys in best[:2]]
+    assert math.isclose(finished[0].log_prob, best[0][0], abs_tol=1e-9)
+
+
+def test_ensemble_members_must_share_vocabularies():
+    with pytest.raises(ValueError, match="member 2 has"):
+        Seq2SeqEnsemble([_model(V=6), _model(V=7)])
+    with pytest.raises(TypeError, match="non-empty list of Seq2Seq"):
+        Seq2SeqEnsemble([])
+    with pytest.raises(TypeError, match="non-empty list of Seq2Seq"):
+        Seq2SeqEnsemble([_model(), torch.nn.Linear(2, 2)])

@@ -166,3 +166,42 @@ def test_cli_init_from_trains_a_run_further(tmp_path, capsys):
                  "--init-from", str(first)]) == 2
     err = capsys.readouterr().err.strip()
     assert "units is 24" in err and len(err.splitlines()) == 1
+
+
+def test_cli_ensemble_decodes_with_several_runs(tmp_path, capsys):
+    """evaluate/predict --ensemble: a run joined with itself scores as the run alone; two runs of the same data
+    decode together; a run over other vocabularies, or a non-seq2seq use, is a one-line error."""
+    train, dev = _reverse_task(300, 6), _reverse_task(40, 7)
+    for name, data in (("train", train), ("dev", dev)):
+        (tmp_path / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in zip(data.sources, data.targets)),
+                                              encoding="utf-8")
+    (tmp_path / "other.tsv").write_text("xyz\tZ Y X\nyx\tX Y\n" * 20, encoding="utf-8")
+    files = ["--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"), "--quiet"]
+    small = ["--epochs", "2", "--units", "16", "--embedding-dim", "8"]
+    a, b, other = tmp_path / "a", tmp_path / "b", tmp_path / "other"
+    assert main(["train", "seq2seq", *files, *small, "--out", str(a), "--seed", "1"]) == 0
+    assert main(["train", "seq2seq", *files, *small, "--out", str(b), "--seed", "2"]) == 0
+    assert main(["train", "seq2seq", "--train", str(tmp_path / "other.tsv"), "--dev", str(tmp_path / "other.tsv"),
+                 *small, "--quiet",
+                 "--out", str(other)]) == 0
+    capsys.readouterr()
+    test = ["--test", str(tmp_path / "dev.tsv"), "--json"]
+    runs = {}
+    for name, extra in (("a", []), ("a+a", ["--ensemble", str(a)]), ("a+b", ["--ensemble", str(b)])):
+        assert main(["evaluate", str(a), *test, *extra]) == 0
+        runs[name] = json.loads(capsys.readouterr().out)
+    assert "members" not in runs["a"] and runs["a+a"]["members"] == 2 and runs["a+b"]["members"] == 2
+    for key in ("wer", "per", "wer_any"):
+        assert runs["a+a"][key] == runs["a"][key]
+    assert runs["a+a"]["loss"] == pytest.approx(runs["a"]["loss"], abs=1e-5)
+    assert runs["a+b"]["loss"] != pytest.approx(runs["a"]["loss"], abs=1e-5)
+    assert main(["evaluate", str(a), "--test", str(tmp_path / "dev.tsv"), "--ensemble", str(b)]) == 0
+    assert "an ensemble of 2 runs" in capsys.readouterr().out
+    assert main(["predict", str(a), "abc", "--json", "--ensemble", str(b), "--n-best", "2"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["input"] == "abc" and len(rec["nbest"]) == 2
+    assert main(["evaluate", str(a), *test, "--ensemble", str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "vocabulary differs" in err and len(err.splitlines()) == 1
+    assert main(["evaluate", str(a), *test, "--ensemble", str(tmp_path / "missing")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -120,18 +120,20 @@ def read_test(args, config: dict):
 
 
 def print_metrics(metrics: dict, data) -> None:
-    print(f"{data.source} ({metrics['n']:,} pairs, beam {metrics['beam_size']}):")
+    models = f", an ensemble of {metrics['members']} runs" if metrics.get("members", 1) > 1 else ""
+    print(f"{data.source} ({metrics['n']:,} pairs, beam {metrics['beam_size']}{models}):")
     for key in ("wer", "per", "exact_match", "wer_any", "per_any", "loss"):
         print(f"{key:<14}{metrics[key]:.4f}")
 
 
 def predict(args, config: dict) -> list[dict]:
-    from ..train.checkpoint import load_run
+    from ..train.runs import load_task
 
     texts = input_texts(args)
     if not texts:
         raise ValueError("nothing to decode: give TEXT arguments, --file F, or lines on standard input")
-    return load_run(args.run).predict_records(texts, beam_size=args.beam_size, n_best=args.n_best)
+    task = load_task(args.run, args.ensemble or ())
+    return task.predict_records(texts, beam_size=args.beam_size, n_best=args.n_best)
 
 
 def plain(rec: dict) -> str:

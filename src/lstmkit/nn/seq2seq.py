@@ -14,13 +14,16 @@ Decoder, one step (TensorFlow's ``AttentionWrapper`` order, Luong et al. 2015 wi
     logits  = W_o att_t                                    (B, V)
 
 Training feeds the gold previous token (teacher forcing). Decoding is greedy or a batched beam search with
-GNMT's length normalisation ``log P / ((5 + |Y|) / 6) ** alpha``.
+GNMT's length normalisation ``log P / ((5 + |Y|) / 6) ** alpha``. Both search through three hooks (``start``,
+``advance``, ``reorder``), so :class:`Seq2SeqEnsemble` (several models' next-token probabilities averaged) searches
+with the same code.
 
 Shape legend: ``B`` batch, ``S`` source steps, ``T`` target steps, ``E`` embedding size, ``H`` units, ``D``
 encoder directions, ``V`` target vocabulary, ``K`` beam size.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -42,7 +45,112 @@ class Hypothesis:
     finished: bool    # ended with <eos> (not cut at the maximum length)
 
 
-class Seq2Seq(nn.Module):
+class SearchMixin:
+    """Greedy decoding and batched beam search for any model with ``bos_id``, ``eos_id`` and three hooks:
+    ``start(src, lengths, repeat) -> carry`` (encode; a decoder carry for ``B * repeat`` rows),
+    ``advance(prev (N,), carry) -> (log-probabilities (N, V), carry)`` and ``reorder(carry, rows) -> carry``."""
+
+    # -- search ----------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def greedy(self, src, lengths, max_len: int) -> list[Hypothesis]:
+        """The most probable token at each step until ``<eos>`` or ``max_len`` tokens, for the whole batch."""
+        B = src.shape[0]
+        carry = self.start(src, lengths)
+        prev = torch.full((B,), self.bos_id, dtype=torch.long, device=src.device)
+        done = torch.zeros(B, dtype=torch.bool, device=src.device)
+        tokens, log_prob = [], None
+        for _ in range(max_len):
+            logp, carry = self.advance(prev, carry)                          # (B, V)
+            best, prev = logp.max(dim=1)
+            log_prob = torch.zeros_like(best) if log_prob is None else log_prob
+            log_prob += torch.where(done, torch.zeros_like(best), best)
+            tokens.append(prev.masked_fill(done, 0))
+            done = done | (prev == self.eos_id)
+            if done.all():
+                break
+        rows = torch.stack(tokens, dim=1).tolist() if tokens else [[] for _ in range(B)]
+        log_prob = torch.zeros(B) if log_prob is None else log_prob                   # max_len 0: nothing decoded
+        hyps = []
+        for row, lp, fin in zip(rows, log_prob.tolist(), done.tolist()):
+            ids = row[: row.index(self.eos_id)] if self.eos_id in row else [i for i in row if i]
+            hyps.append(Hypothesis(ids, lp, lp / length_penalty(len(ids) + fin, 0.0), fin))
+        return hyps
+
+    @torch.no_grad()
+    def beam_search(self, src, lengths, beam_size: int, max_len: int, alpha: float = 0.6,
+                    n_best: int | None = None) -> list[list[Hypothesis]]:
+        """Batched beam search: ``beam_size`` hypotheses per source, the ``n_best`` (default ``beam_size``)
+        best returned per source, best first, ranked by ``log P / ((5 + |Y|) / 6) ** alpha`` (|Y| counts
+        ``<eos>``). A source's search stops when it holds ``beam_size`` finished hypotheses or at ``max_len``.
+        """
+        K, B = beam_size, src.shape[0]
+        n_best = min(n_best or K, K)
+        carry = self.start(src, lengths, repeat=K)
+        prev = torch.full((B * K,), self.bos_id, dtype=torch.long, device=src.device)
+        scores = None
+        history = [[[] for _ in range(K)] for _ in range(B)]
+        finished = [[] for _ in range(B)]
+        active = [True] * B
+        for t in range(max_len):
+            logp, carry = self.advance(prev, carry)                          # (B*K, V)
+            V = logp.shape[1]
+            if scores is None:                             # one live hypothesis per source at the start
+                scores = torch.full((B, K), float("-inf"), device=src.device, dtype=logp.dtype)
+                scores[:, 0] = 0.0
+            cand = (scores.view(B * K, 1) + logp).view(B, K * V)                           # (B, K*V)
+            top_scores, top_ids = cand.topk(min(2 * K, K * V), dim=1)                      # room for <eos> ones
+            beam_of, token_of = (top_ids // V).tolist(), (top_ids % V).tolist()
+            top_scores = top_scores.tolist()
+            pick_rows, pick_tokens, new_scores = [], [], torch.full_like(scores, float("-inf"))
+            new_history = [[[] for _ in range(K)] for _ in range(B)]
+            for b in range(B):
+                alive = 0
+                for rank, (s, k, tok) in enumerate(zip(top_scores[b], beam_of[b], token_of[b])):
+                    if not active[b] or s == float("-inf"):
+                        break
+                    if tok == self.eos_id:
+                        if rank >= K:   # an <eos> outside the K best candidates does not end a hypothesis
+                            continue
+                        finished[b].append(Hypothesis(history[b][k], s, s / length_penalty(t + 1, alpha), True))
+                        if len(finished[b]) >= K:
+                            active[b] = False
+                        continue
+                    if alive < K:
+                        new_history[b][alive] = history[b][k] + [tok]
+                        new_scores[b, alive] = s
+                        pick_rows.append(b * K + k)
+                        pick_tokens.append((b * K + alive, tok))
+                        alive += 1
+                if active[b] and alive == 0:
+                    active[b] = False
+            if not any(active):
+                break
+            # reorder the beams' states to follow their chosen parents
+            src_rows = torch.arange(B * K, device=src.device)
+            dst = torch.tensor([d for d, _ in pick_tokens], dtype=torch.long, device=src.device)
+            src_rows[dst] = torch.tensor(pick_rows, dtype=torch.long, device=src.device)
+            carry = self.reorder(carry, src_rows)
+            prev = torch.full((B * K,), self.eos_id, dtype=torch.long, device=src.device)
+            prev[dst] = torch.tensor([tok for _, tok in pick_tokens], dtype=torch.long, device=src.device)
+            scores = torch.where(torch.tensor(active, device=src.device).unsqueeze(1), new_scores,
+                                 torch.full_like(new_scores, float("-inf")))
+            history = new_history
+        if scores is None:                                 # max_len 0: the empty hypothesis, unfinished
+            scores = torch.full((B, K), float("-inf")).index_fill_(1, torch.tensor([0]), 0.0)
+        results = []
+        for b in range(B):
+            hyps = finished[b]
+            if len(hyps) < n_best:  # cut at max_len: the live ones, unfinished, compete too
+                for k in range(K):
+                    s = float(scores[b, k])
+                    if s > float("-inf"):
+                        hyps = hyps + [Hypothesis(history[b][k], s, s / length_penalty(len(history[b][k]), alpha),
+                                                  False)]
+            results.append(sorted(hyps, key=lambda h: -h.score)[:n_best])
+        return results
+
+
+class Seq2Seq(SearchMixin, nn.Module):
     """Encoder LSTM, bridge, attentional decoder (see the module docstring for the equations).
 
     Args: source_vocab, target_vocab: ``V_s``, ``V``; embedding_dim ``E``; units ``H``; layers (encoder and
@@ -144,105 +252,70 @@ class Seq2Seq(nn.Module):
     def _zero_feed(self, batch: int, enc: dict):
         return enc["memory"].new_zeros(batch, self.units) if self.feeding else None
 
-    # -- decoding --------------------------------------------------------------------------------------------
-    @torch.no_grad()
-    def greedy(self, src, lengths, max_len: int) -> list[Hypothesis]:
-        """The most probable token at each step until ``<eos>`` or ``max_len`` tokens, for the whole batch."""
+    # -- decoding hooks (see SearchMixin) ---------------------------------------------------------------------
+    def start(self, src, lengths, repeat: int = 1) -> dict:
+        """Encode ``src (B, S)``; the decoder's carry for ``B * repeat`` rows (each source's rows adjacent)."""
         enc = self.encode(src, lengths)
-        B = src.shape[0]
-        state, feed = enc["state"], self._zero_feed(B, enc)
-        prev = torch.full((B,), self.bos_id, dtype=torch.long, device=src.device)
-        done = torch.zeros(B, dtype=torch.bool, device=src.device)
-        tokens, log_prob = [], torch.zeros(B, device=src.device, dtype=enc["memory"].dtype)
-        for _ in range(max_len):
-            feed, state, _ = self.step(prev, state, feed, enc)
-            logp = self._next_log_probs(feed)                                # (B, V)
-            best, prev = logp.max(dim=1)
-            log_prob += torch.where(done, torch.zeros_like(best), best)
-            tokens.append(prev.masked_fill(done, 0))
-            done = done | (prev == self.eos_id)
-            if done.all():
-                break
-        rows = torch.stack(tokens, dim=1).tolist() if tokens else [[] for _ in range(B)]
-        hyps = []
-        for row, lp, fin in zip(rows, log_prob.tolist(), done.tolist()):
-            ids = row[: row.index(self.eos_id)] if self.eos_id in row else [i for i in row if i]
-            hyps.append(Hypothesis(ids, lp, lp / length_penalty(len(ids) + fin, 0.0), fin))
-        return hyps
+        state = enc["state"]
+        if repeat > 1:
+            enc = {k: (v.repeat_interleave(repeat, dim=0) if torch.is_tensor(v) else v) for k, v in enc.items()}
+            state = [LSTMStateTuple(s.c.repeat_interleave(repeat, 0), s.h.repeat_interleave(repeat, 0)) for s in state]
+        return {"enc": enc, "state": state, "feed": self._zero_feed(src.shape[0] * repeat, enc)}
 
-    @torch.no_grad()
-    def beam_search(self, src, lengths, beam_size: int, max_len: int, alpha: float = 0.6,
-                    n_best: int | None = None) -> list[list[Hypothesis]]:
-        """Batched beam search: ``beam_size`` hypotheses per source, the ``n_best`` (default ``beam_size``)
-        best returned per source, best first, ranked by ``log P / ((5 + |Y|) / 6) ** alpha`` (|Y| counts
-        ``<eos>``). A source's search stops when it holds ``beam_size`` finished hypotheses or at ``max_len``.
-        """
-        K, B = beam_size, src.shape[0]
-        n_best = min(n_best or K, K)
-        enc = self.encode(src, lengths)
-        enc = {k: (v.repeat_interleave(K, dim=0) if torch.is_tensor(v) else v) for k, v in enc.items()}
-        state = [LSTMStateTuple(s.c.repeat_interleave(K, 0), s.h.repeat_interleave(K, 0)) for s in enc["state"]]
-        feed = self._zero_feed(B * K, enc)
-        prev = torch.full((B * K,), self.bos_id, dtype=torch.long, device=src.device)
-        scores = torch.full((B, K), float("-inf"), device=src.device, dtype=enc["memory"].dtype)
-        scores[:, 0] = 0.0                                 # one live hypothesis per source at the start
-        history = [[[] for _ in range(K)] for _ in range(B)]
-        finished = [[] for _ in range(B)]
-        active = [True] * B
-        for t in range(max_len):
-            feed, state, _ = self.step(prev, state, feed, enc)
-            logp = self._next_log_probs(feed)                                # (B*K, V)
-            V = logp.shape[1]
-            cand = (scores.view(B * K, 1) + logp).view(B, K * V)                           # (B, K*V)
-            top_scores, top_ids = cand.topk(min(2 * K, K * V), dim=1)                      # room for <eos> ones
-            beam_of, token_of = (top_ids // V).tolist(), (top_ids % V).tolist()
-            top_scores = top_scores.tolist()
-            pick_rows, pick_tokens, new_scores = [], [], torch.full_like(scores, float("-inf"))
-            new_history = [[[] for _ in range(K)] for _ in range(B)]
-            for b in range(B):
-                alive = 0
-                for rank, (s, k, tok) in enumerate(zip(top_scores[b], beam_of[b], token_of[b])):
-                    if not active[b] or s == float("-inf"):
-                        break
-                    if tok == self.eos_id:
-                        if rank >= K:   # an <eos> outside the K best candidates does not end a hypothesis
-                            continue
-                        finished[b].append(Hypothesis(history[b][k], s, s / length_penalty(t + 1, alpha), True))
-                        if len(finished[b]) >= K:
-                            active[b] = False
-                        continue
-                    if alive < K:
-                        new_history[b][alive] = history[b][k] + [tok]
-                        new_scores[b, alive] = s
-                        pick_rows.append(b * K + k)
-                        pick_tokens.append((b * K + alive, tok))
-                        alive += 1
-                if active[b] and alive == 0:
-                    active[b] = False
-            if not any(active):
-                break
-            # reorder the beams' states to follow their chosen parents
-            src_rows = torch.arange(B * K, device=src.device)
-            dst = torch.tensor([d for d, _ in pick_tokens], dtype=torch.long, device=src.device)
-            src_rows[dst] = torch.tensor(pick_rows, dtype=torch.long, device=src.device)
-            state = [LSTMStateTuple(s.c[src_rows], s.h[src_rows]) for s in state]
-            feed = feed[src_rows] if feed is not None else None
-            prev = torch.full((B * K,), self.eos_id, dtype=torch.long, device=src.device)
-            prev[dst] = torch.tensor([tok for _, tok in pick_tokens], dtype=torch.long, device=src.device)
-            scores = torch.where(torch.tensor(active, device=src.device).unsqueeze(1), new_scores,
-                                 torch.full_like(new_scores, float("-inf")))
-            history = new_history
-        results = []
-        for b in range(B):
-            hyps = finished[b]
-            if len(hyps) < n_best:  # cut at max_len: the live ones, unfinished, compete too
-                for k in range(K):
-                    s = float(scores[b, k])
-                    if s > float("-inf"):
-                        hyps = hyps + [Hypothesis(history[b][k], s, s / length_penalty(len(history[b][k]), alpha),
-                                                  False)]
-            results.append(sorted(hyps, key=lambda h: -h.score)[:n_best])
-        return results
+    def advance(self, prev: torch.Tensor, carry: dict) -> tuple[torch.Tensor, dict]:
+        """Feed ``prev (N,)`` ids: ``log P(y_t | ...)`` ``(N, V)`` and the next carry."""
+        feed, state, _ = self.step(prev, carry["state"], carry["feed"], carry["enc"])
+        return self._next_log_probs(feed), {"enc": carry["enc"], "state": state, "feed": feed}
+
+    @staticmethod
+    def reorder(carry: dict, rows: torch.Tensor) -> dict:
+        """Row ``i`` of the new carry is row ``rows[i]`` of the old (beams following their parents; a beam stays
+        within its source's rows, so the encoder's memory is left as it is)."""
+        return {"enc": carry["enc"], "state": [LSTMStateTuple(s.c[rows], s.h[rows]) for s in carry["state"]],
+                "feed": carry["feed"][rows] if carry["feed"] is not None else None}
+
+class Seq2SeqEnsemble(SearchMixin, nn.Module):
+    """Several :class:`Seq2Seq` models over the same vocabularies decoding as one: at every step the members'
+    next-token probabilities are averaged, ``log P(y_t) = log (1/M) sum_m P_m(y_t | y_<t, x)``, and greedy or
+    beam search runs on the average (as OpenNMT's and fairseq's ensembles do). Each member keeps its own encoder
+    pass, decoder state and attention. ``forward`` (teacher forcing) returns the averaged log-probabilities
+    ``(B, T, V)``, which cross-entropy takes as logits.
+
+    Shape legend as above; ``M`` members.
+    """
+
+    def __init__(self, members):
+        super().__init__()
+        members = list(members)
+        if not members or not all(isinstance(m, Seq2Seq) for m in members):
+            raise TypeError(f"Seq2SeqEnsemble: members must be a non-empty list of Seq2Seq models, got "
+                            f"{[type(m).__name__ for m in members]}")
+        first = members[0]
+        for k, m in enumerate(members[1:], 2):
+            mine = (m.out.out_features, m.src_embedding.num_embeddings, m.bos_id, m.eos_id)
+            theirs = (first.out.out_features, first.src_embedding.num_embeddings, first.bos_id, first.eos_id)
+            if mine != theirs:
+                raise ValueError(f"Seq2SeqEnsemble: member {k} has (target vocabulary, source vocabulary, <bos>, "
+                                 f"<eos>) = {mine}, member 1 has {theirs}: members must share their vocabularies")
+        self.members = nn.ModuleList(members)
+        self.bos_id, self.eos_id = first.bos_id, first.eos_id
+
+    def _mean(self, log_probs: list) -> torch.Tensor:
+        """log of the mean probability over the members, from their log-probabilities ``M x (..., V)``."""
+        return torch.logsumexp(torch.stack(log_probs), dim=0) - math.log(len(log_probs))
+
+    def forward(self, src, lengths, tgt_in):
+        return self._mean([torch.log_softmax(m(src, lengths, tgt_in), dim=-1) for m in self.members])
+
+    def start(self, src, lengths, repeat: int = 1) -> list:
+        return [m.start(src, lengths, repeat) for m in self.members]
+
+    def advance(self, prev: torch.Tensor, carry: list) -> tuple[torch.Tensor, list]:
+        steps = [m.advance(prev, c) for m, c in zip(self.members, carry)]
+        return self._mean([logp for logp, _ in steps]), [c for _, c in steps]
+
+    def reorder(self, carry: list, rows: torch.Tensor) -> list:
+        return [m.reorder(c, rows) for m, c in zip(self.members, carry)]
 
 
 def length_penalty(length: int, alpha: float) -> float:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ..data.batching import PaddedBatches
 from ..data.pairs import PairDataset
-from ..nn.seq2seq import ATTENTIONS, Seq2Seq
+from ..nn.seq2seq import ATTENTIONS, Seq2Seq, Seq2SeqEnsemble
 from ..text import Vocab, make_tokenizer
 
 
@@ -116,6 +116,29 @@ class Seq2SeqTask:
             raise ValueError("a seq2seq run keeps its target vocabulary in vocab_target.json")
         return cls(config, vocabs["tokens"], vocabs["target"])
 
+    def ensemble(self, others: list["Seq2SeqTask"]) -> "Seq2SeqTask":
+        """A task that decodes (``evaluate``, ``predict_records``) with this model and ``others`` together: the
+        members' next-token probabilities averaged at every step (:class:`Seq2SeqEnsemble`). Every member must
+        tokenize its sources and targets as this one does and hold the same two vocabularies; the ensemble keeps
+        this task's config (beam size, length penalty). For decoding only: train the members one by one."""
+        for k, other in enumerate(others, 2):
+            if not isinstance(other, Seq2SeqTask):
+                raise TypeError(f"ensemble: member {k} is a {type(other).__name__}, not a seq2seq task")
+            for what, mine, theirs in (
+                    ("source tokenizer", self.config.source_tokenizer, other.config.source_tokenizer),
+                    ("target tokenizer", self.config.target_tokenizer, other.config.target_tokenizer),
+                    ("source vocabulary", self.vocab.itos, other.vocab.itos),
+                    ("target vocabulary", self.target_vocab.itos, other.target_vocab.itos)):
+                if mine != theirs:
+                    raise ValueError(f"ensemble: member {k}'s {what} differs from member 1's; members must be "
+                                     f"trained on the same data with the same tokenizers")
+        models = [m for t in [self, *others] for m in (t.model.members if isinstance(t.model, Seq2SeqEnsemble)
+                                                        else [t.model])]
+        joined = Seq2SeqTask.__new__(Seq2SeqTask)
+        joined.__dict__.update(self.__dict__)
+        joined.model = Seq2SeqEnsemble(models)
+        return joined
+
     def describe(self) -> str:
         return f"source vocabulary {len(self.vocab):,}, target vocabulary {len(self.target_vocab):,}"
 
@@ -139,7 +162,7 @@ class Seq2SeqTask:
 
     def batches(self, enc: dict, batch_size: int, shuffle: bool = False, seed: int = 0) -> PaddedBatches:
         return PaddedBatches({"ids": enc["ids"], "tgt_in": enc["tgt_in"], "tgt_out": enc["tgt_out"]}, batch_size,
-                             shuffle, seed, device=self.model.out.weight.device)
+                             shuffle, seed, device=next(self.model.parameters()).device)
 
     # -- training and inference ------------------------------------------------------------------------------
     def step(self, batch) -> torch.Tensor:

@@ -69,10 +69,32 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     return best
 
 
-def evaluate_run(run, data, **options) -> dict:
-    """The run's metrics on ``data``; ``options`` go to the task's ``evaluate`` (seq2seq: ``beam_size``)."""
+def load_task(run, ensemble=()):
+    """The run's task; with ``ensemble`` (more seq2seq run folders), one that decodes with all of them, their
+    next-token probabilities averaged (``Seq2SeqTask.ensemble``)."""
     task = checkpoint.load_run(run)
-    return task.evaluate(task.encode(data), **options)
+    if not ensemble:
+        return task
+    if getattr(task, "name", None) != "seq2seq":
+        raise ValueError(f"--ensemble joins seq2seq runs; {run} is a {getattr(task, 'name', '?')} run")
+    members = []
+    for other in ensemble:
+        member = checkpoint.load_run(other)
+        if getattr(member, "name", None) != "seq2seq":
+            raise ValueError(f"--ensemble joins seq2seq runs; {other} is a {getattr(member, 'name', '?')} run")
+        members.append(member)
+    try:
+        return task.ensemble(members)
+    except ValueError as e:
+        raise ValueError(f"--ensemble {' '.join(map(str, ensemble))} with {run}: {e}") from None
+
+
+def evaluate_run(run, data, ensemble=(), **options) -> dict:
+    """The run's metrics on ``data``; ``options`` go to the task's ``evaluate`` (seq2seq: ``beam_size``);
+    ``ensemble``: more seq2seq runs decoding with it (see :func:`load_task`)."""
+    task = load_task(run, ensemble)
+    metrics = task.evaluate(task.encode(data), **options)
+    return {**metrics, "members": 1 + len(ensemble)} if ensemble else metrics
 
 
 def predict_run(run, texts: list[str]) -> list[dict]:
