@@ -1,0 +1,62 @@
+"""G2P on the built-in ``cmudict-g2p`` corpus: trained seq2seq runs, alone and as an ensemble, on the test split.
+
+Training a G2P model takes CPU hours here, so this script evaluates runs that ``lstmkit train seq2seq --corpus
+cmudict-g2p`` made (see the README for the commands):
+
+    python benchmarks/bench_g2p.py runs/g2p-more runs/g2p-d3-s7 runs/g2p-d3ls-s21
+    python benchmarks/bench_g2p.py runs/a runs/b --beams 1 5 --split dev --threads 2
+
+Prints one table: each run alone, then all of them together (``--ensemble``: their next-token probabilities
+averaged at every step), for each beam width: WER, PER, the same against any listed pronunciation, and words/s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import torch
+
+from lstmkit.data.pairs import cmudict_g2p
+from lstmkit.tasks.seq2seq import sequence_report
+from lstmkit.train.runs import load_task
+
+
+def row(name: str, task, data, beam: int) -> str:
+    enc = task.encode(data)
+    t0 = time.perf_counter()
+    hyps = task.decode(enc, beam_size=beam)                      # decoding alone is timed
+    speed = len(hyps) / (time.perf_counter() - t0)
+    m = sequence_report(enc["refs"], [h[0].tokens for h in hyps], enc["alternatives"])
+    return (f"| {name} | {beam} | {m['wer']:.4f} | {m['per']:.4f} | {m['wer_any']:.4f} | {m['per_any']:.4f} "
+            f"| {speed:,.0f} |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", metavar="RUN", help="seq2seq runs trained on cmudict-g2p")
+    p.add_argument("--beams", type=int, nargs="+", default=[1, 5], help="beam widths (1: greedy)")
+    p.add_argument("--split", choices=["dev", "test"], default="test")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--no-single", action="store_true", help="the ensemble only")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    data = cmudict_g2p()[args.split]
+    print(f"cmudict-g2p {args.split}: {len(data.sources):,} words; torch {torch.__version__}, {args.threads} "
+          f"thread(s), {platform.processor() or platform.machine()}, {os.cpu_count()} cores\n")
+    print("| model | beam | WER | PER | WER, any variant | PER, any variant | words/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    tasks = [load_task(run) for run in args.runs]
+    if not args.no_single or len(tasks) == 1:
+        for run, task in zip(args.runs, tasks):
+            for beam in args.beams:
+                print(row(run, task, data, beam), flush=True)
+    if len(tasks) > 1:
+        joined = tasks[0].ensemble(tasks[1:])
+        for beam in args.beams:
+            print(row(f"ensemble of {len(tasks)}", joined, data, beam), flush=True)
+
+
+if __name__ == "__main__":
+    main()
