@@ -15,6 +15,7 @@ Shape legend: ``B`` batch, ``S`` source steps, ``T`` target steps, ``V`` target 
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -134,8 +135,7 @@ class Seq2SeqTask:
                                      f"trained on the same data with the same tokenizers")
         models = [m for t in [self, *others] for m in (t.model.members if isinstance(t.model, Seq2SeqEnsemble)
                                                         else [t.model])]
-        joined = Seq2SeqTask.__new__(Seq2SeqTask)
-        joined.__dict__.update(self.__dict__)
+        joined = copy.copy(self)        # tokenizers, vocabularies and config shared; only the model differs
         joined.model = Seq2SeqEnsemble(models)
         return joined
 
