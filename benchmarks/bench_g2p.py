@@ -23,8 +23,7 @@ from lstmkit.tasks.seq2seq import sequence_report
 from lstmkit.train.runs import load_task
 
 
-def row(name: str, task, data, beam: int) -> str:
-    enc = task.encode(data)
+def row(name: str, task, enc: dict, beam: int) -> str:
     t0 = time.perf_counter()
     hyps = task.decode(enc, beam_size=beam)                      # decoding alone is timed
     speed = len(hyps) / (time.perf_counter() - t0)
@@ -48,14 +47,15 @@ def main() -> None:
     print("| model | beam | WER | PER | WER, any variant | PER, any variant | words/s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     tasks = [load_task(run) for run in args.runs]
+    encoded = [task.encode(data) for task in tasks]              # once per run, for every beam width
     if not args.no_single or len(tasks) == 1:
-        for run, task in zip(args.runs, tasks):
+        for run, task, enc in zip(args.runs, tasks, encoded):
             for beam in args.beams:
-                print(row(run, task, data, beam), flush=True)
+                print(row(run, task, enc, beam), flush=True)
     if len(tasks) > 1:
         joined = tasks[0].ensemble(tasks[1:])
         for beam in args.beams:
-            print(row(f"ensemble of {len(tasks)}", joined, data, beam), flush=True)
+            print(row(f"ensemble of {len(tasks)}", joined, encoded[0], beam), flush=True)
 
 
 if __name__ == "__main__":

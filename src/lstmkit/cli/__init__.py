@@ -116,15 +116,21 @@ def _read_test(args, config: dict, module):
     return module.read_test(args, config)
 
 
+def _seq2seq_only(args, config: dict, **given: bool) -> None:
+    """An error for a seq2seq-only option (``beam_size=True``: --beam-size was given) on another kind of run."""
+    for name, was_given in given.items():
+        if was_given and config.get("task") != "seq2seq":
+            raise ValueError(f"--{name.replace('_', '-')} applies to seq2seq runs; {args.run} is a "
+                             f"{config.get('task')} run")
+
+
 def _cmd_evaluate(args) -> int:
     from ..train.checkpoint import read_config
     from ..train.runs import evaluate_run
 
     config = read_config(args.run)  # a clear error for a folder that is not a run, before any work
     module = _task_cli(config)
-    for flag, given in (("--beam-size", args.beam_size is not None), ("--ensemble", bool(args.ensemble))):
-        if given and config.get("task") != "seq2seq":
-            raise ValueError(f"{flag} applies to seq2seq runs; {args.run} is a {config.get('task')} run")
+    _seq2seq_only(args, config, beam_size=args.beam_size is not None, ensemble=bool(args.ensemble))
     data = _read_test(args, config, module)
     metrics = evaluate_run(args.run, data, args.ensemble or (),
                            **({"beam_size": args.beam_size} if args.beam_size else {}))
@@ -141,8 +147,7 @@ def _cmd_predict(args) -> int:
 
     config = read_config(args.run)
     module = _task_cli(config)
-    if args.ensemble and config.get("task") != "seq2seq":
-        raise ValueError(f"--ensemble applies to seq2seq runs; {args.run} is a {config.get('task')} run")
+    _seq2seq_only(args, config, ensemble=bool(args.ensemble))
     if args.backend == "onnx":
         records = _predict_onnx(args, config)
     elif hasattr(module, "predict"):
@@ -199,6 +204,10 @@ def _cmd_export(args) -> int:
 
 
 # -- the parser ------------------------------------------------------------------------------------------------
+ENSEMBLE_HELP = ("seq2seq: more runs trained on the same data that decode together with RUN, their next-token "
+                 "probabilities averaged at every step")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .classify import add_columns
 
@@ -218,9 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["conll", "wordtag", "segmented"], help="tagged test data (default: the run's)")
     add_columns(p)
     p.add_argument("--beam-size", type=positive_int, help="seq2seq: beam width (1: greedy; default: the run's)")
-    p.add_argument("--ensemble", nargs="+", metavar="RUN",
-                   help="seq2seq: more runs trained on the same data that decode together with RUN, their "
-                        "next-token probabilities averaged at every step")
+    p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object with stable keys")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -231,9 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per input (JSON Lines)")
     p.add_argument("--beam-size", type=positive_int, help="seq2seq: beam width (1: greedy; default: the run's)")
     p.add_argument("--n-best", type=positive_int, default=3, help="seq2seq: outputs listed per input")
-    p.add_argument("--ensemble", nargs="+", metavar="RUN",
-                   help="seq2seq: more runs trained on the same data that decode together with RUN, their "
-                        "next-token probabilities averaged at every step")
+    p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="onnx: run the exported model on onnxruntime (classifier and tagger runs)")
     p.add_argument("--onnx", metavar="FILE", help="the ONNX file for --backend onnx (default RUN/model.onnx)")

@@ -48,9 +48,9 @@ class Hypothesis:
 class SearchMixin:
     """Greedy decoding and batched beam search for any model with ``bos_id``, ``eos_id`` and three hooks:
     ``start(src, lengths, repeat) -> carry`` (encode; a decoder carry for ``B * repeat`` rows),
-    ``advance(prev (N,), carry) -> (log-probabilities (N, V), carry)`` and ``reorder(carry, rows) -> carry``."""
+    ``advance(prev (N,), carry) -> (log-probabilities (N, V), carry)`` and ``reorder(carry, rows) -> carry``; the
+    model is an ``nn.Module`` (its parameters' dtype is the scores')."""
 
-    # -- search ----------------------------------------------------------------------------------------------
     @torch.no_grad()
     def greedy(self, src, lengths, max_len: int) -> list[Hypothesis]:
         """The most probable token at each step until ``<eos>`` or ``max_len`` tokens, for the whole batch."""
@@ -58,18 +58,16 @@ class SearchMixin:
         carry = self.start(src, lengths)
         prev = torch.full((B,), self.bos_id, dtype=torch.long, device=src.device)
         done = torch.zeros(B, dtype=torch.bool, device=src.device)
-        tokens, log_prob = [], None
+        tokens, log_prob = [], torch.zeros(B, device=src.device, dtype=next(self.parameters()).dtype)
         for _ in range(max_len):
             logp, carry = self.advance(prev, carry)                          # (B, V)
             best, prev = logp.max(dim=1)
-            log_prob = torch.zeros_like(best) if log_prob is None else log_prob
             log_prob += torch.where(done, torch.zeros_like(best), best)
             tokens.append(prev.masked_fill(done, 0))
             done = done | (prev == self.eos_id)
             if done.all():
                 break
         rows = torch.stack(tokens, dim=1).tolist() if tokens else [[] for _ in range(B)]
-        log_prob = torch.zeros(B) if log_prob is None else log_prob                   # max_len 0: nothing decoded
         hyps = []
         for row, lp, fin in zip(rows, log_prob.tolist(), done.tolist()):
             ids = row[: row.index(self.eos_id)] if self.eos_id in row else [i for i in row if i]
@@ -87,16 +85,14 @@ class SearchMixin:
         n_best = min(n_best or K, K)
         carry = self.start(src, lengths, repeat=K)
         prev = torch.full((B * K,), self.bos_id, dtype=torch.long, device=src.device)
-        scores = None
+        scores = torch.full((B, K), float("-inf"), device=src.device, dtype=next(self.parameters()).dtype)
+        scores[:, 0] = 0.0                                 # one live hypothesis per source at the start
         history = [[[] for _ in range(K)] for _ in range(B)]
         finished = [[] for _ in range(B)]
         active = [True] * B
         for t in range(max_len):
             logp, carry = self.advance(prev, carry)                          # (B*K, V)
             V = logp.shape[1]
-            if scores is None:                             # one live hypothesis per source at the start
-                scores = torch.full((B, K), float("-inf"), device=src.device, dtype=logp.dtype)
-                scores[:, 0] = 0.0
             cand = (scores.view(B * K, 1) + logp).view(B, K * V)                           # (B, K*V)
             top_scores, top_ids = cand.topk(min(2 * K, K * V), dim=1)                      # room for <eos> ones
             beam_of, token_of = (top_ids // V).tolist(), (top_ids % V).tolist()
@@ -135,8 +131,6 @@ class SearchMixin:
             scores = torch.where(torch.tensor(active, device=src.device).unsqueeze(1), new_scores,
                                  torch.full_like(new_scores, float("-inf")))
             history = new_history
-        if scores is None:                                 # max_len 0: the empty hypothesis, unfinished
-            scores = torch.full((B, K), float("-inf")).index_fill_(1, torch.tensor([0]), 0.0)
         results = []
         for b in range(B):
             hyps = finished[b]

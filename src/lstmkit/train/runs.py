@@ -72,19 +72,14 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
 def load_task(run, ensemble=()):
     """The run's task; with ``ensemble`` (more seq2seq run folders), one that decodes with all of them, their
     next-token probabilities averaged (``Seq2SeqTask.ensemble``)."""
-    task = checkpoint.load_run(run)
-    if not ensemble:
-        return task
-    if getattr(task, "name", None) != "seq2seq":
-        raise ValueError(f"--ensemble joins seq2seq runs; {run} is a {getattr(task, 'name', '?')} run")
-    members = []
-    for other in ensemble:
-        member = checkpoint.load_run(other)
-        if getattr(member, "name", None) != "seq2seq":
-            raise ValueError(f"--ensemble joins seq2seq runs; {other} is a {getattr(member, 'name', '?')} run")
-        members.append(member)
+    tasks = [checkpoint.load_run(r) for r in (run, *ensemble)]
+    if len(tasks) == 1:
+        return tasks[0]
+    for r, task in zip((run, *ensemble), tasks):
+        if getattr(task, "name", None) != "seq2seq":
+            raise ValueError(f"--ensemble joins seq2seq runs; {r} is a {getattr(task, 'name', '?')} run")
     try:
-        return task.ensemble(members)
+        return tasks[0].ensemble(tasks[1:])
     except ValueError as e:
         raise ValueError(f"--ensemble {' '.join(map(str, ensemble))} with {run}: {e}") from None
 
