@@ -9,17 +9,24 @@ from TensorFlow's in three ways, all bridged here with differentiable ops, so gr
 - one bias plus the constant ``forget_bias`` vs two biases: ``b_ih`` takes ``bias`` with ``forget_bias``
   folded into its forget part, ``b_hh`` is zero.
 
-Variable lengths run as a few unpacked kernel calls, one per distinct length (sorted inside, the caller's
-batch order untouched), which gives TensorFlow's semantics exactly: zero outputs past each length, the final
-state taken at the last valid step, and the backward direction reading each sequence reversed within its own
-length.
+Variable lengths give TensorFlow's semantics exactly: zero outputs past each length, the final state taken at
+the last valid step, and the backward direction reading each sequence reversed within its own length. On CPU
+they run as a few unpacked kernel calls, one per distinct length (sorted inside, the caller's batch order
+untouched): PyTorch's packed CPU kernel steps one time step at a time and has no oneDNN path. On CUDA they run as
+one packed sequence, which cuDNN takes natively, every layer and direction in one call.
+
+Under ``torch.autocast`` the kernel runs in the autocast dtype (bfloat16 or float16): the converted weights are
+cast once (in one buffer on CUDA), the inputs and initial state with them, whatever autocast itself does for RNN
+kernels on that device.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 
 import torch
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple
 from .sequences import stack_directions
@@ -63,9 +70,17 @@ def stack_blocker(layers) -> str | None:
     return None
 
 
+_ROWS: dict = {}
+
+
 def _torch_rows(H: int, device) -> torch.Tensor:
-    blocks = torch.arange(4 * H, device=device).view(4, H)
-    return blocks[list(TF_TO_TORCH_GATES)].reshape(4 * H)
+    """``(4H,)``: PyTorch's row ``r`` is TensorFlow's column ``rows[r]``; its own inverse. Made once per size and
+    device (on a GPU every small op is a kernel launch)."""
+    key = (H, torch.device(device))
+    if key not in _ROWS:
+        blocks = torch.arange(4 * H, device=device).view(4, H)
+        _ROWS[key] = blocks[list(TF_TO_TORCH_GATES)].reshape(4 * H)
+    return _ROWS[key]
 
 
 def _forget_fold(H: int, forget_bias: float, like: torch.Tensor) -> torch.Tensor:
@@ -101,15 +116,15 @@ class _WeightCache:
         self.key = None
         self.weights = None
 
-    def get(self, layers, grad_needed: bool) -> list[torch.Tensor]:
+    def get(self, layers, grad_needed: bool, dtype=None) -> list[torch.Tensor]:
         if grad_needed:
             self.key = self.weights = None
-            return _convert(layers)
+            return _convert(layers, dtype)
         key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in _params(layers)) + tuple(
-            cell.forget_bias for layer in layers for cell in layer)
+            cell.forget_bias for layer in layers for cell in layer) + (dtype,)
         if key != self.key:
             with torch.no_grad():
-                self.weights = _convert(layers)
+                self.weights = _convert(layers, dtype)
             self.key = key
         return self.weights
 
@@ -119,18 +134,113 @@ def _params(layers):
     return [p for layer in layers for cell in layer for p in cell._parameters.values()]
 
 
-def _convert(layers) -> list[torch.Tensor]:
-    flat = [w for layer in layers for cell in layer for w in tf_to_torch_weights(cell)]
-    if flat[0].is_cuda:
-        # cuDNN wants every weight in one contiguous buffer, in this order; otherwise it re-packs (and warns)
-        # on every call. The concatenation is differentiable, so gradients still reach the TF-layout params.
-        buf = torch.cat([w.reshape(-1) for w in flat])
-        views, offset = [], 0
-        for w in flat:
-            views.append(buf[offset: offset + w.numel()].view_as(w))
-            offset += w.numel()
-        flat = views
-    return flat
+def _convert(layers, dtype=None) -> list[torch.Tensor]:
+    """Every cell's weights in the kernel's layout (:func:`tf_to_torch_weights`), cast to ``dtype`` (autocast's)
+    when given: views of one buffer, laid out as cuDNN wants on CUDA, built and differentiated as one autograd
+    node (:class:`_KernelWeights`)."""
+    params = [p for layer in layers for c in layer
+              for p in ((c.kernel, c.bias, c.projection_kernel) if c.num_proj is not None else (c.kernel, c.bias))]
+    plan = _plan(layers, dtype or params[0].dtype, params[0].device)
+    return list(_KernelWeights.apply(plan, *params))
+
+
+_PLANS: dict = {}
+
+
+def _shapes(I: int, P: int, H: int, projecting: bool) -> list[tuple]:
+    """The kernel's weights of one cell: weight_ih, weight_hh, bias_ih, bias_hh (and weight_hr)."""
+    return [(4 * H, I), (4 * H, P), (4 * H,), (4 * H,)] + ([(P, H)] if projecting else [])
+
+
+def _plan(layers, dtype, device) -> tuple:
+    """``(cells, offsets, total, dtype)``: each cell's ``(I, P, H, forget_bias, projecting)``, where each kernel
+    weight starts in the buffer, and its size. On CUDA the places are cuDNN's, asked of cuDNN itself once per
+    shape, dtype and device (PyTorch's ``_cudnn_rnn_flatten_weight``, what ``torch.nn.LSTM.flatten_parameters``
+    calls, lays out stand-ins and points each at its place; aligned, so the layers and directions of a stack need
+    not follow each other directly). Elsewhere, and where cuDNN cannot take the dtype, one after another."""
+    cells = tuple((c.input_size, c.proj_size, c.num_units, float(c.forget_bias or 0.0), c.num_proj is not None)
+                  for layer in layers for c in layer)
+    key = (cells, len(layers), dtype, device)
+    if key not in _PLANS:
+        shapes = [shape for cell in cells for shape in _shapes(*cell[:3], cell[4])]
+        sizes = [math.prod(shape) for shape in shapes]
+        offsets = [sum(sizes[:k]) for k in range(len(sizes))]
+        total = sum(sizes)
+        if device.type == "cuda" and torch.backends.cudnn.enabled:
+            first = layers[0][0]
+            try:
+                with torch.no_grad():
+                    probes = [torch.empty(shape, dtype=dtype, device=device) for shape in shapes]
+                    buf = torch._cudnn_rnn_flatten_weight(
+                        probes, len(shapes) // len(cells), first.input_size, 2,  # 2: cuDNN's LSTM mode
+                        first.num_units, first.proj_size if first.num_proj is not None else 0, len(layers), True,
+                        len(layers[0]) == 2)
+                base, item = buf.data_ptr(), buf.element_size()
+                offsets, total = [(p.data_ptr() - base) // item for p in probes], buf.numel()
+            except RuntimeError:  # cuDNN cannot take this stack: the kernel falls back to PyTorch's own
+                pass
+        _PLANS[key] = (cells, offsets, total, dtype)
+    return _PLANS[key]
+
+
+class _KernelWeights(torch.autograd.Function):
+    """TensorFlow-layout parameters -> the kernel's weights, views of one buffer (see :func:`_plan`).
+
+    One autograd node for the whole stack: the same conversion as a chain of reorders, folds, concatenations and
+    slices costs more than the LSTM kernel itself at small sizes on a GPU, where each op is a kernel launch.
+    """
+
+    @staticmethod
+    def forward(ctx, plan, *params):
+        cells, offsets, total, dtype = plan
+        ref = params[0]
+        buf = torch.zeros(total, dtype=dtype, device=ref.device)  # zero: cuDNN's padding and the second bias
+        views, k, n = [], 0, 0
+        for I, P, H, forget_bias, projecting in cells:
+            kernel, bias = params[k], params[k + 1]
+            shapes = _shapes(I, P, H, projecting)
+            vs = [buf[o: o + math.prod(shape)].view(shape) for o, shape in zip(offsets[n:], shapes)]
+            rows = _torch_rows(H, ref.device)
+            gathered = kernel.index_select(1, rows)                  # (I + P, 4H): columns in PyTorch's gate order
+            vs[0].copy_(gathered[:I].t())                            # weight_ih (4H, I)
+            vs[1].copy_(gathered[I:].t())                            # weight_hh (4H, P)
+            vs[2].copy_(bias.index_select(0, rows))                  # bias_ih (4H,); bias_hh stays zero
+            if forget_bias:
+                vs[2][H:2 * H] += forget_bias                        # forget is rows H..2H in PyTorch's order
+            if projecting:
+                vs[4].copy_(params[k + 2].t())                       # weight_hr (P, H)
+            views += vs
+            k, n = k + 2 + projecting, n + len(shapes)
+        ctx.plan, ctx.dtypes = plan, [p.dtype for p in params]
+        return tuple(views)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, *grads):
+        cells, dtypes = ctx.plan[0], ctx.dtypes
+        out, n = [], 0
+        for I, P, H, _, projecting in cells:
+            g_ih, g_hh, g_b = grads[n], grads[n + 1], grads[n + 2]
+            rows = _torch_rows(H, next(g for g in grads if g is not None).device)
+            if g_ih is None or g_hh is None:
+                like = next(g for g in grads if g is not None)
+                g_ih = like.new_zeros(4 * H, I) if g_ih is None else g_ih
+                g_hh = like.new_zeros(4 * H, P) if g_hh is None else g_hh
+            g_kernel = torch.cat([g_ih, g_hh], 1).index_select(0, rows).t()   # (I + P, 4H), TF's columns
+            out.append(g_kernel.to(dtypes[len(out)]))
+            out.append(None if g_b is None else g_b.index_select(0, rows).to(dtypes[len(out)]))
+            if projecting:
+                g_hr = grads[n + 4]
+                out.append(None if g_hr is None else g_hr.t().to(dtypes[len(out)]))
+            n += 4 + projecting
+        return (None, *out)
+
+
+def autocast_dtype(device: torch.device):
+    """The dtype ``torch.autocast`` computes in on ``device`` right now, or None when it is off there."""
+    if device.type not in ("cpu", "cuda") or not torch.is_autocast_enabled(device.type):
+        return None
+    return torch.get_autocast_dtype(device.type)
 
 
 @contextlib.contextmanager
@@ -146,41 +256,80 @@ def _quiet_projection(projecting: bool):
 
 
 def fused_stack(layers, inputs: torch.Tensor, lengths: torch.Tensor | None, initial_states,
-                dropout: float = 0.0, training: bool = False, cache: _WeightCache | None = None):
+                dropout: float = 0.0, training: bool = False, cache: _WeightCache | None = None,
+                packed: bool | None = None):
     """Run a stack of cells (``layers[k][d]``, ``d`` = 0 forward, 1 backward) on PyTorch's fused kernel.
 
     Args:
         inputs: ``(B, T, I)``, batch-major. lengths: ``(B,)`` int64 in 1..T, or None (every step valid).
         initial_states: None or ``initial_states[k][d]`` an ``LSTMStateTuple(c (B, H), h (B, P))``.
         dropout: applied to every layer's output but the last, in training.
+        packed: how variable lengths run: True one packed sequence (:func:`_packed`), False one unpacked call
+            per distinct length (:func:`_segments`); None (default) packed on CUDA, segments elsewhere.
 
     Returns:
-        ``outputs (B, T, D*P)`` (zero past each length) and ``final[k][d]`` as ``LSTMStateTuple``.
+        ``outputs (B, T, D*P)`` (zero past each length) and ``final[k][d]`` as ``LSTMStateTuple``; in the
+        autocast dtype under ``torch.autocast``.
 
     Full-length batches take one kernel call for every layer and direction, as ``torch.nn.LSTM`` does.
-    Variable lengths take :func:`_segments` per layer and direction.
     """
     layers = [list(layer) for layer in layers]  # plain lists: ModuleList indexing is slow on the hot path
     L, D = len(layers), len(layers[0])
     H, P = layers[0][0].num_units, layers[0][0].proj_size
     B, T = inputs.shape[0], inputs.shape[1]
     grad_needed = torch.is_grad_enabled() and any(p.requires_grad for p in _params(layers))
-    weights = cache.get(layers, grad_needed) if cache is not None else _convert(layers)
+    amp = autocast_dtype(inputs.device)
+    weights = cache.get(layers, grad_needed, amp) if cache is not None else _convert(layers, amp)
     if initial_states is None:
-        h0 = inputs.new_zeros(L * D, B, P)
-        c0 = inputs.new_zeros(L * D, B, H)
+        h0 = inputs.new_zeros(L * D, B, P, dtype=amp)
+        c0 = inputs.new_zeros(L * D, B, H, dtype=amp)
     else:
         h0 = torch.stack([st.h for layer in initial_states for st in layer])  # (L*D, B, P)
         c0 = torch.stack([st.c for layer in initial_states for st in layer])  # (L*D, B, H)
+    if amp is not None:
+        inputs, h0, c0 = inputs.to(amp), h0.to(amp), c0.to(amp)
+    # the kernel's own "train" flag: dropout between layers, and on cuDNN whether it keeps what its backward needs,
+    # so it is on whenever a gradient may flow (a module in eval mode can still be differentiated)
+    keep = training or (torch.is_grad_enabled() and (grad_needed or inputs.requires_grad or h0.requires_grad
+                                                     or c0.requires_grad))
+    dropout = dropout if training else 0.0
     if lengths is not None and int(lengths.min()) == T:
         lengths = None  # every sequence is full
-    if lengths is None:
-        with _quiet_projection(P != H):
-            out, hn, cn = torch.lstm(inputs, (h0, c0), weights, True, L, dropout, training, D == 2, True)
-        return out, [[LSTMStateTuple(cn[k * D + d], hn[k * D + d]) for d in range(D)] for k in range(L)]
+    with torch.autocast(inputs.device.type, enabled=False) if amp is not None else contextlib.nullcontext():
+        if lengths is None:
+            with _quiet_projection(P != H):
+                out, hn, cn = torch.lstm(inputs, (h0, c0), weights, True, L, dropout, keep, D == 2, True)
+        elif packed if packed is not None else inputs.is_cuda:
+            out, hn, cn = _packed(inputs, lengths, h0, c0, weights, L, dropout, keep, D == 2, P != H)
+        else:
+            return _segmented_stack(layers, inputs, lengths, h0, c0, weights, dropout, training, keep)
+    return out, [[LSTMStateTuple(cn[k * D + d], hn[k * D + d]) for d in range(D)] for k in range(L)]
 
-    # Variable lengths: work in longest-first order (the caller's order is restored at the end), so the
-    # sequences still running at any step are a prefix of the batch.
+
+def _packed(x, lengths, h0, c0, weights, layers: int, dropout: float, train: bool, bidirectional: bool,
+            projecting: bool):
+    """Every layer and direction over ``x (B, T, I)`` as one packed sequence (cuDNN's variable-length kernel).
+
+    A packed sequence has ``dynamic_rnn``'s semantics: each direction sees only the valid steps (the backward
+    one reads them reversed), the final state is taken at the last valid step, and padding comes out zero.
+    Returns ``outputs (B, T, D*P)``, ``h_n (L*D, B, P)``, ``c_n (L*D, B, H)``, in the caller's batch order.
+    """
+    T = x.shape[1]
+    seq = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    order, back = seq.sorted_indices, seq.unsorted_indices
+    with _quiet_projection(projecting):
+        data, hn, cn = torch.lstm(seq.data, seq.batch_sizes, (h0.index_select(1, order), c0.index_select(1, order)),
+                                  weights, True, layers, dropout, train, bidirectional)
+    out, _ = pad_packed_sequence(PackedSequence(data, seq.batch_sizes, order, back), batch_first=True,
+                                 total_length=T)
+    return out, hn.index_select(1, back), cn.index_select(1, back)
+
+
+def _segmented_stack(layers, inputs, lengths, h0, c0, weights, dropout: float, training: bool, keep: bool):
+    """Variable lengths layer by layer and direction by direction, each as :func:`_segments`."""
+    L, D = len(layers), len(layers[0])
+    # longest-first order (the caller's order is restored at the end): the sequences still running at any step
+    # are a prefix of the batch
     per_cell = len(weights) // (L * D)  # 4 weights per cell, 5 with a projection
     order = torch.argsort(lengths, descending=True, stable=True)
     back = torch.argsort(order)
@@ -191,14 +340,14 @@ def fused_stack(layers, inputs: torch.Tensor, lengths: torch.Tensor | None, init
 
     def run(k, d, cell, xs):
         n = k * D + d
-        out, (h, c) = _segments(xs, lens_list, h0[n], c0[n], weights[n * per_cell:(n + 1) * per_cell])
+        out, (h, c) = _segments(xs, lens_list, h0[n], c0[n], weights[n * per_cell:(n + 1) * per_cell], keep)
         return out, LSTMStateTuple(c.index_select(0, back), h.index_select(0, back))
 
     out, final = stack_directions(layers, x, lens, dropout, training, run)
     return out.index_select(0, back), final
 
 
-def _segments(x: torch.Tensor, lens: list, h: torch.Tensor, c: torch.Tensor, weights):
+def _segments(x: torch.Tensor, lens: list, h: torch.Tensor, c: torch.Tensor, weights, train: bool = False):
     """One layer, one direction over ``x (B, T, I)`` sorted longest first, exactly as ``dynamic_rnn``.
 
     One unpacked kernel call per distinct length: steps ``[prev, L)`` run on the sequences still going, and
@@ -217,7 +366,7 @@ def _segments(x: torch.Tensor, lens: list, h: torch.Tensor, c: torch.Tensor, wei
     for end, piece in zip(ends, pieces):
         with _quiet_projection(len(weights) == 5):
             o, h, c = torch.lstm(piece[:active], (h[:, :active], c[:, :active]), weights, True, 1, 0.0,
-                                 False, False, True)                             # (active, steps, P)
+                                 train, False, True)                             # (active, steps, P)
         outs.append(o if active == B else torch.nn.functional.pad(o, (0, 0, 0, 0, 0, B - active)))
         keep = active - finishing[end]
         done_h.append(h[0, keep:active])

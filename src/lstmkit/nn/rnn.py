@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cells import LSTMStateTuple, ParamCount, _describe, _LSTMCellBase
-from .fused import fuse_blocker, fused_stack, stack_blocker
+from .fused import autocast_dtype, fuse_blocker, fused_stack, stack_blocker
 from .sequences import reverse_within_lengths, stack_directions, valid_mask
 
 
@@ -100,8 +100,10 @@ def check_inputs(owner: str, inputs, input_size: int, what: str, time_major: boo
 
 
 def check_dtype(owner: str, inputs: torch.Tensor, param: torch.Tensor) -> None:
-    """The inputs must share the parameters' dtype and device (a cheap check: it runs on every call)."""
-    if param.dtype != inputs.dtype or param.device != inputs.device:
+    """The inputs must share the parameters' dtype and device (a cheap check: it runs on every call); under
+    ``torch.autocast`` they may also be in autocast's dtype."""
+    if param.device != inputs.device or (
+            param.dtype != inputs.dtype and inputs.dtype != autocast_dtype(inputs.device)):
         raise TypeError(f"{owner}: inputs are {inputs.dtype} on {inputs.device} but the parameters are "
                         f"{param.dtype} on {param.device}; move one to the other (e.g. cell.to(inputs))")
 
