@@ -39,6 +39,8 @@ def add_training_args(p, **defaults) -> None:
                    help="epochs without dev improvement before stopping (0: never)")
     g.add_argument("--seed", type=int, default=t.seed)
     g.add_argument("--device", default=t.device, help="auto (CUDA when available), cpu, cuda, cuda:N")
+    g.add_argument("--amp", choices=("off", "bf16", "fp16"), default=t.amp,
+                   help="mixed precision: bf16 autocast, or fp16 with loss scaling (CUDA only); off by default")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -46,7 +48,7 @@ def train_config(args):
     from ..train.trainer import TrainConfig
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                       clip=args.clip, patience=args.patience, seed=args.seed, device=args.device,
+                       clip=args.clip, patience=args.patience, seed=args.seed, device=args.device, amp=args.amp,
                        progress=not args.quiet and sys.stderr.isatty())
 
 

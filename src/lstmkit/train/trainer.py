@@ -7,6 +7,8 @@ counts a batch's ``"index"`` (its examples: sentences), or what ``task.count(bat
 AdamW, gradient clipping, a warm-up then linear-decay learning rate, early stopping on the dev metric (ties
 broken by the dev loss), the best epoch's weights kept, seeds for determinism, a progress bar with loss and
 sentences/s, and one line of metrics per epoch (``on_epoch``; the CLI appends them to ``metrics.jsonl``).
+Optional mixed precision (``amp``): bfloat16 autocast, or float16 autocast with loss scaling (CUDA); the weights,
+the optimizer state and evaluation stay float32.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ class TrainConfig:
     seed: int = 13
     progress: bool = True
     device: str = "auto"           # "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", ...
+    amp: str = "off"               # mixed precision: "off", "bf16" (autocast), "fp16" (autocast + loss scaling; CUDA)
 
     def check(self) -> "TrainConfig":
         for name in ("epochs", "batch_size"):
@@ -48,8 +51,15 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.schedule not in ("linear", "cosine", "constant"):
             raise ValueError(f"schedule must be linear, cosine or constant, got {self.schedule!r}")
-        resolve_device(self.device)
+        device = resolve_device(self.device)
+        if self.amp not in AMP_DTYPES:
+            raise ValueError(f"amp must be off, bf16 or fp16, got {self.amp!r}")
+        if self.amp == "fp16" and device.type != "cuda":
+            raise ValueError(f"amp fp16 needs a CUDA device (training runs on {device}); use bf16 or off")
         return self
+
+
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -116,9 +126,13 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
     """
     config.check()
     seed_everything(config.seed)
-    model = task.model.to(resolve_device(config.device))
+    device = resolve_device(config.device)
+    model = task.model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(params, config)
+    amp = AMP_DTYPES[config.amp]
+    # float16 needs its loss scaled against underflowing gradients; bfloat16 has float32's range and needs none
+    scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
     n_batches = len(task.batches(train, config.batch_size, shuffle=True, seed=config.seed))
     if n_batches == 0:
         raise TrainingError("the training set is empty")
@@ -134,15 +148,18 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
         bar = tqdm(task.batches(train, config.batch_size, shuffle=True, seed=config.seed + epoch), total=n_batches,
                    desc=f"epoch {epoch}/{config.epochs}", disable=not config.progress, leave=False, unit="batch")
         for batch in bar:
-            loss = task.step(batch)
+            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                loss = task.step(batch)  # the forward pass and the loss, in the autocast dtype where it helps
             if not torch.isfinite(loss):
                 raise TrainingError(f"the loss became {loss.item()} at epoch {epoch} (after {seen:,} sentences); "
                                     f"lower --lr (now {config.lr:g}) or keep --clip on (now {config.clip:g})")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
             if config.clip > 0:
+                scaler.unscale_(opt)
                 torch.nn.utils.clip_grad_norm_(params, config.clip)
-            opt.step()
+            scaler.step(opt)
+            scaler.update()
             sched.step()
             n = count(batch)
             seen += n
