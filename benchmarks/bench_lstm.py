@@ -6,8 +6,9 @@ graph and backpropagate ``outputs.sum()``. GFLOP/s counts the forward's matmuls:
 (fwd+bwd counts 3x that). "sgemm %" is the share of this machine's sgemm throughput, measured in the same run
 on one GEMM of the forward's total size, ``(B*T, I+H) @ (I+H, 4H)``.
 
-    python benchmarks/bench_lstm.py            # the README table
-    python benchmarks/bench_lstm.py --quick    # fewer repeats
+    python benchmarks/bench_lstm.py                  # the README table
+    python benchmarks/bench_lstm.py --quick          # fewer repeats
+    python benchmarks/bench_lstm.py --device cuda    # on a GPU: cuDNN on both sides (plus autocast rows)
 """
 from __future__ import annotations
 
@@ -21,9 +22,18 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from lstmkit.nn import LSTM
 
 
+DEVICE = torch.device("cpu")
+
+
+def _sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def best_times(fns, repeats: int, warmup: int = 2) -> list[float]:
     """Run the fns in turn for ``repeats`` rounds, the order flipped every round (ABBA, so neither side always
-    runs on the caches the other warmed); return each one's best wall time in seconds."""
+    runs on the caches the other warmed); return each one's best wall time in seconds (on a GPU, each call
+    timed to the end of its kernels)."""
     for _ in range(warmup):
         for fn in fns:
             fn()
@@ -31,54 +41,56 @@ def best_times(fns, repeats: int, warmup: int = 2) -> list[float]:
     order = list(range(len(fns)))
     for _ in range(repeats):
         for k in order:
+            _sync()
             t0 = time.perf_counter()
             fns[k]()
+            _sync()
             best[k] = min(best[k], time.perf_counter() - t0)
         order.reverse()
     return best
 
 
 def sgemm_gflops(B, T, I, H, repeats) -> float:
-    a, b = torch.randn(B * T, I + H), torch.randn(I + H, 4 * H)
+    a, b = torch.randn(B * T, I + H, device=DEVICE), torch.randn(I + H, 4 * H, device=DEVICE)
     (t,) = best_times([lambda: a @ b], repeats)
     return 2 * B * T * (I + H) * 4 * H / t / 1e9
 
 
 def make_pair(I, H, bidirectional, cell="basic", fused=None, **opts):
-    ours = LSTM(I, H, bidirectional=bidirectional, cell=cell, fused=fused, **opts)
-    theirs = torch.nn.LSTM(I, H, bidirectional=bidirectional, batch_first=True)
+    ours = LSTM(I, H, bidirectional=bidirectional, cell=cell, fused=fused, device=DEVICE, **opts)
+    theirs = torch.nn.LSTM(I, H, bidirectional=bidirectional, batch_first=True, device=DEVICE)
     return ours, theirs
 
 
 def torch_run(lstm, x, lengths):
     if lengths is None:
         return lstm(x)[0]
-    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     return pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0]
 
 
-def row(label, ours, theirs, B, T, I, H, varlen, backward, repeats, peak):
+def row(label, ours, theirs, B, T, I, H, varlen, backward, repeats, peak, amp=None):
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(B, T, I, generator=gen)
+    x = torch.randn(B, T, I, generator=gen).to(DEVICE)
     lengths = torch.randint(T // 2, T + 1, (B,), generator=gen) if varlen else None
     if varlen:
         lengths[0] = T
+        lengths = lengths.to(DEVICE)  # torch's pack_padded_sequence moves them back to the CPU: its cost is counted
     D = 2 if ours.bidirectional else 1
     flops = 2 * B * T * (I + H) * 4 * H * D * (3 if backward else 1)
 
-    def ours_fn():
-        if backward:
-            ours(x, lengths)[0].sum().backward()
-        else:
-            with torch.no_grad():
-                ours(x, lengths)
+    def timed(run):
+        def fn():
+            with torch.autocast(DEVICE.type, dtype=amp, enabled=amp is not None):
+                if backward:
+                    run().float().sum().backward()
+                else:
+                    with torch.no_grad():
+                        run()
+        return fn
 
-    def theirs_fn():
-        if backward:
-            torch_run(theirs, x, lengths).sum().backward()
-        else:
-            with torch.no_grad():
-                torch_run(theirs, x, lengths)
+    ours_fn = timed(lambda: ours(x, lengths)[0])
+    theirs_fn = timed(lambda: torch_run(theirs, x, lengths))
 
     t_ours, t_theirs = best_times([ours_fn, theirs_fn], repeats)
     return {
@@ -96,7 +108,10 @@ def main(argv=None):
     ap.add_argument("-T", type=int, default=50)
     ap.add_argument("-I", type=int, default=128)
     ap.add_argument("-H", type=int, default=256)
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     args = ap.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
     B, T, I, H = args.B, args.T, args.I, args.H
     rep = 5 if args.quick else 25  # the machine is noisy: best-of needs many alternated rounds
     torch.manual_seed(0)
@@ -118,9 +133,15 @@ def main(argv=None):
         row("B=1 step loop fwd (fused=False)", loop, loop_t, 1, T, I, H, False, False, rep * 4, peak),
         row("LSTMCell peepholes fwd (loop)", peep, peep_t, B, T, I, H, False, False, rep, peak),
     ]
-    print(f"# lstmkit LSTM vs torch.nn.LSTM: B={B} T={T} I={I} H={H}, float32, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()} "
-          f"{platform.processor() or ''}".rstrip())
+    if DEVICE.type == "cuda":
+        for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
+            rows += [
+                row(f"uni fwd+bwd autocast {name}", uni, uni_t, B, T, I, H, False, True, rep, peak, dtype),
+                row(f"bidi varlen fwd+bwd autocast {name}", bi, bi_t, B, T, I, H, True, True, rep, peak, dtype),
+            ]
+    where = (f"{torch.cuda.get_device_name(DEVICE)}, cuDNN {torch.backends.cudnn.version()}" if DEVICE.type == "cuda"
+             else f"{torch.get_num_threads()} threads, {platform.machine()} {platform.processor() or ''}".rstrip())
+    print(f"# lstmkit LSTM vs torch.nn.LSTM: B={B} T={T} I={I} H={H}, float32, torch {torch.__version__}, {where}")
     print(f"# sgemm ({B * T}x{I + H} @ {I + H}x{4 * H}): {peak:.1f} GFLOP/s")
     print("| row | path | lstmkit ms | torch ms | ratio | lstmkit GFLOP/s | torch GFLOP/s | lstmkit sgemm % "
           "| torch sgemm % |")

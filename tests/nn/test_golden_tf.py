@@ -1,11 +1,14 @@
 """Every TensorFlow golden case, on both paths (step loop and fused kernel), float64 and float32.
 
+On ``tests/device.py``'s device: CPU here; cuDNN with ``LSTMKIT_TEST_DEVICE=cuda`` on a GPU machine.
+
 The loss is the golden one, L = sum_k sum(out_k * dloss_k), so its gradients can be held to TensorFlow's.
 """
 import numpy as np
 import pytest
 import torch
 
+from device import DEVICE, FLOAT32_ATOL
 from golden_data import golden_case, golden_manifest
 from lstmkit.nn import (LSTM, BasicLSTMCell, LSTMCell, LSTMStateTuple, MultiRNNCell, bidirectional_dynamic_rnn,
                         dynamic_rnn, fuse_blocker)
@@ -18,29 +21,29 @@ def _cell(cfg, input_size, dtype, suffix=""):
     if cfg["kind"].startswith("LSTMCell"):
         return LSTMCell(input_size, cfg["num_units"], use_peepholes=cfg["use_peepholes"], cell_clip=cfg["cell_clip"],
                         num_proj=cfg["num_proj"], proj_clip=cfg["proj_clip"], forget_bias=cfg["forget_bias"],
-                        dtype=dtype)
+                        dtype=dtype, device=DEVICE)
     return BasicLSTMCell(input_size, cfg["num_units"], forget_bias=cfg["forget_bias"],
                          state_is_tuple=cfg.get("state_is_tuple", True), activation=cfg.get("activation", "tanh"),
-                         dtype=dtype)
+                         dtype=dtype, device=DEVICE)
 
 
 def _load(cell, data, suffix, dtype):
     with torch.no_grad():
         for name, p in cell.named_parameters():
-            p.copy_(torch.as_tensor(data[f"w_{name}{suffix}"], dtype=dtype))
+            p.copy_(torch.as_tensor(data[f"w_{name}{suffix}"], dtype=dtype, device=DEVICE))
 
 
 def _run_case(name, path, dtype, via_module=False):
     """Build the case's model, run it, and return ({golden output name: tensor}, {golden grad name: tensor})."""
     cfg, data = CASES[name], golden_case("tf_cells", name)
-    x = torch.tensor(data["x"], dtype=dtype, requires_grad=True)
-    lengths = torch.as_tensor(data["lengths"])
+    x = torch.tensor(data["x"], dtype=dtype, device=DEVICE, requires_grad=True)
+    lengths = torch.as_tensor(data["lengths"], device=DEVICE)
     fused = path == "fused"
     leaves = {"x": x}
     if cfg["kind"].startswith("bidirectional"):
         I = cfg["input_size"]
         if via_module:
-            lstm = LSTM(I, cfg["num_units"], bidirectional=True, fused=fused, dtype=dtype)
+            lstm = LSTM(I, cfg["num_units"], bidirectional=True, fused=fused, dtype=dtype, device=DEVICE)
             fw, bw = lstm.cell(0, 0), lstm.cell(0, 1)
         else:
             fw, bw = _cell(cfg, I, dtype), _cell(cfg, I, dtype)
@@ -58,7 +61,7 @@ def _run_case(name, path, dtype, via_module=False):
     elif cfg["kind"].startswith("MultiRNNCell"):
         L, I, H = cfg["layers"], cfg["input_size"], cfg["num_units"]
         if via_module:
-            lstm = LSTM(I, H, num_layers=L, fused=fused, dtype=dtype)
+            lstm = LSTM(I, H, num_layers=L, fused=fused, dtype=dtype, device=DEVICE)
             cells = [lstm.cell(k) for k in range(L)]
         else:
             cells = [_cell(cfg, I if k == 0 else H, dtype) for k in range(L)]
@@ -75,8 +78,8 @@ def _run_case(name, path, dtype, via_module=False):
         leaves.update(dict(cell.named_parameters()))
         init = None
         if "x_c0" in data:
-            c0 = torch.tensor(data["x_c0"], dtype=dtype, requires_grad=True)
-            h0 = torch.tensor(data["x_h0"], dtype=dtype, requires_grad=True)
+            c0 = torch.tensor(data["x_c0"], dtype=dtype, device=DEVICE, requires_grad=True)
+            h0 = torch.tensor(data["x_h0"], dtype=dtype, device=DEVICE, requires_grad=True)
             leaves.update({"x_c0": c0, "x_h0": h0})
             init = LSTMStateTuple(c0, h0) if cell.state_is_tuple else torch.cat([c0, h0], dim=1)
         out, state = dynamic_rnn(cell, x, lengths, init, fused=fused)
@@ -85,10 +88,10 @@ def _run_case(name, path, dtype, via_module=False):
             outs.update({"c": state.c, "h": state.h})
         else:
             outs["state_concat"] = state
-    loss = sum((o * torch.as_tensor(data[f"dloss_{k}"], dtype=dtype)).sum() for k, o in outs.items())
+    loss = sum((o * torch.as_tensor(data[f"dloss_{k}"], dtype=dtype, device=DEVICE)).sum() for k, o in outs.items())
     names = [k[len("grad_"):] for k in data if k.startswith("grad_")]
     grads = torch.autograd.grad(loss, [leaves[n] for n in names])
-    return data, outs, dict(zip(names, grads))
+    return data, {k: o.detach().cpu() for k, o in outs.items()}, {n: g.cpu() for n, g in zip(names, grads)}
 
 
 def _fusable(name):
@@ -108,7 +111,7 @@ def test_float64_matches_tensorflow(name, path):
     data, outs, grads = _run_case(name, path, torch.float64)
     assert set(outs) == {k[len("out_"):] for k in data if k.startswith("out_")}
     for k, o in outs.items():
-        np.testing.assert_allclose(o.detach().numpy(), data[f"out_{k}"], rtol=0, atol=1e-9, err_msg=k)
+        np.testing.assert_allclose(o.numpy(), data[f"out_{k}"], rtol=0, atol=1e-9, err_msg=k)
     assert grads, "every case stores gradients"
     for k, g in grads.items():
         np.testing.assert_allclose(g.numpy(), data[f"grad_{k}"], rtol=0, atol=1e-8, err_msg=f"grad {k}")
@@ -119,7 +122,7 @@ def test_float32_matches_tensorflow(name, path):
     data, outs, grads = _run_case(name, path, torch.float32)
     for k, o in outs.items():
         assert o.dtype == torch.float32
-        np.testing.assert_allclose(o.detach().numpy(), data[f"out_{k}"], rtol=0, atol=1e-5, err_msg=k)
+        np.testing.assert_allclose(o.numpy(), data[f"out_{k}"], rtol=0, atol=FLOAT32_ATOL, err_msg=k)
     for k, g in grads.items():
         np.testing.assert_allclose(g.numpy(), data[f"grad_{k}"], rtol=1e-4, atol=1e-4, err_msg=f"grad {k}")
 
@@ -130,7 +133,7 @@ def test_lstm_module_matches_tensorflow(name, path):
     """The same stacks through the LSTM module (one fused call for every layer and direction)."""
     data, outs, grads = _run_case(name, path, torch.float64, via_module=True)
     for k, o in outs.items():
-        np.testing.assert_allclose(o.detach().numpy(), data[f"out_{k}"], rtol=0, atol=1e-9, err_msg=k)
+        np.testing.assert_allclose(o.numpy(), data[f"out_{k}"], rtol=0, atol=1e-9, err_msg=k)
     for k, g in grads.items():
         np.testing.assert_allclose(g.numpy(), data[f"grad_{k}"], rtol=0, atol=1e-8, err_msg=f"grad {k}")
 
