@@ -115,8 +115,13 @@ def test_lstm_under_autocast_runs_in_its_dtype_close_to_float32(bidirectional, a
         got_c = (final[0] if bidirectional else final).c
         assert (got_c.float() - (want_final[0] if bidirectional else want_final).c).abs().max() < 0.05
     pad = torch.arange(9, device=DEVICE) >= lengths.unsqueeze(1)
+    lstm(x, lengths)[0].pow(2).sum().backward()
+    want = [p.grad.clone() for p in lstm.parameters()]
+    lstm.zero_grad()
     with torch.autocast(DEVICE.type, dtype=dtype):
         out, _ = lstm(x, lengths)
         assert bool((out[pad] == 0).all()), "padding stays exactly zero"
         out.float().pow(2).sum().backward()
-    assert lstm.cell(0).kernel.grad.dtype == torch.float32 and torch.isfinite(lstm.cell(0).kernel.grad).all()
+    for p, g in zip(lstm.parameters(), want):  # the gradients reach the float32 TF-layout parameters, close
+        assert p.grad.dtype == torch.float32
+        assert (p.grad - g).norm() <= 0.05 * g.norm()

@@ -1,7 +1,7 @@
 """The fast path: run TensorFlow-layout LSTM cells through PyTorch's fused LSTM kernel.
 
 ``torch.lstm`` is the kernel behind ``torch.nn.LSTM`` (oneDNN or ATen on CPU, cuDNN on GPU). Its layout differs
-from TensorFlow's in three ways, all bridged here with differentiable ops, so gradients land on the cells'
+from TensorFlow's in three ways, all bridged here in one autograd node, so gradients land on the cells'
 ``kernel`` and ``bias`` in the TensorFlow layout:
 
 - gate order: TensorFlow's columns are i, j, f, o; PyTorch's rows are i, f, g(=j), o;
@@ -352,8 +352,9 @@ def _segments(x: torch.Tensor, lens: list, h: torch.Tensor, c: torch.Tensor, wei
 
     One unpacked kernel call per distinct length: steps ``[prev, L)`` run on the sequences still going, and
     those of length ``L`` hand over their final state there. Faster than a packed sequence, whose kernel
-    steps one time step at a time (and has no oneDNN path on CPU). Returns ``outputs (B, T, P)`` zero past
-    each length and the final ``(h (B, P), c (B, H))``.
+    steps one time step at a time (and has no oneDNN path on CPU). ``train``: the kernel's train flag (on
+    cuDNN, whether it keeps what its backward needs). Returns ``outputs (B, T, P)`` zero past each length and the
+    final ``(h (B, P), c (B, H))``.
     """
     B, T = x.shape[0], x.shape[1]
     h, c = h.unsqueeze(0), c.unsqueeze(0)                                       # (1, B, P), (1, B, H)
