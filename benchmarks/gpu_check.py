@@ -8,9 +8,10 @@ The rest of the project is built and tested without a GPU; this script is what a
 
 Steps (logs in DIR, the training runs and their logs in --runs; a summary is printed and saved as DIR/gpu_check.md):
 1. the machine: GPU, driver, torch, cuDNN;
-2. ``tests/nn/test_golden_tf.py`` and ``tests/train/test_amp.py`` with ``LSTMKIT_TEST_DEVICE=cuda``: every
-   TensorFlow golden case through cuDNN (float64 and float32, outputs and gradients), the LSTM and every task under
-   bfloat16 and float16 autocast; cuDNN re-packing the weights on a call is an error, not a warning. Then how far
+2. ``tests/nn/test_golden_tf.py``, ``tests/train/test_amp.py`` and ``tests/test_device_cli.py`` with
+   ``LSTMKIT_TEST_DEVICE=cuda``: every TensorFlow golden case through cuDNN (float64 and float32, outputs and
+   gradients), the LSTM and every task under bfloat16 and float16 autocast, every task's train, evaluate and
+   predict with ``--device cuda``; cuDNN re-packing the weights on a call is an error, not a warning. Then how far
    a float32 LSTM lands from float64 with TF32 off and on (PyTorch's default lets cuDNN use TF32);
 3. ``benchmarks/bench_lstm.py --device cuda``: lstmkit vs torch.nn.LSTM, both on cuDNN, fp32 and autocast;
 4. ``lstmkit train seq2seq --corpus cmudict-g2p --epochs 1 --device cuda`` in float32, ``--amp bf16`` and
@@ -116,10 +117,10 @@ def main(argv=None) -> int:
     print(machine, flush=True)
     summary += [f"Machine: {machine}", "", "| step | result | seconds |", "|---|---|---:|"]
 
-    tests = ["tests/nn/test_golden_tf.py", "tests/train/test_amp.py"]
+    tests = ["tests/nn/test_golden_tf.py", "tests/train/test_amp.py", "tests/test_device_cli.py"]
     pytest = [py, "-m", "pytest", "-rfE", "-p", "no:cacheprovider", "-W", REPACK, *tests]
     code, sec, text = run("pytest", pytest, out, 600, {**env, "LSTMKIT_TEST_DEVICE": args.device})
-    summary.append(f"| golden TF + autocast tests on {args.device} | {last_line(text, ' in ')} | {sec:.0f} |")
+    summary.append(f"| golden TF, autocast and CLI tests on {args.device} | {last_line(text, ' in ')} | {sec:.0f} |")
     save(out, summary)
     if cuda:
         code, sec, text = run("tf32", [py, "-c", TF32_PROBE], out, 300, env)

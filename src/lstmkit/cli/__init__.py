@@ -23,7 +23,7 @@ import json
 import os
 import sys
 
-from .common import input_texts, positive_int
+from .common import DEVICE_HELP, input_texts, positive_int
 
 _TASK_MODULES = ("classify", "tag", "seq2seq", "lm", "regress")
 
@@ -132,7 +132,7 @@ def _cmd_evaluate(args) -> int:
     module = _task_cli(config)
     _seq2seq_only(args, config, beam_size=args.beam_size is not None, ensemble=bool(args.ensemble))
     data = _read_test(args, config, module)
-    metrics = evaluate_run(args.run, data, args.ensemble or (),
+    metrics = evaluate_run(args.run, data, args.ensemble or (), args.device,
                            **({"beam_size": args.beam_size} if args.beam_size else {}))
     if args.json:
         print(json.dumps(metrics, ensure_ascii=False))
@@ -156,7 +156,7 @@ def _cmd_predict(args) -> int:
         texts = input_texts(args)
         if not texts:
             raise ValueError("nothing to predict: give TEXT arguments, --file F, or lines on standard input")
-        records = predict_run(args.run, texts)
+        records = predict_run(args.run, texts, args.device)
     for rec in records:
         if args.json:
             print(json.dumps(rec, ensure_ascii=False))
@@ -228,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_columns(p)
     p.add_argument("--beam-size", type=positive_int, help="seq2seq: beam width (1: greedy; default: the run's)")
     p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object with stable keys")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -239,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-size", type=positive_int, help="seq2seq: beam width (1: greedy; default: the run's)")
     p.add_argument("--n-best", type=positive_int, default=3, help="seq2seq: outputs listed per input")
     p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP + " (the torch backend)")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="onnx: run the exported model on onnxruntime (classifier and tagger runs)")
     p.add_argument("--onnx", metavar="FILE", help="the ONNX file for --backend onnx (default RUN/model.onnx)")

@@ -24,6 +24,9 @@ positive_float = checked(float, lambda v: v > 0, "a positive number")
 probability = checked(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
+DEVICE_HELP = "where the model runs: auto (CUDA when there is one; the default), cpu, cuda, cuda:N"
+
+
 def add_training_args(p, **defaults) -> None:
     """The trainer's options, with TrainConfig's defaults unless a task overrides one (``defaults``)."""
     from ..train.trainer import TrainConfig
@@ -38,7 +41,7 @@ def add_training_args(p, **defaults) -> None:
     g.add_argument("--patience", type=int, default=t.patience,
                    help="epochs without dev improvement before stopping (0: never)")
     g.add_argument("--seed", type=int, default=t.seed)
-    g.add_argument("--device", default=t.device, help="auto (CUDA when available), cpu, cuda, cuda:N")
+    g.add_argument("--device", default=t.device, help=DEVICE_HELP)
     g.add_argument("--amp", choices=("off", "bf16", "fp16"), default=t.amp,
                    help="mixed precision: bf16 autocast, or fp16 with loss scaling (CUDA only); off by default")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -119,6 +122,6 @@ def report_test(args, out, test, metric_keys, unit="examples") -> None:
     """After training: the test split's metrics on one line (when the corpus has a test split)."""
     from ..train.runs import evaluate_run
 
-    m = evaluate_run(out, test)
+    m = evaluate_run(out, test, device=args.device)  # where it trained
     shown = ", ".join(f"{k} {m[k]:.4f}" for k in dict.fromkeys(metric_keys) if k in m)
     print(f"test ({test.source}, {len(test):,} {unit}): {shown}")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from .common import (add_training_args, checked, non_negative_int, positive_int, probability, train_and_report,
-                     training_splits)
+from .common import (DEVICE_HELP, add_training_args, checked, non_negative_int, positive_int, probability,
+                     train_and_report, training_splits)
 
 TASK, KIND = "lm", "text"
 non_negative_float = checked(float, lambda v: v >= 0, "a number >= 0")
@@ -76,6 +76,7 @@ def add_commands(sub) -> None:
     p.add_argument("--temperature", type=non_negative_float, default=1.0, help="0: greedy")
     p.add_argument("--top-k", type=positive_int, default=None, help="sample among the k most likely tokens")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object: prompt, continuation, text, tokens, stopped")
     p.set_defaults(func=generate)
 
@@ -86,7 +87,8 @@ def generate(args) -> int:
     config = read_config(args.run)
     if config["task"] != TASK:
         raise ValueError(f"{args.run} is a {config['task']!r} run; generate needs a language model (lm) run")
-    rec = load_run(args.run).generate(args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed)
+    task = load_run(args.run, args.device)
+    rec = task.generate(args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed)
     print(json.dumps(rec, ensure_ascii=False) if args.json else rec["text"])
     return 0
 

@@ -134,7 +134,7 @@ def predict(args, config: dict) -> list[dict]:
                          f"{m['window']} rows are the input")
     data = read_series(args.file, m["columns"], min_rows=m["window"],
                        why=f"the run reads the last {m['window']} rows")
-    return load_run(args.run).predict_records([data])
+    return load_run(args.run, args.device).predict_records([data])
 
 
 def plain(rec: dict) -> str:

@@ -132,7 +132,7 @@ def predict(args, config: dict) -> list[dict]:
     texts = input_texts(args)
     if not texts:
         raise ValueError("nothing to decode: give TEXT arguments, --file F, or lines on standard input")
-    task = load_task(args.run, args.ensemble or ())
+    task = load_task(args.run, args.ensemble or (), args.device)
     return task.predict_records(texts, beam_size=args.beam_size, n_best=args.n_best)
 
 

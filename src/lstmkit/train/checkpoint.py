@@ -124,8 +124,12 @@ def read_config(run_dir) -> dict:
     return config
 
 
-def load_run(run_dir):
-    """Rebuild the task (tokenizer, vocabulary, model with its weights) saved in ``run_dir``."""
+def load_run(run_dir, device: str = "cpu"):
+    """Rebuild the task (tokenizer, vocabulary, model with its weights) saved in ``run_dir``, its model on
+    ``device`` ("cpu", "cuda", "cuda:N" or "auto": CUDA when there is one)."""
+    from .trainer import resolve_device
+
+    target = resolve_device(device)  # a device this machine lacks is an error before any reading
     run = Path(run_dir)
     config = read_config(run)
     tasks = _tasks()
@@ -167,5 +171,5 @@ def load_run(run_dir):
     except RuntimeError as exc:
         raise ValueError(f"{run / WEIGHTS}: weights do not match the configuration: "
                          f"{str(exc).splitlines()[-1].strip()}") from None
-    task.model.eval()
+    task.model.to(target).eval()
     return task

@@ -69,10 +69,10 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     return best
 
 
-def load_task(run, ensemble=()):
-    """The run's task; with ``ensemble`` (more seq2seq run folders), one that decodes with all of them, their
-    next-token probabilities averaged (``Seq2SeqTask.ensemble``)."""
-    tasks = [checkpoint.load_run(r) for r in (run, *ensemble)]
+def load_task(run, ensemble=(), device: str = "cpu"):
+    """The run's task, its model on ``device``; with ``ensemble`` (more seq2seq run folders), one that decodes
+    with all of them, their next-token probabilities averaged (``Seq2SeqTask.ensemble``)."""
+    tasks = [checkpoint.load_run(r, device) for r in (run, *ensemble)]
     if len(tasks) == 1:
         return tasks[0]
     for r, task in zip((run, *ensemble), tasks):
@@ -84,17 +84,18 @@ def load_task(run, ensemble=()):
         raise ValueError(f"--ensemble {' '.join(map(str, ensemble))} with {run}: {e}") from None
 
 
-def evaluate_run(run, data, ensemble=(), **options) -> dict:
-    """The run's metrics on ``data``; ``options`` go to the task's ``evaluate`` (seq2seq: ``beam_size``);
-    ``ensemble``: more seq2seq runs decoding with it (see :func:`load_task`)."""
-    task = load_task(run, ensemble)
+def evaluate_run(run, data, ensemble=(), device: str = "cpu", **options) -> dict:
+    """The run's metrics on ``data``, computed on ``device``; ``options`` go to the task's ``evaluate`` (seq2seq:
+    ``beam_size``); ``ensemble``: more seq2seq runs decoding with it (see :func:`load_task`)."""
+    task = load_task(run, ensemble, device)
     metrics = task.evaluate(task.encode(data), **options)
     return {**metrics, "members": 1 + len(ensemble)} if ensemble else metrics
 
 
-def predict_run(run, texts: list[str]) -> list[dict]:
-    """One record per text, the task's natural fields (see each task's ``predict_records``)."""
-    return checkpoint.load_run(run).predict_records(list(texts))
+def predict_run(run, texts: list[str], device: str = "cpu") -> list[dict]:
+    """One record per text, the task's natural fields (see each task's ``predict_records``), computed on
+    ``device``."""
+    return checkpoint.load_run(run, device).predict_records(list(texts))
 
 
 def stderr_log(message: str) -> None:
