@@ -43,7 +43,8 @@ def add_training_args(p, **defaults) -> None:
     g.add_argument("--seed", type=int, default=t.seed)
     g.add_argument("--device", default=t.device, help=DEVICE_HELP)
     g.add_argument("--amp", choices=("off", "bf16", "fp16"), default=t.amp,
-                   help="mixed precision: bf16 autocast, or fp16 with loss scaling (CUDA only); off by default")
+                   help="mixed precision: bf16 autocast, or fp16 with loss scaling (CUDA only); off by default. On "
+                        "a CPU, bf16 pays off only where it has bf16 instructions (AVX-512 BF16, AMX)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
