@@ -75,7 +75,7 @@ def row(label, ours, theirs, B, T, I, H, varlen, backward, repeats, peak, amp=No
     lengths = torch.randint(T // 2, T + 1, (B,), generator=gen) if varlen else None
     if varlen:
         lengths[0] = T
-        lengths = lengths.to(DEVICE)  # torch's pack_padded_sequence moves them back to the CPU: its cost is counted
+        lengths = lengths.to(DEVICE)  # where a model's lengths live; torch_run copies them back for packing (timed)
     D = 2 if ours.bidirectional else 1
     flops = 2 * B * T * (I + H) * 4 * H * D * (3 if backward else 1)
 

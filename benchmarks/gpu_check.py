@@ -6,7 +6,8 @@ The rest of the project is built and tested without a GPU; this script is what a
     PYTHONPATH=src python benchmarks/gpu_check.py --out DIR [--golden ../shared/golden] [--quick]
     PYTHONPATH=src python benchmarks/gpu_check.py --out DIR --device cpu --quick --no-training   # a dry run
 
-Steps (logs in DIR, the training runs and their logs in --runs; a summary is printed and saved as DIR/gpu_check.md):
+Steps (logs in DIR, the training runs and their logs in --runs; a summary is printed and saved as DIR/gpu_check.md;
+the exit status is 1 when any step failed):
 1. the machine: GPU, driver, torch, cuDNN;
 2. ``tests/nn/test_golden_tf.py``, ``tests/train/test_amp.py`` and ``tests/test_device_cli.py`` with
    ``LSTMKIT_TEST_DEVICE=cuda``: every TensorFlow golden case through cuDNN (float64 and float32, outputs and
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -47,11 +49,13 @@ def run(name: str, cmd: list[str], out: Path, timeout: int, env: dict | None = N
     print(f"== {name}: exit {code} in {seconds:.0f} s", flush=True)
     if code:
         print(stderr[-3000:], flush=True)
+        FAILED.append(name)
     WARNINGS[name] = sum("Warning:" in line for line in stderr.splitlines())
     return code, seconds, stdout
 
 
 WARNINGS: dict[str, int] = {}
+FAILED: list[str] = []
 
 TF32_PROBE = """
 import torch
@@ -145,6 +149,7 @@ def main(argv=None) -> int:
     amps = () if args.no_training else ("off", "bf16") + (() if args.quick or not cuda else ("fp16",))
     for amp in amps:
         run_dir = runs / f"g2p-{amp}"
+        shutil.rmtree(run_dir, ignore_errors=True)  # this script's own run from an earlier check
         cmd = [py, "-m", "lstmkit.cli", "train", "seq2seq", "--corpus", "cmudict-g2p", "--epochs", "1",
                "--batch-size", "256", "--lr", "3e-3", "--dropout", "0.3", "--device", args.device, "--amp", amp,
                "--quiet", "--out", str(run_dir)]
@@ -172,9 +177,11 @@ def main(argv=None) -> int:
             summary += ["", f"`lstmkit evaluate` of the float32 run on the test split, beam 5: wer {m['wer']:.4f}, "
                             f"per {m['per']:.4f}, {sec:.0f} s for the whole command (start-up included)"]
     summary += ["", f"## bench_lstm.py --device {args.device}", "", *table, *table2]
+    if FAILED:
+        summary += ["", f"FAILED: {', '.join(FAILED)} (their logs say why)"]
     save(out, summary)
     print("\n".join(summary))
-    return 0
+    return 1 if FAILED else 0
 
 
 if __name__ == "__main__":
