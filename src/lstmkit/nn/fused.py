@@ -83,30 +83,13 @@ def _torch_rows(H: int, device) -> torch.Tensor:
     return _ROWS[key]
 
 
-def _forget_fold(H: int, forget_bias: float, like: torch.Tensor) -> torch.Tensor:
-    fold = torch.zeros(4 * H, dtype=like.dtype, device=like.device)
-    fold[H:2 * H] = forget_bias
-    return fold
-
-
 def tf_to_torch_weights(cell) -> list[torch.Tensor]:
     """One cell's parameters in ``torch.nn.LSTM``'s layout (differentiable: gradients flow back).
 
     Returns ``[weight_ih (4H, I), weight_hh (4H, P), bias_ih (4H,), bias_hh (4H,)]`` plus
-    ``weight_hr (P, H)`` when the cell projects.
+    ``weight_hr (P, H)`` when the cell projects: the conversion the fused path runs (:func:`_convert`).
     """
-    I, H = cell.input_size, cell.num_units
-    kernel, bias = cell.kernel, cell.bias
-    rows = _torch_rows(H, kernel.device)                          # (4H,): PyTorch row r <- TF column rows[r]
-    w_ih = kernel[:I].t().index_select(0, rows)                   # (I, 4H) -> (4H, I), one contiguous copy
-    w_hh = kernel[I:].t().index_select(0, rows)                   # (P, 4H) -> (4H, P)
-    b = bias.index_select(0, rows)                                # (4H,)
-    if cell.forget_bias:
-        b = b + _forget_fold(H, cell.forget_bias, b)               # forget is rows H..2H in PyTorch's order
-    weights = [w_ih, w_hh, b, torch.zeros(4 * H, dtype=b.dtype, device=b.device)]
-    if cell.num_proj is not None:
-        weights.append(cell.projection_kernel.t().contiguous())  # (P, H)
-    return weights
+    return _convert([[cell]])
 
 
 class _WeightCache:
@@ -218,14 +201,13 @@ class _KernelWeights(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, *grads):
         cells, dtypes = ctx.plan[0], ctx.dtypes
+        like = next(g for g in grads if g is not None)  # some weight has a gradient, or no backward at all
         out, n = [], 0
         for I, P, H, _, projecting in cells:
             g_ih, g_hh, g_b = grads[n], grads[n + 1], grads[n + 2]
-            rows = _torch_rows(H, next(g for g in grads if g is not None).device)
-            if g_ih is None or g_hh is None:
-                like = next(g for g in grads if g is not None)
-                g_ih = like.new_zeros(4 * H, I) if g_ih is None else g_ih
-                g_hh = like.new_zeros(4 * H, P) if g_hh is None else g_hh
+            rows = _torch_rows(H, like.device)
+            g_ih = like.new_zeros(4 * H, I) if g_ih is None else g_ih
+            g_hh = like.new_zeros(4 * H, P) if g_hh is None else g_hh
             g_kernel = torch.cat([g_ih, g_hh], 1).index_select(0, rows).t()   # (I + P, 4H), TF's columns
             out.append(g_kernel.to(dtypes[len(out)]))
             out.append(None if g_b is None else g_b.index_select(0, rows).to(dtypes[len(out)]))

@@ -22,6 +22,7 @@ from safetensors.torch import save as save_safetensors
 from .. import __version__
 from ..io import atomic_write_bytes, atomic_write_text
 from ..text import Vocab
+from .trainer import resolve_device
 
 CONFIG, VOCAB, WEIGHTS, METRICS = "config.json", "vocab.json", "model.safetensors", "metrics.jsonl"
 USER_DICT = "user_dict.txt"
@@ -127,8 +128,6 @@ def read_config(run_dir) -> dict:
 def load_run(run_dir, device: str = "cpu"):
     """Rebuild the task (tokenizer, vocabulary, model with its weights) saved in ``run_dir``, its model on
     ``device`` ("cpu", "cuda", "cuda:N" or "auto": CUDA when there is one)."""
-    from .trainer import resolve_device
-
     target = resolve_device(device)  # a device this machine lacks is an error before any reading
     run = Path(run_dir)
     config = read_config(run)
