@@ -5,9 +5,13 @@ cmudict-g2p`` made (see the README for the commands):
 
     python benchmarks/bench_g2p.py runs/g2p-more runs/g2p-d3-s7 runs/g2p-d3ls-s21
     python benchmarks/bench_g2p.py runs/a runs/b --beams 1 5 --split dev --threads 2
+    python benchmarks/bench_g2p.py runs/a runs/b --rescore runs/r2l-a runs/r2l-b --no-single
 
 Prints one table: each run alone, then all of them together (``--ensemble``: their next-token probabilities
 averaged at every step), for each beam width: WER, PER, the same against any listed pronunciation, and words/s.
+With ``--rescore`` (runs trained with ``--reverse-target``, or any others of the same data): those runs alone and
+as an ensemble, then the beam of the first table's last row re-ranked by every model's mean log-probability
+(``--rescore``).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import time
 
 import torch
 
-from lstmkit.data.pairs import cmudict_g2p
+from lstmkit.data.pairs import PairDataset, cmudict_g2p
 from lstmkit.tasks.seq2seq import sequence_report
 from lstmkit.train.runs import load_task
 
@@ -37,26 +41,41 @@ def main() -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", help="seq2seq runs trained on cmudict-g2p")
     p.add_argument("--beams", type=int, nargs="+", default=[1, 5], help="beam widths (1: greedy)")
     p.add_argument("--split", choices=["dev", "test"], default="test")
+    p.add_argument("--limit", type=int, help="the first N words only (a quick look)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
-    p.add_argument("--no-single", action="store_true", help="the ensemble only")
+    p.add_argument("--rescore", nargs="+", default=[], metavar="RUN",
+                   help="runs that re-rank the beam of RUN... (e.g. right-to-left ones)")
+    p.add_argument("--no-single", action="store_true", help="the ensembles only")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     data = cmudict_g2p()[args.split]
+    if args.limit:
+        data = PairDataset(data.sources[: args.limit], data.targets[: args.limit], data.source,
+                           alternatives=data.alternatives)
     print(f"cmudict-g2p {args.split}: {len(data.sources):,} words; torch {torch.__version__}, {args.threads} "
           f"thread(s), {platform.processor() or platform.machine()}, {os.cpu_count()} cores\n")
     print("| model | beam | WER | PER | WER, any variant | PER, any variant | words/s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     tasks = [load_task(run) for run in args.runs]
-    encoded = [task.encode(data) for task in tasks]              # once per run, for every beam width
-    if not args.no_single or len(tasks) == 1:
-        for run, task, enc in zip(args.runs, tasks, encoded):
+    rescorers = [load_task(run) for run in args.rescore]
+    enc = tasks[0].encode(data)         # once, for every run and beam width: the runs share their vocabularies
+    for group, names in ((tasks, args.runs), (rescorers, args.rescore)):
+        if not group:
+            continue
+        if not args.no_single or len(group) == 1:
+            for run, task in zip(names, group):
+                for beam in args.beams:
+                    print(row(run, task, enc, beam), flush=True)
+        if len(group) > 1:
+            joined = group[0].ensemble(group[1:])
             for beam in args.beams:
-                print(row(run, task, enc, beam), flush=True)
-    if len(tasks) > 1:
-        joined = tasks[0].ensemble(tasks[1:])
-        for beam in args.beams:
-            print(row(f"ensemble of {len(tasks)}", joined, encoded[0], beam), flush=True)
-
+                print(row(f"ensemble of {len(group)}", joined, enc, beam), flush=True)
+    if rescorers:
+        search = tasks[0].ensemble(tasks[1:]) if len(tasks) > 1 else tasks[0]
+        name = f"ensemble of {len(tasks)}" if len(tasks) > 1 else args.runs[0]
+        for beam in [b for b in args.beams if b > 1]:
+            print(row(f"{name}, rescored with {len(rescorers)} more", search.rescored(rescorers), enc, beam),
+                  flush=True)
 
 if __name__ == "__main__":
     main()

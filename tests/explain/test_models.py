@@ -23,6 +23,8 @@ def runs(tmp_path_factory):
     pairs = PairDataset(["cat", "dog", "act"], ["K AE T", "D AO G", "AE K T"], "toy")
     s2s = Seq2SeqTask.from_data(Seq2SeqConfig(embedding_dim=6, units=8, beam_size=2), pairs)
     save_run(d / "s2s", s2s)
+    save_run(d / "r2l", Seq2SeqTask.from_data(Seq2SeqConfig(embedding_dim=6, units=8, beam_size=2,
+                                                            reverse_target=True), pairs))
     tagged = TaggedDataset([list("张三在北京"), list("李四去上海")],
                            [["B-PER", "E-PER", "O", "B-LOC", "E-LOC"]] * 2, "toy")
     tag = TagTask.from_data(TagConfig(scheme="BIOES", embedding_dim=6, units=8), tagged)
@@ -50,6 +52,26 @@ def test_seq2seq_walkthrough(runs):
     assert page.count('class="heatmap"') == 2 and "<script" not in page
     doc = tr.to_json()
     assert doc["task"] == "seq2seq" and len(doc["heatmaps"]) == 2
+
+
+def test_seq2seq_walkthrough_of_a_right_to_left_run(runs):
+    """A --reverse-target run is replayed in the order its decoder wrote: the attention rows run from the last
+    output token to the first, and the replayed logits give the output its beam log-probability."""
+    tr = explain_run(runs / "r2l", ["cat", "tacocat"])
+    logits = torch.from_numpy(next(t for s in tr.steps for t in s.tensors if t.name == "logits").values)
+    from lstmkit.train.checkpoint import load_run
+
+    task = load_run(runs / "r2l")
+    assert tr.results == task.predict_records(["cat", "tacocat"], beam_size=2, n_best=1)
+    assert any("right to left" in line for s in tr.steps for line in s.lines)
+    for b, (maps, rec) in enumerate(zip(tr.heatmaps, tr.results)):
+        rows = maps[0].rows
+        assert rows == rec["tokens"][::-1] + ["<eos>"]
+        ids = torch.tensor(task.target_vocab.encode(rec["tokens"][::-1]) + [task.target_vocab.eos_id])
+        steps = torch.log_softmax(logits[b, : len(ids)].double(), -1).gather(1, ids[:, None])[:, 0]
+        # <eos> counts when the search ended with it; an untrained model may stop at the length limit instead
+        assert rec["nbest"][0]["log_prob"] in (pytest.approx(float(steps.sum()), abs=1e-4),
+                                               pytest.approx(float(steps[:-1].sum()), abs=1e-4))
 
 
 def test_tagger_walkthrough(runs, capsys):

@@ -28,6 +28,16 @@ def trained():
     return task, dev
 
 
+@pytest.fixture(scope="module")
+def trained_r2l():
+    """The same task learnt right to left (``reverse_target``): same data, so the same vocabularies."""
+    torch.manual_seed(1)
+    train, dev = _reverse_task(1200, 0), _reverse_task(100, 1)
+    task = Seq2SeqTask.from_data(Seq2SeqConfig(embedding_dim=16, units=48, dropout=0.1, reverse_target=True), train)
+    fit(task, task.encode(train), task.encode(dev), TrainConfig(epochs=6, batch_size=32, lr=8e-3, progress=False))
+    return task, dev
+
+
 def test_it_learns_to_reverse(trained):
     task, dev = trained
     task.model.eval()
@@ -39,6 +49,74 @@ def test_it_learns_to_reverse(trained):
     assert rec[0]["output"] == "C B A" and rec[0]["tokens"] == ["C", "B", "A"]
     assert len(rec[0]["nbest"]) == 2 and rec[0]["nbest"][0]["score"] >= rec[0]["nbest"][1]["score"]
     assert rec[1]["output"] is None and "empty" in rec[1]["error"]
+
+
+def test_reverse_target_learns_backwards_and_answers_in_reading_order(trained_r2l, tmp_path):
+    task, dev = trained_r2l
+    enc = task.encode(dev)
+    # the decoder is taught the target backwards (<bos> y_n .. y_1 -> y_n .. y_1 <eos>); the metrics'
+    # references stay in reading order
+    ref = enc["refs"][0]
+    assert enc["tgt_in"][0] == [task.target_vocab.bos_id] + ref[::-1]
+    assert enc["tgt_out"][0] == ref[::-1] + [task.target_vocab.eos_id]
+    for beam in (1, 4):
+        assert task.evaluate(enc, beam_size=beam)["wer"] <= 0.1
+    rec = task.predict_records(["abc", "ddeab"], beam_size=3, n_best=2)
+    assert [r["output"] for r in rec] == ["C B A", "B A E D D"]
+    save_run(tmp_path / "run", task)
+    again = load_run(tmp_path / "run")
+    assert again.config.reverse_target and again.predict_records(["abc"]) == task.predict_records(["abc"])
+
+
+def test_target_log_probs_are_the_searchs_own(trained, trained_r2l):
+    """Teacher forcing gives each finished beam candidate the log-probability the search gave it, in either
+    direction (a right-to-left model's candidates come back in reading order and are scored backwards)."""
+    for task, dev in (trained, trained_r2l):
+        enc = task.encode(dev)
+        hyps = task.decode(enc, beam_size=3, n_best=3)
+        pairs = [(enc["ids"][i], x) for i, h in enumerate(hyps) for x in h if x.finished]
+        assert len(pairs) > 200
+        lp = task.target_log_probs([s for s, _ in pairs], [x.tokens for _, x in pairs])
+        assert lp.shape == (1, len(pairs))
+        assert torch.allclose(lp[0], torch.tensor([x.log_prob for _, x in pairs], dtype=torch.float64), atol=1e-4)
+    with pytest.raises(ValueError, match="2 sources but 1 targets"):
+        task.target_log_probs([[4], [5]], [[4]])
+
+
+def test_rescoring_ranks_the_beam_by_every_models_mean(trained, trained_r2l):
+    from lstmkit.nn.seq2seq import length_penalty
+
+    l2r, dev = trained
+    r2l, _ = trained_r2l
+    enc = l2r.encode(dev)
+    beam = l2r.decode(enc, beam_size=4, n_best=4)
+    both = l2r.rescored([r2l])
+    got = both.decode(enc, beam_size=4, n_best=4)
+    alpha = l2r.config.length_penalty
+    for i in range(30):
+        cands = [x.tokens for x in beam[i]]
+        assert sorted(map(tuple, cands)) == sorted(tuple(x.tokens) for x in got[i])   # the same candidates
+        src = [enc["ids"][i]] * len(cands)
+        mean = (l2r.target_log_probs(src, cands)[0] + r2l.target_log_probs(src, cands)[0]) / 2
+        want = sorted(((float(m) / length_penalty(len(c) + 1, alpha), c) for m, c in zip(mean, cands)),
+                      key=lambda sc: -sc[0])
+        assert [x.tokens for x in got[i]] == [c for _, c in want]
+        assert [x.score for x in got[i]] == pytest.approx([sc for sc, _ in want], abs=1e-6)
+    # a model rescoring its own beam keeps the beam's order (every candidate here finished)
+    assert all(x.finished for h in beam for x in h)
+    same = l2r.rescored([l2r]).decode(enc, beam_size=4, n_best=4)
+    assert [[x.tokens for x in h] for h in same] == [[x.tokens for x in h] for h in beam]
+    # n_best cuts after re-ranking; evaluation runs through it
+    assert all(len(h) == 1 for h in both.decode(enc, beam_size=4, n_best=1))
+    assert both.evaluate(enc, beam_size=4)["wer"] <= 0.1
+    # a right-to-left model cannot join a left-to-right one step by step, only rescore it
+    with pytest.raises(ValueError, match="right to left.*--rescore"):
+        l2r.ensemble([r2l])
+    with pytest.raises(ValueError, match="at least one"):
+        l2r.rescored([])
+    other = Seq2SeqTask.from_data(Seq2SeqConfig(embedding_dim=8, units=8), PairDataset(["xyz"], ["Q"], "o"))
+    with pytest.raises(ValueError, match="source vocabulary differs"):
+        l2r.rescored([other])
 
 
 def test_run_folder_round_trip(trained, tmp_path):
@@ -205,3 +283,31 @@ def test_cli_ensemble_decodes_with_several_runs(tmp_path, capsys):
     assert "vocabulary differs" in err and len(err.splitlines()) == 1
     assert main(["evaluate", str(a), *test, "--ensemble", str(tmp_path / "missing")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_cli_reverse_target_and_rescore(tmp_path, capsys):
+    """train --reverse-target; evaluate/predict --rescore RUN; a right-to-left run in --ensemble with a
+    left-to-right one is a one-line error."""
+    train, dev = _reverse_task(300, 8), _reverse_task(40, 9)
+    for name, data in (("train", train), ("dev", dev)):
+        (tmp_path / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in zip(data.sources, data.targets)),
+                                              encoding="utf-8")
+    files = ["--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"), "--quiet"]
+    small = ["--epochs", "2", "--units", "16", "--embedding-dim", "8"]
+    a, r = tmp_path / "a", tmp_path / "r"
+    assert main(["train", "seq2seq", *files, *small, "--out", str(a)]) == 0
+    assert main(["train", "seq2seq", *files, *small, "--out", str(r), "--reverse-target"]) == 0
+    assert json.loads((r / "config.json").read_text())["model"]["reverse_target"] is True
+    capsys.readouterr()
+    test = ["--test", str(tmp_path / "dev.tsv")]
+    assert main(["evaluate", str(a), *test, "--json", "--rescore", str(r)]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["rescorers"] == 1 and metrics["n"] == 40 and "members" not in metrics
+    assert main(["evaluate", str(a), *test, "--rescore", str(r)]) == 0
+    assert "rescored by 1 more run" in capsys.readouterr().out
+    assert main(["predict", str(r), "abc", "--json", "--rescore", str(a), "--n-best", "2"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["input"] == "abc" and len(rec["nbest"]) == 2
+    assert main(["evaluate", str(a), *test, "--ensemble", str(r)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "right to left" in err and len(err.splitlines()) == 1

@@ -42,7 +42,7 @@ def train(args) -> int:
                            units=args.units, layers=args.layers, bidirectional=args.bidirectional,
                            attention=args.attention, input_feeding=args.input_feeding, dropout=args.dropout,
                            label_smoothing=args.label_smoothing, beam_size=args.beam_size,
-                           length_penalty=args.length_penalty).check()
+                           length_penalty=args.length_penalty, reverse_target=args.reverse_target).check()
     train_data, dev, test = _data(args)
     seed_everything(args.seed)
     extra = {}
@@ -106,6 +106,9 @@ def add_parser(sub) -> None:
     g.add_argument("--input-feeding", action=argparse.BooleanOptionalAction, default=model.input_feeding)
     g.add_argument("--dropout", type=probability, default=model.dropout)
     g.add_argument("--label-smoothing", type=probability, default=model.label_smoothing)
+    g.add_argument("--reverse-target", action="store_true",
+                   help="learn and decode each target right to left (outputs still read left to right); "
+                        "such a run can rescore a left-to-right one's beam (evaluate/predict --rescore)")
     g.add_argument("--beam-size", type=positive_int, default=model.beam_size, help="evaluate's beam width")
     g.add_argument("--length-penalty", type=float, default=model.length_penalty,
                    help="GNMT alpha: log P / ((5 + |Y|) / 6) ** alpha (0: no normalisation)")
@@ -121,6 +124,8 @@ def read_test(args, config: dict):
 
 def print_metrics(metrics: dict, data) -> None:
     models = f", an ensemble of {metrics['members']} runs" if metrics.get("members", 1) > 1 else ""
+    if metrics.get("rescorers"):
+        models += f", rescored by {metrics['rescorers']} more run{'s' if metrics['rescorers'] > 1 else ''}"
     print(f"{data.source} ({metrics['n']:,} pairs, beam {metrics['beam_size']}{models}):")
     for key in ("wer", "per", "exact_match", "wer_any", "per_any", "loss"):
         print(f"{key:<14}{metrics[key]:.4f}")
@@ -132,7 +137,7 @@ def predict(args, config: dict) -> list[dict]:
     texts = input_texts(args)
     if not texts:
         raise ValueError("nothing to decode: give TEXT arguments, --file F, or lines on standard input")
-    task = load_task(args.run, args.ensemble or (), args.device)
+    task = load_task(args.run, args.ensemble or (), args.device, args.rescore or ())
     return task.predict_records(texts, beam_size=args.beam_size, n_best=args.n_best)
 
 

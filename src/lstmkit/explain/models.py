@@ -177,7 +177,9 @@ def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
     if enc["keys"] is not None:
         s7.add("attention keys", "(B, S, H or A)", enc["keys"], f"{m.attention.score} score, computed once per batch")
     records = task.predict_records(texts, beam_size=task.config.beam_size, n_best=1)
-    outs = [task.target_vocab.encode(r["tokens"] or []) for r in records]
+    backwards = task.config.reverse_target               # the decoder writes the last token first
+    written = [(r["tokens"] or [])[::-1] if backwards else (r["tokens"] or []) for r in records]
+    outs = [task.target_vocab.encode(w) for w in written]
     tgt_in, _ = pad_sequences([[task.target_vocab.bos_id] + o for o in outs])
     logits, weights = m(src, lens, torch.from_numpy(tgt_in), return_attention=True)   # (B, T, V), (B, T, S)
     T = tgt_in.shape[1]
@@ -185,6 +187,9 @@ def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
     s8.lines.append(f"each step: [embed(y_(t-1)) (B, {m.tgt_embedding.embedding_dim}); att_(t-1) (B, {H})] -> "
                     f"LSTM cell -> h_t (B, {H}) -> attention over S -> context (B, {D * H}) -> "
                     f"att_t = tanh(W_c [context; h_t]) (B, {H}) -> logits (B, V)")
+    if backwards:
+        s8.lines.append("this run writes each output right to left (--reverse-target): steps below run from the "
+                        "last token to the first; the output reads left to right")
     s8.add("logits", f"(B, T, V) = ({B}, {T}, {logits.shape[2]})", logits)
     if weights is not None:
         s8.add("attention weights", f"(B, T, S) = ({B}, {T}, {S})", weights,
@@ -193,7 +198,7 @@ def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
     steps += [s5, s6, s7, s8]
     maps = []
     for b, rec in enumerate(records):
-        rows = (rec["tokens"] or []) + ["<eos>"]
+        rows = written[b] + ["<eos>"]
         if weights is None:
             maps.append([])
             continue

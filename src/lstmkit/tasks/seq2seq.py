@@ -16,6 +16,7 @@ Shape legend: ``B`` batch, ``S`` source steps, ``T`` target steps, ``V`` target 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 
 from ..data.batching import PaddedBatches
 from ..data.pairs import PairDataset
-from ..nn.seq2seq import ATTENTIONS, Seq2Seq, Seq2SeqEnsemble
+from ..nn.seq2seq import ATTENTIONS, Hypothesis, Seq2Seq, Seq2SeqEnsemble, length_penalty
 from ..text import Vocab, make_tokenizer
 
 
@@ -48,6 +49,7 @@ class Seq2SeqConfig:
     max_target_len: int = 100      # tokens kept per training target
     beam_size: int = 5             # evaluate's default
     length_penalty: float = 0.6    # GNMT's alpha; 0 ranks by total log-probability
+    reverse_target: bool = False   # learn and decode the target right to left (outputs come back in reading order)
 
     def check(self) -> "Seq2SeqConfig":
         if self.attention not in ATTENTIONS:
@@ -117,27 +119,93 @@ class Seq2SeqTask:
             raise ValueError("a seq2seq run keeps its target vocabulary in vocab_target.json")
         return cls(config, vocabs["tokens"], vocabs["target"])
 
+    def _check_member(self, other, k: int, role: str, same_direction: bool) -> None:
+        if not isinstance(other, Seq2SeqTask):
+            raise TypeError(f"{role}: member {k} is a {type(other).__name__}, not a seq2seq task")
+        checks = [("source tokenizer", self.config.source_tokenizer, other.config.source_tokenizer),
+                  ("target tokenizer", self.config.target_tokenizer, other.config.target_tokenizer),
+                  ("source vocabulary", self.vocab.itos, other.vocab.itos),
+                  ("target vocabulary", self.target_vocab.itos, other.target_vocab.itos)]
+        for what, mine, theirs in checks:
+            if mine != theirs:
+                raise ValueError(f"{role}: member {k}'s {what} differs from member 1's; members must be "
+                                 f"trained on the same data with the same tokenizers")
+        if same_direction and self.config.reverse_target != other.config.reverse_target:
+            raise ValueError(f"{role}: member {k} writes its targets "
+                             f"{_direction(other.config)}, member 1 {_direction(self.config)}; step-by-step "
+                             f"averaging needs one direction (a run of the other direction can rescore: "
+                             f"Seq2SeqTask.rescored, --rescore)")
+
+    def _models(self) -> list:
+        return list(self.model.members) if isinstance(self.model, Seq2SeqEnsemble) else [self.model]
+
     def ensemble(self, others: list["Seq2SeqTask"]) -> "Seq2SeqTask":
         """A task that decodes (``evaluate``, ``predict_records``) with this model and ``others`` together: the
         members' next-token probabilities averaged at every step (:class:`Seq2SeqEnsemble`). Every member must
-        tokenize its sources and targets as this one does and hold the same two vocabularies; the ensemble keeps
-        this task's config (beam size, length penalty). For decoding only: train the members one by one."""
+        tokenize its sources and targets as this one does, hold the same two vocabularies and write its targets
+        in the same direction; the ensemble keeps this task's config (beam size, length penalty) and rescorers.
+        For decoding only: train the members one by one."""
         for k, other in enumerate(others, 2):
-            if not isinstance(other, Seq2SeqTask):
-                raise TypeError(f"ensemble: member {k} is a {type(other).__name__}, not a seq2seq task")
-            for what, mine, theirs in (
-                    ("source tokenizer", self.config.source_tokenizer, other.config.source_tokenizer),
-                    ("target tokenizer", self.config.target_tokenizer, other.config.target_tokenizer),
-                    ("source vocabulary", self.vocab.itos, other.vocab.itos),
-                    ("target vocabulary", self.target_vocab.itos, other.target_vocab.itos)):
-                if mine != theirs:
-                    raise ValueError(f"ensemble: member {k}'s {what} differs from member 1's; members must be "
-                                     f"trained on the same data with the same tokenizers")
-        models = [m for t in [self, *others] for m in (t.model.members if isinstance(t.model, Seq2SeqEnsemble)
-                                                        else [t.model])]
+            self._check_member(other, k, "ensemble", same_direction=True)
         joined = copy.copy(self)        # tokenizers, vocabularies and config shared; only the model differs
-        joined.model = Seq2SeqEnsemble(models)
+        joined.model = Seq2SeqEnsemble([m for t in [self, *others] for m in t._models()])
         return joined
+
+    def rescored(self, others: list["Seq2SeqTask"]) -> "Seq2SeqTask":
+        """A task that searches with this task's model (greedy or beam search, as before) and re-ranks each
+        source's candidates (the whole beam) by every model's own log-probability of them: this task's models
+        and each of ``others`` (the members of an ensemble counted one by one) score every candidate by teacher
+        forcing, in the direction each was trained in (``reverse_target``), and the candidates are ranked by
+        the mean over the models, ``mean_m log P_m(y | x) / ((5 + |Y|) / 6) ** alpha`` (|Y| counts ``<eos>``).
+        The usual use: right-to-left runs rescoring a left-to-right search, whose errors sit at the other end
+        of the word. Members must share this task's tokenizers and vocabularies. Decoding only."""
+        if not others:
+            raise ValueError("rescored: give at least one seq2seq task to rescore with")
+        for k, other in enumerate(others, 2):
+            self._check_member(other, k, "rescore", same_direction=False)
+        joined = copy.copy(self)
+        joined.rescorers = [*getattr(self, "rescorers", []), *others]
+        return joined
+
+    @torch.no_grad()
+    def target_log_probs(self, src: list, targets: list, batch_size: int = 512) -> torch.Tensor:
+        """``log P(y | x)`` under each of this task's models (an ensemble's members one by one): ``src`` lists
+        source ids, ``targets`` target ids in reading order (without ``<bos>``/``<eos>``; ``<eos>`` is scored);
+        returns ``(M, N)``, float64."""
+        if len(src) != len(targets):
+            raise ValueError(f"target_log_probs: {len(src)} sources but {len(targets)} targets")
+        enc = {"ids": src, "tgt_in": None, "tgt_out": None}
+        bos, eos = self.target_vocab.bos_id, self.target_vocab.eos_id
+        order = [t[::-1] for t in targets] if self.config.reverse_target else targets
+        enc["tgt_in"] = [[bos] + list(t) for t in order]
+        enc["tgt_out"] = [list(t) + [eos] for t in order]
+        models = self._models()
+        out = torch.zeros(len(models), len(src), dtype=torch.float64)
+        for m in models:
+            m.eval()
+        for batch in self.batches(enc, batch_size):
+            gold = batch["tgt_out"]                                                        # (B, T)
+            rows = torch.as_tensor(batch["index"], dtype=torch.long)
+            for k, m in enumerate(models):
+                logp = torch.log_softmax(m(batch["ids"], batch["lengths"], batch["tgt_in"]).double(), dim=-1)
+                picked = logp.gather(-1, gold.unsqueeze(-1)).squeeze(-1).masked_fill(gold == 0, 0.0)
+                out[k, rows] = picked.sum(1).cpu()
+        return out
+
+    def _rescore(self, src: list, hyps: list[list[Hypothesis]]) -> list[list[Hypothesis]]:
+        """Each source's candidates (reading order), ranked by the mean log-probability of every model."""
+        flat_src = [s for s, h in zip(src, hyps) for _ in h]
+        flat = [x.tokens for h in hyps for x in h]
+        scores = torch.cat([t.target_log_probs(flat_src, flat) for t in [self, *self.rescorers]]).mean(0).tolist()
+        alpha, out, k = self.config.length_penalty, [], 0
+        for h in hyps:
+            ranked = []
+            for x in h:
+                ranked.append(dataclasses.replace(x, log_prob=scores[k],
+                                                  score=scores[k] / length_penalty(len(x.tokens) + 1, alpha)))
+                k += 1
+            out.append(sorted(ranked, key=lambda x: -x.score))
+        return out
 
     def describe(self) -> str:
         return f"source vocabulary {len(self.vocab):,}, target vocabulary {len(self.target_vocab):,}"
@@ -156,6 +224,8 @@ class Seq2SeqTask:
             enc["alternatives"] = [[ref] + [self.target_vocab.encode(self.target_tokenizer(t)) for t in alts[1:]]
                                    for ref, alts in zip(tgt, data.references())]   # each starts with its own
             cut = [t[: c.max_target_len] for t in tgt]
+            if c.reverse_target:                                    # the decoder writes the last token first
+                cut = [t[::-1] for t in cut]
             enc["tgt_in"] = [[self.target_vocab.bos_id] + t for t in cut]     # <bos> y_1 .. y_n
             enc["tgt_out"] = [t + [self.target_vocab.eos_id] for t in cut]    # y_1 .. y_n <eos>
         return enc
@@ -175,8 +245,12 @@ class Seq2SeqTask:
 
     @torch.no_grad()
     def decode(self, enc: dict, beam_size: int = 1, n_best: int = 1, batch_size: int = 256) -> list:
-        """For every source, in the input order: a list of up to ``n_best`` :class:`Hypothesis`, best first."""
+        """For every source, in the input order: a list of up to ``n_best`` :class:`Hypothesis`, best first,
+        their tokens in reading order (a ``reverse_target`` model's flipped back). With rescorers
+        (:meth:`rescored`), the whole beam is re-ranked before the ``n_best`` are kept."""
         self.model.eval()
+        rescorers = getattr(self, "rescorers", [])
+        keep = beam_size if rescorers else n_best
         out = [None] * len(enc["ids"])
         for batch in self.batches({"ids": enc["ids"], "tgt_in": None, "tgt_out": None}, batch_size):
             max_len = self.max_output_len(int(batch["lengths"].max()))
@@ -184,7 +258,11 @@ class Seq2SeqTask:
                 hyps = [[h] for h in self.model.greedy(batch["ids"], batch["lengths"], max_len)]
             else:
                 hyps = self.model.beam_search(batch["ids"], batch["lengths"], beam_size, max_len,
-                                              self.config.length_penalty, n_best)
+                                              self.config.length_penalty, keep)
+            if self.config.reverse_target:
+                hyps = [[dataclasses.replace(x, tokens=x.tokens[::-1]) for x in h] for h in hyps]
+            if rescorers:
+                hyps = [h[:n_best] for h in self._rescore([enc["ids"][i] for i in batch["index"]], hyps)]
             for i, h in zip(batch["index"], hyps):
                 out[i] = h
         return out
@@ -232,6 +310,10 @@ class Seq2SeqTask:
             records.append({"input": text, "output": nbest[0]["output"], "tokens": nbest[0]["tokens"],
                             "score": nbest[0]["score"], "nbest": nbest})
         return records
+
+
+def _direction(config: Seq2SeqConfig) -> str:
+    return "right to left" if config.reverse_target else "left to right"
 
 
 def edit_distance(a: list, b: list) -> int:

@@ -69,27 +69,40 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     return best
 
 
-def load_task(run, ensemble=(), device: str = "cpu"):
+def load_task(run, ensemble=(), device: str = "cpu", rescore=()):
     """The run's task, its model on ``device``; with ``ensemble`` (more seq2seq run folders), one that decodes
-    with all of them, their next-token probabilities averaged (``Seq2SeqTask.ensemble``)."""
-    tasks = [checkpoint.load_run(r, device) for r in (run, *ensemble)]
+    with all of them, their next-token probabilities averaged (``Seq2SeqTask.ensemble``); with ``rescore`` (more
+    seq2seq runs, e.g. right-to-left ones), one whose candidates every model re-ranks (``Seq2SeqTask.rescored``)."""
+    tasks = [checkpoint.load_run(r, device) for r in (run, *ensemble, *rescore)]
     if len(tasks) == 1:
         return tasks[0]
-    for r, task in zip((run, *ensemble), tasks):
+    option = "--ensemble" if ensemble else "--rescore"
+    for r, task in zip((run, *ensemble, *rescore), tasks):
         if getattr(task, "name", None) != "seq2seq":
-            raise ValueError(f"--ensemble joins seq2seq runs; {r} is a {getattr(task, 'name', '?')} run")
+            raise ValueError(f"{option} joins seq2seq runs; {r} is a {getattr(task, 'name', '?')} run")
+    task, n = tasks[0], 1 + len(ensemble)
     try:
-        return tasks[0].ensemble(tasks[1:])
+        if ensemble:
+            task = task.ensemble(tasks[1:n])
     except ValueError as e:
         raise ValueError(f"--ensemble {' '.join(map(str, ensemble))} with {run}: {e}") from None
+    try:
+        return task.rescored(tasks[n:]) if rescore else task
+    except ValueError as e:
+        raise ValueError(f"--rescore {' '.join(map(str, rescore))} with {run}: {e}") from None
 
 
-def evaluate_run(run, data, ensemble=(), device: str = "cpu", **options) -> dict:
+def evaluate_run(run, data, ensemble=(), device: str = "cpu", rescore=(), **options) -> dict:
     """The run's metrics on ``data``, computed on ``device``; ``options`` go to the task's ``evaluate`` (seq2seq:
-    ``beam_size``); ``ensemble``: more seq2seq runs decoding with it (see :func:`load_task`)."""
-    task = load_task(run, ensemble, device)
+    ``beam_size``); ``ensemble``: more seq2seq runs decoding with it, ``rescore``: more re-ranking its
+    candidates (see :func:`load_task`)."""
+    task = load_task(run, ensemble, device, rescore)
     metrics = task.evaluate(task.encode(data), **options)
-    return {**metrics, "members": 1 + len(ensemble)} if ensemble else metrics
+    if ensemble:
+        metrics["members"] = 1 + len(ensemble)
+    if rescore:
+        metrics["rescorers"] = len(rescore)
+    return metrics
 
 
 def predict_run(run, texts: list[str], device: str = "cpu") -> list[dict]:
