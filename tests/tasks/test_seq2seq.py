@@ -19,6 +19,12 @@ def _reverse_task(n, seed):
     return PairDataset(src, [" ".join(reversed(s.upper())) for s in src], f"reverse-{seed}")
 
 
+def _write_pairs(folder, **splits):
+    for name, data in splits.items():
+        (folder / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in zip(data.sources, data.targets)),
+                                            encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def trained():
     torch.manual_seed(0)
@@ -187,9 +193,7 @@ def test_config_errors():
 
 def test_cli_train_evaluate_predict(tmp_path, capsys):
     train, dev = _reverse_task(300, 2), _reverse_task(40, 3)
-    for name, data in (("train", train), ("dev", dev)):
-        (tmp_path / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in zip(data.sources, data.targets)),
-                                              encoding="utf-8")
+    _write_pairs(tmp_path, train=train, dev=dev)
     run = tmp_path / "run"
     assert main(["train", "seq2seq", "--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"),
                  "--out", str(run), "--epochs", "2", "--units", "16", "--embedding-dim", "8", "--quiet",
@@ -223,9 +227,7 @@ def test_cli_init_from_trains_a_run_further(tmp_path, capsys):
     """--init-from starts from the run's weights and vocabularies (the first epoch's loss starts where the run
     ended, not from scratch) and leaves the run as it was; a model option that contradicts the run is an error."""
     train, dev = _reverse_task(300, 4), _reverse_task(40, 5)
-    for name, data in (("train", train), ("dev", dev)):
-        (tmp_path / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in zip(data.sources, data.targets)),
-                                              encoding="utf-8")
+    _write_pairs(tmp_path, train=train, dev=dev)
     files = ["--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"), "--quiet"]
     first, second = tmp_path / "first", tmp_path / "second"
     assert main(["train", "seq2seq", *files, "--out", str(first), "--epochs", "3", "--units", "24",
@@ -250,9 +252,7 @@ def test_cli_ensemble_decodes_with_several_runs(tmp_path, capsys):
     """evaluate/predict --ensemble: a run joined with itself scores as the run alone; two runs of the same data
     decode together; a run over other vocabularies, or a non-seq2seq use, is a one-line error."""
     train, dev = _reverse_task(300, 6), _reverse_task(40, 7)
-    for name, data in (("train", train), ("dev", dev)):
-        (tmp_path / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in zip(data.sources, data.targets)),
-                                              encoding="utf-8")
+    _write_pairs(tmp_path, train=train, dev=dev)
     (tmp_path / "other.tsv").write_text("xyz\tZ Y X\nyx\tX Y\n" * 20, encoding="utf-8")
     files = ["--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"), "--quiet"]
     small = ["--epochs", "2", "--units", "16", "--embedding-dim", "8"]
@@ -289,9 +289,7 @@ def test_cli_reverse_target_and_rescore(tmp_path, capsys):
     """train --reverse-target; evaluate/predict --rescore RUN; a right-to-left run in --ensemble with a
     left-to-right one is a one-line error."""
     train, dev = _reverse_task(300, 8), _reverse_task(40, 9)
-    for name, data in (("train", train), ("dev", dev)):
-        (tmp_path / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in zip(data.sources, data.targets)),
-                                              encoding="utf-8")
+    _write_pairs(tmp_path, train=train, dev=dev)
     files = ["--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"), "--quiet"]
     small = ["--epochs", "2", "--units", "16", "--embedding-dim", "8"]
     a, r = tmp_path / "a", tmp_path / "r"

@@ -2,7 +2,9 @@
 
 Each side has its own tokenizer and vocabulary (the target's with ``<bos>``/``<eos>``). Training is teacher
 forcing with cross-entropy over the target tokens and ``<eos>``; decoding is greedy (dev metrics while
-training) or beam search (``evaluate``, ``predict``).
+training) or beam search (``evaluate``, ``predict``). With ``reverse_target`` the decoder learns and writes each
+target right to left (outputs are flipped back to reading order); such a model's errors sit at the other end of
+the word, which makes it a good rescorer of a left-to-right model's beam (:meth:`Seq2SeqTask.rescored`).
 
 Metrics: ``per``, the token error rate: edit distance between the output and the reference summed over the
 examples, over the reference tokens (phoneme error rate for G2P); ``wer``, the share of examples whose output is
