@@ -94,6 +94,7 @@ class Seq2SeqTask:
         self.source_tokenizer = make_tokenizer(config.source_tokenizer)
         self.target_tokenizer = make_tokenizer(config.target_tokenizer)
         self.vocab, self.target_vocab = source_vocab, target_vocab
+        self.rescorers: list = []      # more tasks whose models re-rank the beam (see rescored)
         c = config
         self.model = Seq2Seq(len(source_vocab), len(target_vocab), c.embedding_dim, c.units, c.layers,
                              c.bidirectional, c.attention, c.input_feeding, c.dropout, target_vocab.bos_id,
@@ -166,7 +167,7 @@ class Seq2SeqTask:
         for k, other in enumerate(others, 2):
             self._check_member(other, k, "rescore", same_direction=False)
         joined = copy.copy(self)
-        joined.rescorers = [*getattr(self, "rescorers", []), *others]
+        joined.rescorers = [*self.rescorers, *others]
         return joined
 
     @torch.no_grad()
@@ -251,8 +252,7 @@ class Seq2SeqTask:
         their tokens in reading order (a ``reverse_target`` model's flipped back). With rescorers
         (:meth:`rescored`), the whole beam is re-ranked before the ``n_best`` are kept."""
         self.model.eval()
-        rescorers = getattr(self, "rescorers", [])
-        keep = beam_size if rescorers else n_best
+        keep = beam_size if self.rescorers else n_best
         out = [None] * len(enc["ids"])
         for batch in self.batches({"ids": enc["ids"], "tgt_in": None, "tgt_out": None}, batch_size):
             max_len = self.max_output_len(int(batch["lengths"].max()))
@@ -263,7 +263,7 @@ class Seq2SeqTask:
                                               self.config.length_penalty, keep)
             if self.config.reverse_target:
                 hyps = [[dataclasses.replace(x, tokens=x.tokens[::-1]) for x in h] for h in hyps]
-            if rescorers:
+            if self.rescorers:
                 hyps = [h[:n_best] for h in self._rescore([enc["ids"][i] for i in batch["index"]], hyps)]
             for i, h in zip(batch["index"], hyps):
                 out[i] = h
