@@ -172,6 +172,26 @@ def test_init_from_copies_the_lms_into_the_classifier():
         torch.testing.assert_close(lstm(x)[0][..., :12], fw.model.lstm(x)[0], atol=1e-6, rtol=0)
 
 
+def test_init_from_starts_bigrams_at_zero():
+    """With bigram features (added to the token embeddings), the LSTM must start from the LM's inputs: the
+    bigram table starts at zero, so the forward direction's outputs are the LM's for the same text."""
+    cfg = ClassifyConfig(embedding_dim=8, units=12, dropout=0.0, token_dropout=0.0)
+    clf = ClassifyTask.from_data(cfg, TextDataset(["春眠不觉晓", "花落知多少"], ["1", "0"], "c"))
+    fw = _task()
+    lines = clf.init_from_lms([fw], ["fw"])
+    assert any(line.startswith("bigram embedding: zero") for line in lines)
+    assert clf.model.bigram_embedding.weight.abs().sum() == 0
+    enc = clf.encode(TextDataset(["春眠不觉晓"], None, "x"))
+    clf.model.eval()
+    fw.model.eval()
+    ids = torch.tensor(enc.ids)
+    with torch.no_grad():
+        x = clf.model.embedding(ids) + clf.model.bigram_embedding(torch.tensor(enc.bigrams))
+        mine = clf.model.lstm(x)[0][..., :12]
+        theirs = fw.model.lstm(fw.model.embedding(torch.tensor([fw.vocab.encode(list("春眠不觉晓"))])))[0]
+    torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=0)
+
+
 def test_init_from_errors():
     clf = _classifier()
     with pytest.raises(ValueError, match="units H differs: the classifier has 12, big has 16"):

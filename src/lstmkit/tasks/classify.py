@@ -183,7 +183,8 @@ class ClassifyTask:
         backward cell (direction 1) of a bidirectional classifier, layer ``k`` from the LM's layer ``k`` where
         the kernels' shapes agree (a bidirectional classifier's layers above 0 read ``2H`` inputs, the LM's
         ``H``: they stay random). Embedding rows of the tokens both vocabularies share come from the first LM
-        (``<pad>`` stays zero; bigram embeddings stay random). The tokenizer, ``E``, ``H`` and the cell must
+        (``<pad>`` stays zero); bigram embeddings, which are added to the token embeddings, start at zero, so the
+        LSTM's inputs start as the LM's were. The tokenizer, ``E``, ``H`` and the cell must
         match. Returns what was copied, one line each (embedding coverage first).
         """
         names = list(names) if names is not None else [f"LM {k}" for k in range(len(lms))]
@@ -211,6 +212,11 @@ class ClassifyTask:
                                  f"LMs; give at most one of each")
             seen[d] = name
         lines = [self._copy_embedding(lms[0], names[0])]
+        if self.model.bigram_embedding is not None:
+            # bigram rows are added to the token rows: random ones would feed the LM's LSTM inputs it never saw
+            with torch.no_grad():
+                self.model.bigram_embedding.weight.zero_()
+            lines.append("bigram embedding: zero at the start (the LSTM first reads what the LM read), then learnt")
         with torch.no_grad():
             for lm, name in zip(lms, names):
                 d = 1 if lm.config.reverse else 0
