@@ -58,14 +58,15 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     tasks = [load_task(run) for run in args.runs]
     rescorers = [load_task(run) for run in args.rescore]
-    enc = tasks[0].encode(data)         # once, for every run and beam width: the runs share their vocabularies
+    enc = tasks[0].encode(data)    # for the ensembles and rescoring, whose members must share these vocabularies
     for group, names in ((tasks, args.runs), (rescorers, args.rescore)):
         if not group:
             continue
         if not args.no_single or len(group) == 1:
             for run, task in zip(names, group):
+                own = task.encode(data)                          # once per run, for every beam width
                 for beam in args.beams:
-                    print(row(run, task, enc, beam), flush=True)
+                    print(row(run, task, own, beam), flush=True)
         if len(group) > 1:
             joined = group[0].ensemble(group[1:])
             for beam in args.beams:
@@ -76,6 +77,7 @@ def main() -> None:
         for beam in [b for b in args.beams if b > 1]:
             print(row(f"{name}, rescored with {len(rescorers)} more", search.rescored(rescorers), enc, beam),
                   flush=True)
+
 
 if __name__ == "__main__":
     main()
