@@ -73,23 +73,19 @@ def load_task(run, ensemble=(), device: str = "cpu", rescore=()):
     """The run's task, its model on ``device``; with ``ensemble`` (more seq2seq run folders), one that decodes
     with all of them, their next-token probabilities averaged (``Seq2SeqTask.ensemble``); with ``rescore`` (more
     seq2seq runs, e.g. right-to-left ones), one whose candidates every model re-ranks (``Seq2SeqTask.rescored``)."""
-    tasks = [checkpoint.load_run(r, device) for r in (run, *ensemble, *rescore)]
-    if len(tasks) == 1:
-        return tasks[0]
-    option = "--ensemble" if ensemble else "--rescore"
-    for r, task in zip((run, *ensemble, *rescore), tasks):
-        if getattr(task, "name", None) != "seq2seq":
-            raise ValueError(f"{option} joins seq2seq runs; {r} is a {getattr(task, 'name', '?')} run")
-    task, n = tasks[0], 1 + len(ensemble)
-    try:
-        if ensemble:
-            task = task.ensemble(tasks[1:n])
-    except ValueError as e:
-        raise ValueError(f"--ensemble {' '.join(map(str, ensemble))} with {run}: {e}") from None
-    try:
-        return task.rescored(tasks[n:]) if rescore else task
-    except ValueError as e:
-        raise ValueError(f"--rescore {' '.join(map(str, rescore))} with {run}: {e}") from None
+    task = checkpoint.load_run(run, device)
+    for option, more, join in (("--ensemble", ensemble, "ensemble"), ("--rescore", rescore, "rescored")):
+        if not more:
+            continue
+        others = [checkpoint.load_run(r, device) for r in more]
+        for r, t in zip((run, *more), (task, *others)):
+            if getattr(t, "name", None) != "seq2seq":
+                raise ValueError(f"{option} joins seq2seq runs; {r} is a {getattr(t, 'name', '?')} run")
+        try:
+            task = getattr(task, join)(others)         # the ensemble first, so its beam is what gets rescored
+        except ValueError as e:
+            raise ValueError(f"{option} {' '.join(map(str, more))} with {run}: {e}") from None
+    return task
 
 
 def evaluate_run(run, data, ensemble=(), device: str = "cpu", rescore=(), **options) -> dict:
