@@ -32,6 +32,21 @@ def test_run_folder_holds_data_only(run):
     assert len(lines) == 3 and "accuracy" in json.loads(lines[0])["dev"]
 
 
+def test_ema_is_a_training_option_saved_with_the_run(run):
+    out = run / "run-ema"
+    assert main(["train", "classify", "--train", str(run / "train.tsv"), "--dev", str(run / "dev.tsv"),
+                 "--out", str(out), *SMALL, "--ema", "0.9"]) == 0
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["train"]["ema"] == 0.9
+
+
+def test_ema_out_of_range_is_a_usage_error(run, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "classify", "--train", str(run / "train.tsv"), "--out", str(run / "r4"), "--ema", "1.5"])
+    assert exc.value.code == 2
+    assert "argument --ema: expected a number in [0, 1), got 1.5" in capsys.readouterr().err
+
+
 def test_evaluate_json_has_stable_keys(run, capsys):
     assert main(["evaluate", str(run / "run"), "--test", str(run / "dev.tsv"), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)

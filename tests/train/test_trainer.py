@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lstmkit.train.metrics import classification_report
-from lstmkit.train.trainer import TrainConfig, TrainingError, fit, lr_factor, make_optimizer
+from lstmkit.train.trainer import TrainConfig, TrainingError, WeightAverage, fit, lr_factor, make_optimizer
 
 
 class _Task:
@@ -117,3 +117,35 @@ def test_fused_adamw_matches_the_plain_one_and_decays_matrices_only():
     assert (model[0].weight[:25] - start[:25]).abs().max() > 0.01           # trained rows moved
     # a row with no gradient only decays (AdamW's decoupled weight decay): w * (1 - lr * wd) per step
     torch.testing.assert_close(model[0].weight[25:], start[25:] * (1 - 0.01 * 0.1) ** 5)
+
+
+def test_weight_average_follows_tensorflows_moving_average_and_swaps_back():
+    p = torch.nn.Parameter(torch.tensor([0.0, 10.0]))
+    ema = WeightAverage([p], decay=0.9)
+    want = p.detach().clone()
+    for n, value in enumerate([1.0, 2.0, 3.0, 4.0, 5.0] + [6.0] * 40, 1):
+        with torch.no_grad():
+            p.fill_(value)
+        ema.update()
+        d = min(0.9, (1 + n) / (10 + n))  # TensorFlow's ExponentialMovingAverage with num_updates
+        want = d * want + (1 - d) * value
+    assert torch.allclose(ema.average[0], want, atol=1e-6)
+    assert 5.5 < ema.average[0][0] < 6.0, "late updates dominate"
+    with ema.swapped():
+        assert torch.equal(p.detach(), ema.average[0])
+    assert torch.equal(p.detach(), torch.full((2,), 6.0)), "the training weights come back"
+
+
+def test_ema_scores_keeps_and_saves_the_averaged_weights():
+    saved, records = [], []
+    task = _Task()
+    best = fit(task, None, None, TrainConfig(epochs=3, batch_size=8, lr=0.05, ema=0.9, patience=0, progress=False),
+               on_epoch=records.append, on_best=lambda r: saved.append(task.model.weight.detach().clone()))
+    plain = _Task()
+    fit(plain, None, None, TrainConfig(epochs=3, batch_size=8, lr=0.05, patience=0, progress=False))
+    assert not torch.allclose(task.model.weight, plain.model.weight), "the average differs from the last weights"
+    assert torch.equal(saved[-1], task.model.weight), "on_best sees (and a run saves) the weights it keeps"
+    assert task.evaluate(None)["accuracy"] == best["dev"]["accuracy"], "the kept weights are the ones scored"
+    for bad in (1.0, -0.1, True, "0.9"):
+        with pytest.raises(ValueError, match="ema must be a decay in"):
+            TrainConfig(ema=bad).check()

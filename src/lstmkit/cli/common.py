@@ -45,6 +45,9 @@ def add_training_args(p, **defaults) -> None:
     g.add_argument("--amp", choices=("off", "bf16", "fp16"), default=t.amp,
                    help="mixed precision: bf16 autocast, or fp16 with loss scaling (CUDA only); off by default. On "
                         "a CPU, bf16 pays off only where it has bf16 instructions (AVX-512 BF16, AMX)")
+    g.add_argument("--ema", type=probability, default=t.ema, metavar="DECAY",
+                   help="score, keep and save an exponential moving average of the weights (Polyak averaging) "
+                        "with this decay per step, e.g. 0.999; 0 (the default): the weights themselves")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -53,7 +56,7 @@ def train_config(args):
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                        clip=args.clip, patience=args.patience, seed=args.seed, device=args.device, amp=args.amp,
-                       progress=not args.quiet and sys.stderr.isatty())
+                       ema=args.ema, progress=not args.quiet and sys.stderr.isatty())
 
 
 def input_texts(args) -> list[str]:

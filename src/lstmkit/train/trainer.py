@@ -12,6 +12,7 @@ the optimizer state and evaluation stay float32.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import random
@@ -41,6 +42,7 @@ class TrainConfig:
     progress: bool = True
     device: str = "auto"           # "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", ...
     amp: str = "off"               # mixed precision: "off", "bf16" (autocast), "fp16" (autocast + loss scaling; CUDA)
+    ema: float = 0.0               # decay of an exponential moving average of the weights; 0 disables
 
     def check(self) -> "TrainConfig":
         for name in ("epochs", "batch_size"):
@@ -51,6 +53,8 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.schedule not in ("linear", "cosine", "constant"):
             raise ValueError(f"schedule must be linear, cosine or constant, got {self.schedule!r}")
+        if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema must be a decay in [0, 1) (0: off; e.g. 0.999), got {self.ema!r}")
         device = resolve_device(self.device)
         if self.amp not in AMP_DTYPES:
             raise ValueError(f"amp must be off, bf16 or fp16, got {self.amp!r}")
@@ -117,12 +121,46 @@ def make_optimizer(params: list, config: TrainConfig, fused: bool | None = None)
                               {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, fused=fused)
 
 
+class WeightAverage:
+    """An exponential moving average of parameters (Polyak averaging; Keras's ``use_ema``, TensorFlow's
+    ``ExponentialMovingAverage``): after update ``n`` the average moves toward the weights by
+    ``1 - min(decay, (1 + n) / (10 + n))``, so the first updates are not dominated by the initial weights.
+
+    ``swapped()`` is a context in which the parameters hold the average (to evaluate or save it); on leaving,
+    the training weights are back.
+    """
+
+    def __init__(self, params: list, decay: float):
+        self.params, self.decay, self.updates = list(params), decay, 0
+        self.average = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1.0 - decay)
+
+    @contextlib.contextmanager
+    def swapped(self):
+        with torch.no_grad():
+            training = [p.detach().clone() for p in self.params]
+            for p, a in zip(self.params, self.average):
+                p.copy_(a)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, t in zip(self.params, training):
+                    p.copy_(t)
+
+
 def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> dict:
     """Train ``task.model`` on the encoded ``train`` set, select on ``dev``; returns the best epoch's record.
 
     ``on_epoch(record)`` is called after every epoch with ``{"epoch", "train_loss", "dev": metrics, "lr",
     "seconds", "<unit>_per_s"}`` (``sentences_per_s`` unless the task says otherwise); ``on_best(record)``
-    whenever the dev metric improves. At the end the model holds the best epoch's weights.
+    whenever the dev metric improves. At the end the model holds the best epoch's weights. With ``config.ema``
+    the dev set scores, and the best epoch keeps, the moving average of the weights instead of the last ones.
     """
     config.check()
     seed_everything(config.seed)
@@ -138,6 +176,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
         raise TrainingError("the training set is empty")
     total = n_batches * config.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, config.warmup, config.schedule))
+    ema = WeightAverage(params, config.ema) if config.ema else None
     best, best_state, stale = None, None, 0
     metric, greater = task.primary_metric, getattr(task, "greater_is_better", True)
     unit = getattr(task, "unit", "sentences")
@@ -161,6 +200,8 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
             scaler.step(opt)
             scaler.update()
             sched.step()
+            if ema is not None:
+                ema.update()
             n = count(batch)
             seen += n
             loss_sum += loss.item() * n
@@ -168,21 +209,23 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
             bar.set_postfix({"loss": f"{loss_sum / seen:.4f}", f"{unit}/s": f"{rate:.0f}"})
         bar.close()
         seconds = time.perf_counter() - t0
-        dev_metrics = task.evaluate(dev)
-        record = {"epoch": epoch, "train_loss": loss_sum / seen, "dev": dev_metrics, "lr": sched.get_last_lr()[0],
-                  "seconds": round(seconds, 2), f"{unit}_per_s": round(seen / seconds, 1), "unit": unit}
-        improved = best is None or _better(dev_metrics, best["dev"], metric, greater)
-        record["best"] = improved
-        if on_epoch:
-            on_epoch(record)
-        if improved:
-            best, stale = record, 0
-            best_state = copy.deepcopy(model.state_dict())
-            if on_best:
-                on_best(record)
-        else:
-            stale += 1
-            if config.patience and stale >= config.patience:
-                break
+        # scored, kept and saved: the weights themselves, or their moving average with ema
+        with ema.swapped() if ema is not None else contextlib.nullcontext():
+            dev_metrics = task.evaluate(dev)
+            record = {"epoch": epoch, "train_loss": loss_sum / seen, "dev": dev_metrics, "lr": sched.get_last_lr()[0],
+                      "seconds": round(seconds, 2), f"{unit}_per_s": round(seen / seconds, 1), "unit": unit}
+            improved = best is None or _better(dev_metrics, best["dev"], metric, greater)
+            record["best"] = improved
+            if on_epoch:
+                on_epoch(record)
+            if improved:
+                best, stale = record, 0
+                best_state = copy.deepcopy(model.state_dict())
+                if on_best:
+                    on_best(record)
+            else:
+                stale += 1
+        if config.patience and stale >= config.patience:
+            break
     model.load_state_dict(best_state)
     return best
