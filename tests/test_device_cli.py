@@ -70,3 +70,18 @@ def test_a_device_this_machine_lacks_is_a_one_line_error(tmp_path, capsys):
     capsys.readouterr()
     assert main(["predict", run, "好", "--device", "tpu"]) == 2
     assert "device must be auto, cpu or cuda" in capsys.readouterr().err
+
+
+def test_seq2seq_ensemble_and_right_to_left_rescoring_on_the_device(tmp_path, capsys):
+    flags, data, texts = _files(tmp_path, "seq2seq")
+    runs = [str(tmp_path / name) for name in ("l2r", "l2r-ema", "r2l")]
+    for run, extra in zip(runs, ([], ["--ema", "0.9", "--seed", "2"], ["--reverse-target"])):
+        assert main(["train", "seq2seq", "--train", data, "--dev", data, "--out", run, *flags, *TINY, *extra]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", runs[0], "--test", data, "--ensemble", runs[1], "--rescore", runs[2], "--json",
+                 *DEV]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert 0.0 <= metrics["wer"] <= 1.0 and metrics["rescorers"] == 1
+    assert main(["predict", runs[2], *texts, "--rescore", runs[0], "--json", *DEV]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(records) == len(texts) and not any(r.get("error") for r in records)
