@@ -26,13 +26,13 @@ class _Task:
 
     def step(self, batch):
         self.calls += 1
-        idx = batch["index"]
-        loss = torch.nn.functional.cross_entropy(self.model(self.x[idx]), self.y[idx])
+        idx, device = batch["index"], self.model.weight.device  # the trainer moved the model (auto: CUDA if any)
+        loss = torch.nn.functional.cross_entropy(self.model(self.x[idx].to(device)), self.y[idx].to(device))
         return loss * float("nan") if self.calls == self.nan_at else loss
 
     def evaluate(self, data):
         with torch.no_grad():
-            pred = self.model(self.x).argmax(1)
+            pred = self.model(self.x.to(self.model.weight.device)).argmax(1).cpu()
         return classification_report(self.y, pred, ["0", "1"])
 
 
