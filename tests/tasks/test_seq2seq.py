@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lstmkit.cli import main
+from lstmkit.data import load_corpus
 from lstmkit.data.pairs import PairDataset, cmudict_g2p, read_pairs
 from lstmkit.tasks.seq2seq import Seq2SeqConfig, Seq2SeqTask, edit_distance, sequence_report
 from lstmkit.train.checkpoint import load_run, save_run
@@ -40,6 +41,19 @@ def trained_r2l():
     torch.manual_seed(1)
     train, dev = _reverse_task(1200, 0), _reverse_task(100, 1)
     task = Seq2SeqTask.from_data(Seq2SeqConfig(embedding_dim=16, units=48, dropout=0.1, reverse_target=True), train)
+    fit(task, task.encode(train), task.encode(dev), TrainConfig(epochs=6, batch_size=32, lr=8e-3, progress=False))
+    return task, dev
+
+
+@pytest.fixture(scope="module")
+def trained_inverse():
+    """The task the other way round (``C B A`` -> ``abc``): whitespace sources, character targets."""
+    torch.manual_seed(0)
+    swap = lambda d: PairDataset(d.targets, d.sources, d.source + "-swapped")
+    train, dev = swap(_reverse_task(1200, 0)), swap(_reverse_task(100, 1))
+    config = Seq2SeqConfig(embedding_dim=16, units=48, dropout=0.1, source_tokenizer={"name": "whitespace"},
+                           target_tokenizer={"name": "char", "split_latin": True})
+    task = Seq2SeqTask.from_data(config, train)
     fit(task, task.encode(train), task.encode(dev), TrainConfig(epochs=6, batch_size=32, lr=8e-3, progress=False))
     return task, dev
 
@@ -125,6 +139,38 @@ def test_rescoring_ranks_the_beam_by_every_models_mean(trained, trained_r2l):
         l2r.rescored([other])
 
 
+def test_inverse_rescorers_vote_with_log_p_of_the_source_given_the_candidate(trained, trained_inverse):
+    from lstmkit.nn.seq2seq import length_penalty
+
+    l2r, dev = trained
+    inv, _ = trained_inverse
+    assert inv.evaluate(inv.encode(trained_inverse[1]), beam_size=1)["wer"] <= 0.1   # it learnt
+    enc = l2r.encode(dev)
+    beam = l2r.decode(enc, beam_size=4, n_best=4)
+    joined = l2r.rescored(inverse=[inv])
+    got = joined.decode(enc, beam_size=4, n_best=4)
+    alpha = l2r.config.length_penalty
+    for i in range(30):
+        cands = [x.tokens for x in beam[i]]
+        src = [enc["ids"][i]] * len(cands)
+        # log P(x | y) by the inverse task's own encoding of the swapped pairs (tokens -> its ids by name)
+        text = dev.sources[i]
+        swapped = PairDataset([" ".join(l2r.target_vocab.decode(c)) for c in cands], [text] * len(cands), "s")
+        e = inv.encode(swapped)
+        channel = inv.target_log_probs(e["ids"], e["refs"])[0]
+        assert torch.allclose(joined.inverse_log_probs(src, cands)[0], channel)
+        mean = (l2r.target_log_probs(src, cands)[0] + channel) / 2
+        want = sorted(((float(m) / length_penalty(len(c) + 1, alpha), c) for m, c in zip(mean, cands)),
+                      key=lambda sc: -sc[0])
+        assert [x.tokens for x in got[i]] == [c for _, c in want]
+    assert joined.evaluate(enc, beam_size=4)["wer"] <= 0.1
+    # without inverse rescorers there is no channel vote
+    assert l2r.inverse_log_probs([enc["ids"][0]], [beam[0][0].tokens]).shape == (0, 1)
+    # a run of the same direction is no inverse: its tokenizers do not cross
+    with pytest.raises(ValueError, match="other way: its source tokenizer must be this run's target tokenizer"):
+        l2r.rescored(inverse=[l2r])
+
+
 def test_run_folder_round_trip(trained, tmp_path):
     task, dev = trained
     save_run(tmp_path / "run", task)
@@ -180,6 +226,11 @@ def test_cmudict_g2p_split_is_disjoint_and_stressless():
     assert pairs["either"] == "IY DH ER" and split.alternatives["either"] == ["AY DH ER"]
     assert split.references()[split.sources.index("either")] == ["IY DH ER", "AY DH ER"]
     assert "either(2)" not in pairs
+    # cmudict-p2g: the same pairs swapped, on the same split (a test word is held out both ways)
+    inverse = load_corpus("cmudict-p2g")
+    for name, part in d.items():
+        assert inverse[name].sources == part.targets and inverse[name].targets == part.sources
+    assert inverse["test"].source == "cmudict-p2g:test"
 
 
 def test_config_errors():
@@ -309,3 +360,29 @@ def test_cli_reverse_target_and_rescore(tmp_path, capsys):
     assert main(["evaluate", str(a), *test, "--ensemble", str(r)]) == 2
     err = capsys.readouterr().err.strip()
     assert "right to left" in err and len(err.splitlines()) == 1
+
+
+def test_cli_rescore_inverse(tmp_path, capsys):
+    """evaluate/predict --rescore-inverse RUN: a run trained on the pairs swapped votes with log P(x | y); a run of
+    the same direction, or on a classifier, is a one-line error."""
+    train, dev = _reverse_task(300, 8), _reverse_task(40, 9)
+    swap = lambda d: PairDataset(d.targets, d.sources, "swapped")
+    _write_pairs(tmp_path, train=train, dev=dev, itrain=swap(train), idev=swap(dev))
+    small = ["--epochs", "2", "--units", "16", "--embedding-dim", "8", "--quiet"]
+    a, inv = str(tmp_path / "a"), str(tmp_path / "inv")
+    assert main(["train", "seq2seq", "--train", str(tmp_path / "train.tsv"), "--dev", str(tmp_path / "dev.tsv"),
+                 *small, "--out", a]) == 0
+    assert main(["train", "seq2seq", "--train", str(tmp_path / "itrain.tsv"), "--dev", str(tmp_path / "idev.tsv"),
+                 "--source-tokenizer", "whitespace", "--target-tokenizer", "char", *small, "--out", inv]) == 0
+    capsys.readouterr()
+    test = ["--test", str(tmp_path / "dev.tsv")]
+    assert main(["evaluate", a, *test, "--json", "--rescore-inverse", inv]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["inverse_rescorers"] == 1 and metrics["n"] == 40
+    assert main(["evaluate", a, *test, "--rescore-inverse", inv]) == 0
+    assert "rescored by 1 inverse run" in capsys.readouterr().out
+    assert main(["predict", a, "abc", "--json", "--rescore-inverse", inv, "--n-best", "2"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["nbest"]) == 2
+    assert main(["evaluate", a, *test, "--rescore-inverse", a]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--rescore-inverse" in err and "other way" in err and len(err.splitlines()) == 1

@@ -131,10 +131,10 @@ def _cmd_evaluate(args) -> int:
     config = read_config(args.run)  # a clear error for a folder that is not a run, before any work
     module = _task_cli(config)
     _seq2seq_only(args, config, beam_size=args.beam_size is not None, ensemble=bool(args.ensemble),
-                  rescore=bool(args.rescore))
+                  rescore=bool(args.rescore), rescore_inverse=bool(args.rescore_inverse))
     data = _read_test(args, config, module)
     metrics = evaluate_run(args.run, data, args.ensemble or (), args.device, args.rescore or (),
-                           **({"beam_size": args.beam_size} if args.beam_size else {}))
+                           args.rescore_inverse or (), **({"beam_size": args.beam_size} if args.beam_size else {}))
     if args.json:
         print(json.dumps(metrics, ensure_ascii=False))
     else:
@@ -148,7 +148,8 @@ def _cmd_predict(args) -> int:
 
     config = read_config(args.run)
     module = _task_cli(config)
-    _seq2seq_only(args, config, ensemble=bool(args.ensemble), rescore=bool(args.rescore))
+    _seq2seq_only(args, config, ensemble=bool(args.ensemble), rescore=bool(args.rescore),
+                  rescore_inverse=bool(args.rescore_inverse))
     if args.backend == "onnx":
         records = _predict_onnx(args, config)
     elif hasattr(module, "predict"):
@@ -209,6 +210,8 @@ ENSEMBLE_HELP = ("seq2seq: more runs trained on the same data that decode togeth
                  "probabilities averaged at every step")
 RESCORE_HELP = ("seq2seq: more runs trained on the same data (e.g. with --reverse-target) that re-rank the whole "
                 "beam: candidates ranked by the mean log-probability every model gives them")
+INVERSE_HELP = ("seq2seq: runs trained the other way (target -> source, e.g. --corpus cmudict-p2g) that vote in "
+                "that mean with log P(source | candidate)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-size", type=positive_int, help="seq2seq: beam width (1: greedy; default: the run's)")
     p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
     p.add_argument("--rescore", nargs="+", metavar="RUN", help=RESCORE_HELP)
+    p.add_argument("--rescore-inverse", nargs="+", metavar="RUN", help=INVERSE_HELP)
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object with stable keys")
     p.set_defaults(func=_cmd_evaluate)
@@ -245,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-best", type=positive_int, default=3, help="seq2seq: outputs listed per input")
     p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
     p.add_argument("--rescore", nargs="+", metavar="RUN", help=RESCORE_HELP)
+    p.add_argument("--rescore-inverse", nargs="+", metavar="RUN", help=INVERSE_HELP)
     p.add_argument("--device", default="auto", help=DEVICE_HELP + " (the torch backend)")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="onnx: run the exported model on onnxruntime (classifier and tagger runs)")

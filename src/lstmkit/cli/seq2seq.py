@@ -13,6 +13,10 @@ def _tokenizer(name: str) -> dict:
     return {"name": "char", "split_latin": True} if name == "char" else {"name": name}
 
 
+# the sides' tokenizers when none is given: a corpus's own, else characters -> words
+CORPUS_TOKENIZERS = {"cmudict-p2g": ("whitespace", "char")}
+
+
 def _hold_out_pairs(data):
     from ..data.corpora import split_of
     from ..data.pairs import PairDataset
@@ -37,8 +41,10 @@ def train(args) -> int:
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
-    config = Seq2SeqConfig(source_tokenizer=_tokenizer(args.source_tokenizer),
-                           target_tokenizer=_tokenizer(args.target_tokenizer), embedding_dim=args.embedding_dim,
+    source_tok, target_tok = CORPUS_TOKENIZERS.get(args.corpus, ("char", "whitespace"))
+    config = Seq2SeqConfig(source_tokenizer=_tokenizer(args.source_tokenizer or source_tok),
+                           target_tokenizer=_tokenizer(args.target_tokenizer or target_tok),
+                           embedding_dim=args.embedding_dim,
                            units=args.units, layers=args.layers, bidirectional=args.bidirectional,
                            attention=args.attention, input_feeding=args.input_feeding, dropout=args.dropout,
                            label_smoothing=args.label_smoothing, beam_size=args.beam_size,
@@ -84,17 +90,20 @@ def add_parser(sub) -> None:
     model = Seq2SeqConfig()
     p = sub.add_parser("seq2seq", help="sequence to sequence: LSTM encoder, attentional LSTM decoder, beam search",
                        description="Train an encoder-decoder with attention. Data: UTF-8 'source<TAB>target' lines "
-                                   "(--train/--dev), or --corpus cmudict-g2p (English spelling -> phonemes).")
+                                   "(--train/--dev), or --corpus cmudict-g2p (English spelling -> phonemes) or "
+                                   "cmudict-p2g (the same pairs swapped, phonemes -> spelling).")
     p.add_argument("--train", help="source<TAB>target pairs, one per line")
     p.add_argument("--dev", help="dev pairs (default: a tenth of --train, chosen by hash)")
-    p.add_argument("--corpus", help="a built-in corpus instead of --train/--dev: cmudict-g2p")
+    p.add_argument("--corpus", help="a built-in corpus instead of --train/--dev: cmudict-g2p or cmudict-p2g")
     p.add_argument("--out", required=True, help="the run folder to create")
     p.add_argument("--init-from", metavar="RUN",
                    help="start from a seq2seq run (its weights, vocabularies and model options) and train it "
                         "further, e.g. more epochs at a lower --lr; the run itself is left as it was")
     g = p.add_argument_group("text")
-    g.add_argument("--source-tokenizer", default="char", help="char (default), whitespace, regex or jieba")
-    g.add_argument("--target-tokenizer", default="whitespace", help="whitespace (default), char, regex or jieba")
+    g.add_argument("--source-tokenizer", help="char (the default; whitespace for cmudict-p2g), whitespace, regex "
+                                              "or jieba")
+    g.add_argument("--target-tokenizer", help="whitespace (the default; char for cmudict-p2g), char, regex or "
+                                              "jieba")
     g = p.add_argument_group("model")
     g.add_argument("--embedding-dim", type=positive_int, default=model.embedding_dim)
     g.add_argument("--units", type=positive_int, default=model.units, help="H, encoder (per direction) and decoder")
@@ -126,6 +135,9 @@ def print_metrics(metrics: dict, data) -> None:
     models = f", an ensemble of {metrics['members']} runs" if metrics.get("members", 1) > 1 else ""
     if metrics.get("rescorers"):
         models += f", rescored by {metrics['rescorers']} more run{'s' if metrics['rescorers'] > 1 else ''}"
+    if metrics.get("inverse_rescorers"):
+        n = metrics["inverse_rescorers"]
+        models += f", rescored by {n} inverse run{'s' if n > 1 else ''}"
     print(f"{data.source} ({metrics['n']:,} pairs, beam {metrics['beam_size']}{models}):")
     for key in ("wer", "per", "exact_match", "wer_any", "per_any", "loss"):
         print(f"{key:<14}{metrics[key]:.4f}")
@@ -137,7 +149,7 @@ def predict(args, config: dict) -> list[dict]:
     texts = input_texts(args)
     if not texts:
         raise ValueError("nothing to decode: give TEXT arguments, --file F, or lines on standard input")
-    task = load_task(args.run, args.ensemble or (), args.device, args.rescore or ())
+    task = load_task(args.run, args.ensemble or (), args.device, args.rescore or (), args.rescore_inverse or ())
     return task.predict_records(texts, beam_size=args.beam_size, n_best=args.n_best)
 
 

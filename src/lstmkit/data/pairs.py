@@ -1,4 +1,5 @@
-"""Sequence pairs for seq2seq: ``source<TAB>target`` files, and the built-in ``cmudict-g2p`` corpus.
+"""Sequence pairs for seq2seq: ``source<TAB>target`` files, and the built-in ``cmudict-g2p`` corpus (and
+``cmudict-p2g``, its pairs swapped).
 
 - A pairs file is UTF-8 text, one pair per line, the source and the target separated by one tab (no header).
   Blank lines are skipped and counted; a line without exactly one tab, or with an empty side, is an error
@@ -109,4 +110,14 @@ def cmudict_g2p() -> dict[str, PairDataset]:
             f"accepted by wer_any/per_any, not trained on), no stress")
     for part in splits.values():
         part.notes.append(note)
+    return splits
+
+
+def cmudict_p2g() -> dict[str, PairDataset]:
+    """``cmudict-g2p`` the other way round, phonemes -> spelling, on the same split (so a word's test pair is
+    held out of both): a model of ``P(spelling | phonemes)``, the inverse rescorer of a G2P model's beam."""
+    splits = {}
+    for name, part in cmudict_g2p().items():
+        splits[name] = PairDataset(list(part.targets), list(part.sources), f"cmudict-p2g:{name}")
+        splits[name].notes.append("cmudict-p2g: cmudict-g2p's pairs swapped (phonemes -> spelling), same split")
     return splits

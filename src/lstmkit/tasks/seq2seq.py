@@ -95,6 +95,7 @@ class Seq2SeqTask:
         self.target_tokenizer = make_tokenizer(config.target_tokenizer)
         self.vocab, self.target_vocab = source_vocab, target_vocab
         self.rescorers: list = []      # more tasks whose models re-rank the beam (see rescored)
+        self.inverse_rescorers: list = []   # tasks trained the other way (target -> source), likewise
         c = config
         self.model = Seq2Seq(len(source_vocab), len(target_vocab), c.embedding_dim, c.units, c.layers,
                              c.bidirectional, c.attention, c.input_feeding, c.dropout, target_vocab.bos_id,
@@ -154,21 +155,52 @@ class Seq2SeqTask:
         joined.model = Seq2SeqEnsemble([m for t in [self, *others] for m in t._models()])
         return joined
 
-    def rescored(self, others: list["Seq2SeqTask"]) -> "Seq2SeqTask":
+    def rescored(self, others: list["Seq2SeqTask"] = (), inverse: list["Seq2SeqTask"] = ()) -> "Seq2SeqTask":
         """A task that searches with this task's model (greedy or beam search, as before) and re-ranks each
         source's candidates (the whole beam) by every model's own log-probability of them: this task's models
         and each of ``others`` (the members of an ensemble counted one by one) score every candidate by teacher
         forcing, in the direction each was trained in (``reverse_target``), and the candidates are ranked by
         the mean over the models, ``mean_m log P_m(y | x) / ((5 + |Y|) / 6) ** alpha`` (|Y| counts ``<eos>``).
         The usual use: right-to-left runs rescoring a left-to-right search, whose errors sit at the other end
-        of the word. Members must share this task's tokenizers and vocabularies. Decoding only."""
-        if not others:
+        of the word. Members must share this task's tokenizers and vocabularies.
+
+        ``inverse``: tasks trained the other way round (this task's targets -> its sources, e.g. phonemes ->
+        spelling), each a vote in the same mean with ``log P(x | y)``: how well the candidate gives back the
+        source (the noisy channel). Their source tokenizer must be this task's target tokenizer and the other
+        way round; tokens pass between the vocabularies by name. Decoding only."""
+        if not others and not inverse:
             raise ValueError("rescored: give at least one seq2seq task to rescore with")
         for k, other in enumerate(others, 2):
             self._check_member(other, k, "rescore", same_direction=False)
+        for k, other in enumerate(inverse, 1):
+            if not isinstance(other, Seq2SeqTask):
+                raise TypeError(f"inverse rescorer {k} is a {type(other).__name__}, not a seq2seq task")
+            for what, mine, theirs in (("target tokenizer", self.config.target_tokenizer,
+                                        other.config.source_tokenizer),
+                                       ("source tokenizer", self.config.source_tokenizer,
+                                        other.config.target_tokenizer)):
+                if mine != theirs:
+                    side = "source" if what.startswith("target") else "target"
+                    raise ValueError(f"inverse rescorer {k} reads and writes the other way: its {side} tokenizer "
+                                     f"must be this run's {what} ({mine}), got {theirs}; train it on the pairs "
+                                     f"swapped (target<TAB>source)")
         joined = copy.copy(self)
         joined.rescorers = [*self.rescorers, *others]
+        joined.inverse_rescorers = [*self.inverse_rescorers, *inverse]
         return joined
+
+    def inverse_log_probs(self, src: list, targets: list) -> torch.Tensor:
+        """``log P(x | y)`` under each inverse rescorer's models (see :meth:`rescored`): ``src`` and ``targets``
+        as for :meth:`target_log_probs` (this task's ids); returns ``(M, N)``, float64 (``M = 0`` without)."""
+        if len(src) != len(targets):
+            raise ValueError(f"inverse_log_probs: {len(src)} sources but {len(targets)} targets")
+        sources = [self.vocab.decode(x) for x in src]
+        candidates = [self.target_vocab.decode(y) or ["<unk>"] for y in targets]   # never an empty source
+        parts = [torch.zeros(0, len(src), dtype=torch.float64)]
+        for inv in self.inverse_rescorers:
+            parts.append(inv.target_log_probs([inv.vocab.encode(y[: inv.config.max_source_len]) for y in candidates],
+                                              [inv.target_vocab.encode(x) for x in sources]))
+        return torch.cat(parts)
 
     @torch.no_grad()
     def target_log_probs(self, src: list, targets: list, batch_size: int = 512) -> torch.Tensor:
@@ -199,7 +231,8 @@ class Seq2SeqTask:
         """Each source's candidates (reading order), ranked by the mean log-probability of every model."""
         flat_src = [s for s, h in zip(src, hyps) for _ in h]
         flat = [x.tokens for h in hyps for x in h]
-        scores = torch.cat([t.target_log_probs(flat_src, flat) for t in [self, *self.rescorers]]).mean(0).tolist()
+        votes = [t.target_log_probs(flat_src, flat) for t in [self, *self.rescorers]]
+        scores = torch.cat([*votes, self.inverse_log_probs(flat_src, flat)]).mean(0).tolist()
         alpha, out, k = self.config.length_penalty, [], 0
         for h in hyps:
             ranked = []
@@ -252,7 +285,8 @@ class Seq2SeqTask:
         their tokens in reading order (a ``reverse_target`` model's flipped back). With rescorers
         (:meth:`rescored`), the whole beam is re-ranked before the ``n_best`` are kept."""
         self.model.eval()
-        keep = beam_size if self.rescorers else n_best
+        rescore = bool(self.rescorers or self.inverse_rescorers)
+        keep = beam_size if rescore else n_best
         out = [None] * len(enc["ids"])
         for batch in self.batches({"ids": enc["ids"], "tgt_in": None, "tgt_out": None}, batch_size):
             max_len = self.max_output_len(int(batch["lengths"].max()))
@@ -263,7 +297,7 @@ class Seq2SeqTask:
                                               self.config.length_penalty, keep)
             if self.config.reverse_target:
                 hyps = [[dataclasses.replace(x, tokens=x.tokens[::-1]) for x in h] for h in hyps]
-            if self.rescorers:
+            if rescore:
                 hyps = [h[:n_best] for h in self._rescore([enc["ids"][i] for i in batch["index"]], hyps)]
             for i, h in zip(batch["index"], hyps):
                 out[i] = h

@@ -69,12 +69,15 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     return best
 
 
-def load_task(run, ensemble=(), device: str = "cpu", rescore=()):
+def load_task(run, ensemble=(), device: str = "cpu", rescore=(), inverse=()):
     """The run's task, its model on ``device``; with ``ensemble`` (more seq2seq run folders), one that decodes
     with all of them, their next-token probabilities averaged (``Seq2SeqTask.ensemble``); with ``rescore`` (more
-    seq2seq runs, e.g. right-to-left ones), one whose candidates every model re-ranks (``Seq2SeqTask.rescored``)."""
+    seq2seq runs, e.g. right-to-left ones) and ``inverse`` (runs trained target -> source), one whose candidates
+    every model re-ranks (``Seq2SeqTask.rescored``)."""
     task = checkpoint.load_run(run, device)
-    for option, more, join in (("--ensemble", ensemble, "ensemble"), ("--rescore", rescore, "rescored")):
+    joins = (("--ensemble", ensemble, lambda t, o: t.ensemble(o)), ("--rescore", rescore, lambda t, o: t.rescored(o)),
+             ("--rescore-inverse", inverse, lambda t, o: t.rescored(inverse=o)))
+    for option, more, join in joins:
         if not more:
             continue
         others = [checkpoint.load_run(r, device) for r in more]
@@ -82,22 +85,24 @@ def load_task(run, ensemble=(), device: str = "cpu", rescore=()):
             if getattr(t, "name", None) != "seq2seq":
                 raise ValueError(f"{option} joins seq2seq runs; {r} is a {getattr(t, 'name', '?')} run")
         try:
-            task = getattr(task, join)(others)         # the ensemble first, so its beam is what gets rescored
+            task = join(task, others)         # the ensemble first, so its beam is what gets rescored
         except ValueError as e:
             raise ValueError(f"{option} {' '.join(map(str, more))} with {run}: {e}") from None
     return task
 
 
-def evaluate_run(run, data, ensemble=(), device: str = "cpu", rescore=(), **options) -> dict:
+def evaluate_run(run, data, ensemble=(), device: str = "cpu", rescore=(), inverse=(), **options) -> dict:
     """The run's metrics on ``data``, computed on ``device``; ``options`` go to the task's ``evaluate`` (seq2seq:
-    ``beam_size``); ``ensemble``: more seq2seq runs decoding with it, ``rescore``: more re-ranking its
-    candidates (see :func:`load_task`)."""
-    task = load_task(run, ensemble, device, rescore)
+    ``beam_size``); ``ensemble``: more seq2seq runs decoding with it, ``rescore`` and ``inverse``: more
+    re-ranking its candidates (see :func:`load_task`)."""
+    task = load_task(run, ensemble, device, rescore, inverse)
     metrics = task.evaluate(task.encode(data), **options)
     if ensemble:
         metrics["members"] = 1 + len(ensemble)
     if rescore:
         metrics["rescorers"] = len(rescore)
+    if inverse:
+        metrics["inverse_rescorers"] = len(inverse)
     return metrics
 
 
