@@ -40,6 +40,17 @@ def test_word2vec_binary(tmp_path):
     pre = load_pretrained(f, VOCAB)
     np.testing.assert_array_equal(pre.matrix[VOCAB.stoi["他"]], [4, 5, 6])
     assert pre.found == 2
+    # "auto" knows the binary format by its bytes too (synonyms ships its vectors as data/words.vector)
+    rng = np.random.default_rng(0)
+    g = tmp_path / "words.vector"
+    with open(g, "wb") as out:
+        out.write(b"2 100\n")
+        vecs = rng.normal(0, 2.5, (2, 100)).astype("<f4")
+        for word, vec in zip(("爱", "他"), vecs):
+            out.write(word.encode("utf-8") + b" " + vec.tobytes() + b"\n")
+    np.testing.assert_array_equal(load_pretrained(g, VOCAB).matrix[VOCAB.stoi["他"]], vecs[1])
+    text = _write(tmp_path / "t.vector", ["2 2", "我 1 2", "你 3 4"])   # a text file keeps being read as text
+    np.testing.assert_array_equal(load_pretrained(text, VOCAB).matrix[VOCAB.stoi["你"]], [3, 4])
 
 
 def test_errors_name_file_and_line(tmp_path):

@@ -1,11 +1,13 @@
 """Step 5 of the pipeline: ids -> vectors. Random init, or pretrained vectors read from a file.
 
 Formats: word2vec text (with or without its "count dim" header), GloVe text (no header), word2vec binary
-(header line, then per word: the word, a space, ``dim`` little-endian float32). Only words in the vocabulary
+(header line, then per word: the word, a space, ``dim`` little-endian float32; "auto" knows it by a ``.bin``
+name or by the bytes after the header). Only words in the vocabulary
 are kept, so a large file costs time, not memory. Every problem names the file and the line.
 """
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,22 @@ def _read_text(path: Path, wanted: dict, fmt: str):
     return vectors, dim
 
 
+def _looks_binary(path: Path) -> bool:
+    """A 'count dim' header followed by bytes that are not UTF-8 text (or hold NULs): word2vec's binary format,
+    whatever the file is called."""
+    with open(path, "rb") as f:
+        first, rest = f.readline(), f.read(4096)
+    if not rest or not _is_header(first.decode("latin-1").split()):
+        return False
+    if b"\x00" in rest:
+        return True
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(rest, final=False)  # a cut last character is fine
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def _read_binary(path: Path, wanted: dict):
     vectors = {}
     with open(path, "rb") as f:
@@ -108,7 +126,7 @@ def load_pretrained(path, vocab: Vocab, fmt: str = "auto", dim: int | None = Non
     if not path.is_file():
         raise FileNotFoundError(f"embeddings file not found: {path}")
     if fmt == "auto":
-        fmt = "word2vec-binary" if path.suffix == ".bin" else "word2vec"
+        fmt = "word2vec-binary" if path.suffix == ".bin" or _looks_binary(path) else "word2vec"
     wanted = vocab.stoi
     vectors, file_dim = _read_binary(path, wanted) if fmt == "word2vec-binary" else _read_text(path, wanted, fmt)
     if file_dim is None:
