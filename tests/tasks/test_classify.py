@@ -1,4 +1,6 @@
 """The classifier: padding never reaches the pooled vector, it learns a learnable task, runs round-trip."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -97,3 +99,37 @@ def test_pretrained_vectors_initialise_the_embedding(tmp_path):
     assert task.config.embedding_dim == 3 and task.model.embedding.weight.shape[1] == 3
     torch.testing.assert_close(task.model.embedding.weight[task.vocab.stoi["差"]], torch.tensor([4.0, 5.0, 6.0]))
     assert task.model.bigram_embedding.weight.shape[1] == 3
+
+
+def test_bigram_rows_come_from_words_in_the_file(tmp_path, capsys):
+    """A character bigram found in the vectors as a word (好的 -> "好 的") starts from that word's vector; the
+    bigrams the file lacks keep the model's own small random start. The CLI does it with --embeddings."""
+    from lstmkit.cli import main
+    from lstmkit.text import load_pretrained
+
+    task = ClassifyTask.from_data(ClassifyConfig(tokenizer={"name": "char"}, embedding_dim=3), _toy(20))
+    bigram = next(b for b in task.bigram_vocab.itos if b.count(" ") == 1 and "</s>" not in b)
+    word = bigram.replace(" ", "")
+    (tmp_path / "v.txt").write_text(f"好 1 2 3\n{word} 30 -30 0\n", encoding="utf-8")
+    pre = load_pretrained(tmp_path / "v.txt", task.vocab, std=0.5)
+    bigrams = load_pretrained(tmp_path / "v.txt", task.bigram_vocab, std=0.5, keys=task.bigram_keys())
+    assert task.bigram_keys()[task.bigram_vocab.stoi[bigram]] == word and bigrams.found == 1
+    task = task.with_pretrained(pre, bigrams)
+    got = task.model.bigram_embedding.weight.detach()
+    row = task.bigram_vocab.stoi[bigram]
+    torch.testing.assert_close(got[row], torch.from_numpy(bigrams.matrix[row]))
+    others = [i for i in range(1, len(task.bigram_vocab)) if i != row]
+    # the rest keep the model's own start, N(0, 0.1), not the file's random rows at the rescaled std 0.5
+    assert 0.05 < float(got[others].std()) < 0.2 and float(torch.from_numpy(bigrams.matrix[others]).std()) > 0.3
+    with pytest.raises(ValueError, match="does not fit the bigram vocabulary"):
+        task.with_pretrained(pre, pre)
+    # the CLI: --embeddings FILE --embeddings-std S, both tables, the file and its coverage kept in config.json
+    rows = ["label\ttext"] + [f"{k % 2}\t{t}" for k, t in enumerate(["好的很好", "差的很差"] * 10)]
+    (tmp_path / "d.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["train", "classify", "--train", str(tmp_path / "d.tsv"), "--dev", str(tmp_path / "d.tsv"),
+                 "--out", str(tmp_path / "run"), "--embeddings", str(tmp_path / "v.txt"), "--embeddings-std",
+                 "0.5", "--epochs", "1", "--units", "4", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "scaled to 0.50" in err and "pretrained bigram embeddings" in err
+    config = json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))
+    assert config["model"]["embedding_dim"] == 3 and config["embeddings"]["std"] == 0.5

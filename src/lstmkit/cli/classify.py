@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_training_args, positive_int, probability, train_and_report, training_splits
+from .common import add_training_args, positive_float, positive_int, probability, train_and_report, training_splits
 
 TASK, KIND = "classify", "classification"
 
@@ -48,13 +48,20 @@ def train(args) -> int:
     train_data, dev, test = _training_data(args)
     seed_everything(args.seed)
     task = ClassifyTask.from_data(config, train_data)
+    extra = {}
     if args.embeddings:
         from ..text import load_pretrained
 
-        pre = load_pretrained(args.embeddings, task.vocab, args.embeddings_format, dim=None, seed=args.seed)
-        task = task.with_pretrained(pre)
+        load = lambda keys=None, vocab=task.vocab: load_pretrained(  # noqa: E731
+            args.embeddings, vocab, args.embeddings_format, dim=None, seed=args.seed, std=args.embeddings_std,
+            keys=keys)
+        pre = load()
+        bigrams = load(task.bigram_keys(), task.bigram_vocab) if task.bigram_vocab is not None else None
+        task = task.with_pretrained(pre, bigrams)
         stderr_log(f"pretrained embeddings: {pre.summary()}")
-    extra = {}
+        if bigrams is not None:
+            stderr_log(f"pretrained bigram embeddings (a bigram looked up as one word): {bigrams.summary()}")
+        extra["embeddings"] = {"file": pre.path, "found": pre.found, "total": pre.total, "std": args.embeddings_std}
     if args.init_from:
         from ..train.checkpoint import load_run
 
@@ -87,7 +94,12 @@ def add_parser(sub) -> None:
     g.add_argument("--maxlen", type=positive_int, default=model.maxlen, help="tokens kept per text")
     g.add_argument("--min-freq", type=positive_int, default=model.min_freq, help="drop rarer tokens")
     g.add_argument("--max-vocab", type=positive_int, default=model.max_vocab)
-    g.add_argument("--embeddings", help="pretrained vectors: word2vec text/binary or GloVe text")
+    g.add_argument("--embeddings", help="pretrained vectors: a word2vec text/binary or GloVe text file, or "
+                                        "zhwiki (Chinese Wikipedia word2vec from the synonyms package; use it "
+                                        "with --tokenizer jieba and --embeddings-std 0.3)")
+    g.add_argument("--embeddings-std", type=positive_float, metavar="STD",
+                   help="rescale the pretrained vectors to this standard deviation (default: as in the file); "
+                        "large vectors saturate the LSTM's gates")
     g.add_argument("--embeddings-format", default="auto", choices=["auto", "word2vec", "glove", "word2vec-binary"])
     g.add_argument("--freeze-embeddings", action="store_true", help="keep pretrained vectors fixed")
     g.add_argument("--init-from", action="append", metavar="LM_RUN",

