@@ -188,7 +188,8 @@ class ClassifyTask:
 
     def bigram_keys(self) -> list[str]:
         """What each bigram is looked up by in a vectors file: the two tokens joined, as a word (``酒店``, for
-        the character bigram ``"酒 店"``, or jieba's words ``"不 错"``); other tokenizers' bigrams keep their space."""
+        the character bigram ``"酒 店"``, or jieba's words ``"不 错"``); other tokenizers' bigrams keep their
+        space."""
         if self.bigram_vocab is None:
             raise ValueError("this classifier has no bigram features (bigrams=False)")
         joiner = "" if self.config.tokenizer.get("name") in ("char", "jieba") else " "

@@ -75,7 +75,8 @@ def load_task(run, ensemble=(), device: str = "cpu", rescore=(), inverse=()):
     seq2seq runs, e.g. right-to-left ones) and ``inverse`` (runs trained target -> source), one whose candidates
     every model re-ranks (``Seq2SeqTask.rescored``)."""
     task = checkpoint.load_run(run, device)
-    joins = (("--ensemble", ensemble, lambda t, o: t.ensemble(o)), ("--rescore", rescore, lambda t, o: t.rescored(o)),
+    joins = (("--ensemble", ensemble, lambda t, o: t.ensemble(o)),
+             ("--rescore", rescore, lambda t, o: t.rescored(o)),
              ("--rescore-inverse", inverse, lambda t, o: t.rescored(inverse=o)))
     for option, more, join in joins:
         if not more:
