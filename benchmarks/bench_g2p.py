@@ -6,12 +6,14 @@ cmudict-g2p`` made (see the README for the commands):
     python benchmarks/bench_g2p.py runs/g2p-more runs/g2p-d3-s7 runs/g2p-d3ls-s21
     python benchmarks/bench_g2p.py runs/a runs/b --beams 1 5 --split dev --threads 2
     python benchmarks/bench_g2p.py runs/a runs/b --rescore runs/r2l-a runs/r2l-b --no-single
+    python benchmarks/bench_g2p.py runs/a runs/b --rescore runs/r2l-a --rescore-inverse runs/p2g --no-single
 
 Prints one table: each run alone, then all of them together (``--ensemble``: their next-token probabilities
 averaged at every step), for each beam width: WER, PER, the same against any listed pronunciation, and words/s.
 With ``--rescore`` (runs trained with ``--reverse-target``, or any others of the same data): those runs alone and
 as an ensemble, then the beam of the first table's last row re-ranked by every model's mean log-probability
-(``--rescore``).
+(``--rescore``); with ``--rescore-inverse`` (runs trained phonemes -> spelling, ``--corpus cmudict-p2g``) once more
+with their ``log P(spelling | candidate)`` voting too.
 """
 from __future__ import annotations
 
@@ -45,6 +47,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--rescore", nargs="+", default=[], metavar="RUN",
                    help="runs that re-rank the beam of RUN... (e.g. right-to-left ones)")
+    p.add_argument("--rescore-inverse", nargs="+", default=[], metavar="RUN",
+                   help="runs trained the other way (cmudict-p2g) that vote with log P(spelling | candidate)")
     p.add_argument("--no-single", action="store_true", help="the ensembles only")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -58,6 +62,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     tasks = [load_task(run) for run in args.runs]
     rescorers = [load_task(run) for run in args.rescore]
+    inverse = [load_task(run) for run in args.rescore_inverse]
     enc = tasks[0].encode(data)    # for the ensembles and rescoring, whose members must share these vocabularies
     for group, names in ((tasks, args.runs), (rescorers, args.rescore)):
         if not group:
@@ -71,13 +76,16 @@ def main() -> None:
             joined = group[0].ensemble(group[1:])
             for beam in args.beams:
                 print(row(f"ensemble of {len(group)}", joined, enc, beam), flush=True)
-    if rescorers:
+    if rescorers or inverse:
         search = tasks[0].ensemble(tasks[1:]) if len(tasks) > 1 else tasks[0]
         name = f"ensemble of {len(tasks)}" if len(tasks) > 1 else args.runs[0]
+        ways = [(f"{len(rescorers)} more", rescorers, [])] if rescorers else []
+        if inverse:
+            label = (f"{len(rescorers)} more + " if rescorers else "") + f"{len(inverse)} inverse"
+            ways.append((label, rescorers, inverse))
         for beam in [b for b in args.beams if b > 1]:
-            print(row(f"{name}, rescored with {len(rescorers)} more", search.rescored(rescorers), enc, beam),
-                  flush=True)
-
+            for label, more, inv in ways:
+                print(row(f"{name}, rescored with {label}", search.rescored(more, inv), enc, beam), flush=True)
 
 if __name__ == "__main__":
     main()
