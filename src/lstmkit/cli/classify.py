@@ -50,14 +50,8 @@ def train(args) -> int:
     task = ClassifyTask.from_data(config, train_data)
     extra = {}
     if args.embeddings:
-        from ..text import load_pretrained
-
-        load = lambda keys=None, vocab=task.vocab: load_pretrained(  # noqa: E731
-            args.embeddings, vocab, args.embeddings_format, dim=None, seed=args.seed, std=args.embeddings_std,
-            keys=keys)
-        pre = load()
-        bigrams = load(task.bigram_keys(), task.bigram_vocab) if task.bigram_vocab is not None else None
-        task = task.with_pretrained(pre, bigrams)
+        task, pre, bigrams = task.with_vectors(args.embeddings, args.embeddings_format, args.embeddings_std,
+                                               args.seed)
         stderr_log(f"pretrained embeddings: {pre.summary()}")
         if bigrams is not None:
             stderr_log(f"pretrained bigram embeddings (a bigram looked up as one word): {bigrams.summary()}")

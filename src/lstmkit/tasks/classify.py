@@ -186,6 +186,17 @@ class ClassifyTask:
                 task.model.bigram_embedding.weight[rows] = torch.from_numpy(bigrams.matrix)[rows]
         return task
 
+    def with_vectors(self, path, fmt: str = "auto", std: float | None = None, seed: int = 0):
+        """This task with its embeddings read from a vectors file (or a built-in name, ``zhwiki``): the token
+        table, and the bigram table where a bigram is a word of the file (:meth:`bigram_keys`); ``std`` rescales
+        the vectors (:func:`lstmkit.text.load_pretrained`). Returns ``(task, pretrained, bigrams or None)``."""
+        from ..text import load_pretrained
+
+        pre = load_pretrained(path, self.vocab, fmt, seed=seed, std=std)
+        bigrams = (load_pretrained(path, self.bigram_vocab, fmt, seed=seed, std=std, keys=self.bigram_keys())
+                   if self.bigram_vocab is not None else None)
+        return self.with_pretrained(pre, bigrams), pre, bigrams
+
     def bigram_keys(self) -> list[str]:
         """What each bigram is looked up by in a vectors file: the two tokens joined, as a word (``酒店``, for
         the character bigram ``"酒 店"``, or jieba's words ``"不 错"``); other tokenizers' bigrams keep their
