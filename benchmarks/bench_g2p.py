@@ -87,5 +87,6 @@ def main() -> None:
             for label, more, inv in ways:
                 print(row(f"{name}, rescored with {label}", search.rescored(more, inv), enc, beam), flush=True)
 
+
 if __name__ == "__main__":
     main()

@@ -42,20 +42,25 @@ def row(name, gold, pred, labels, train_s, n, predict_s, note=""):
             "sent_s": n / predict_s, "note": note}
 
 
-def bench_lstmkit(splits, epochs=None, log=print):
-    seed_everything(13)
-    config = ClassifyConfig()
-    task = ClassifyTask.from_data(config, splits["train"])
+def trained_row(name, task, splits, epochs, log, note):
+    """Train ``task`` (selecting on dev), time its prediction of the test split: one table row; ``note(best)``."""
     best, train_s = train_timed(task, splits, epochs, log)
     test = splits["test"]
     t0 = time.perf_counter()
     probs = task.predict_proba(task.encode(test))
     predict_s = time.perf_counter() - t0
     pred = [task.labels[k] for k in probs.argmax(1)]
-    note = (f"{config.tokenizer['name']} tokens{' + bigrams' if config.bigrams else ''}, "
-            f"{'Bi' if config.bidirectional else ''}LSTM {config.units}, {config.pooling} pooling, "
-            f"best epoch {best['epoch']}")
-    return row("lstmkit (defaults)", test.labels, pred, task.labels, train_s, len(test), predict_s, note)
+    return row(name, test.labels, pred, task.labels, train_s, len(test), predict_s, note(best))
+
+
+def bench_lstmkit(splits, epochs=None, log=print):
+    seed_everything(13)
+    config = ClassifyConfig()
+    task = ClassifyTask.from_data(config, splits["train"])
+    return trained_row("lstmkit (defaults)", task, splits, epochs, log, lambda best: (
+        f"{config.tokenizer['name']} tokens{' + bigrams' if config.bigrams else ''}, "
+        f"{'Bi' if config.bidirectional else ''}LSTM {config.units}, {config.pooling} pooling, "
+        f"best epoch {best['epoch']}"))
 
 
 def bench_lstmkit_vectors(splits, epochs=None, log=print):
@@ -64,15 +69,9 @@ def bench_lstmkit_vectors(splits, epochs=None, log=print):
     config = ClassifyConfig(tokenizer={"name": "jieba"})
     task, pre, bigrams = ClassifyTask.from_data(config, splits["train"]).with_vectors("zhwiki", std=0.3, seed=13)
     log(f"vectors: {pre.summary()}; bigrams: {bigrams.summary()}")
-    best, train_s = train_timed(task, splits, epochs, log)
-    test = splits["test"]
-    t0 = time.perf_counter()
-    probs = task.predict_proba(task.encode(test))
-    predict_s = time.perf_counter() - t0
-    pred = [task.labels[k] for k in probs.argmax(1)]
-    note = (f"jieba words + bigrams, zhwiki word2vec (E 100, std 0.3; {100 * pre.coverage:.0f}% of the vocabulary), "
-            f"best epoch {best['epoch']}")
-    return row("lstmkit, --embeddings zhwiki", test.labels, pred, task.labels, train_s, len(test), predict_s, note)
+    return trained_row("lstmkit, --embeddings zhwiki", task, splits, epochs, log, lambda best: (
+        f"jieba words + bigrams, zhwiki word2vec (E 100, std 0.3; {100 * pre.coverage:.0f}% of the vocabulary), "
+        f"best epoch {best['epoch']}"))
 
 
 def bench_tfidf(splits):
@@ -158,13 +157,8 @@ def bench_pretraining(splits, lm_chars, lm_epochs, epochs=None, log=print):
         if use:
             for line in task.init_from_lms([lms[d] for d in use], [f"{d} LM" for d in use]):
                 log(f"init from LM: {line}")
-        best, train_s = train_timed(task, splits, epochs, log)
-        test = splits["test"]
-        t0 = time.perf_counter()
-        probs = task.predict_proba(task.encode(test))
-        pred = [task.labels[k] for k in probs.argmax(1)]
-        rows.append(row(f"lstmkit defaults, {name}", test.labels, pred, task.labels, train_s, len(test),
-                        time.perf_counter() - t0, f"best epoch {best['epoch']}"))
+        rows.append(trained_row(f"lstmkit defaults, {name}", task, splits, epochs, log,
+                                lambda best: f"best epoch {best['epoch']}"))
     return rows, list(notes.values())
 
 

@@ -190,11 +190,11 @@ class ClassifyTask:
         """This task with its embeddings read from a vectors file (or a built-in name, ``zhwiki``): the token
         table, and the bigram table where a bigram is a word of the file (:meth:`bigram_keys`); ``std`` rescales
         the vectors (:func:`lstmkit.text.load_pretrained`). Returns ``(task, pretrained, bigrams or None)``."""
-        from ..text import load_pretrained
+        from ..text.embeddings import load_pretrained_tables
 
-        pre = load_pretrained(path, self.vocab, fmt, seed=seed, std=std)
-        bigrams = (load_pretrained(path, self.bigram_vocab, fmt, seed=seed, std=std, keys=self.bigram_keys())
-                   if self.bigram_vocab is not None else None)
+        tables = [(self.vocab, None)] + ([(self.bigram_vocab, self.bigram_keys())] if self.bigram_vocab else [])
+        pre, *rest = load_pretrained_tables(path, tables, fmt, seed=seed, std=std)   # the file read once
+        bigrams = rest[0] if rest else None
         return self.with_pretrained(pre, bigrams), pre, bigrams
 
     def bigram_keys(self) -> list[str]:
@@ -203,8 +203,9 @@ class ClassifyTask:
         space."""
         if self.bigram_vocab is None:
             raise ValueError("this classifier has no bigram features (bigrams=False)")
-        joiner = "" if self.config.tokenizer.get("name") in ("char", "jieba") else " "
-        return [joiner.join(b.split(" ")) for b in self.bigram_vocab.itos]
+        if self.config.tokenizer.get("name") not in ("char", "jieba"):
+            return list(self.bigram_vocab.itos)
+        return [b.replace(" ", "") for b in self.bigram_vocab.itos]
 
     def init_from_lms(self, lms: list, names: list | None = None) -> list[str]:
         """Start the embedding and the LSTM from language models (:class:`lstmkit.tasks.lm.LMTask`), ULMFiT-style.

@@ -175,15 +175,12 @@ class Seq2SeqTask:
         for k, other in enumerate(inverse, 1):
             if not isinstance(other, Seq2SeqTask):
                 raise TypeError(f"inverse rescorer {k} is a {type(other).__name__}, not a seq2seq task")
-            for what, mine, theirs in (("target tokenizer", self.config.target_tokenizer,
-                                        other.config.source_tokenizer),
-                                       ("source tokenizer", self.config.source_tokenizer,
-                                        other.config.target_tokenizer)):
-                if mine != theirs:
-                    side = "source" if what.startswith("target") else "target"
-                    raise ValueError(f"inverse rescorer {k} reads and writes the other way: its {side} tokenizer "
-                                     f"must be this run's {what} ({mine}), got {theirs}; train it on the pairs "
-                                     f"swapped (target<TAB>source)")
+            for theirs, mine in (("source", "target"), ("target", "source")):
+                want, got = getattr(self.config, f"{mine}_tokenizer"), getattr(other.config, f"{theirs}_tokenizer")
+                if want != got:
+                    raise ValueError(f"inverse rescorer {k} reads and writes the other way: its {theirs} tokenizer "
+                                     f"must be this run's {mine} tokenizer ({want}), got {got}; train it on the "
+                                     f"pairs swapped (target<TAB>source)")
         joined = copy.copy(self)
         joined.rescorers = [*self.rescorers, *others]
         joined.inverse_rescorers = [*self.inverse_rescorers, *inverse]

@@ -150,6 +150,13 @@ def load_pretrained(path, vocab: Vocab, fmt: str = "auto", dim: int | None = Non
     cosine similarities unchanged); large vectors (``zhwiki``'s have std 2.7) saturate an LSTM's gates, and a
     model trained from them learns slowly. ``keys``: the string each row is looked up by, when it is not the
     vocabulary's token (character bigrams ``"酒 店"`` looked up as the word ``"酒店"``)."""
+    return load_pretrained_tables(path, [(vocab, keys)], fmt, dim, seed, std)[0]
+
+
+def load_pretrained_tables(path, tables: list, fmt: str = "auto", dim: int | None = None, seed: int = 0,
+                           std: float | None = None) -> list[Pretrained]:
+    """:func:`load_pretrained` for several ``(vocab, keys or None)`` tables, the file read once; each table is
+    scaled and filled as if read alone."""
     path = resolve_vectors(path)
     if fmt not in FORMATS:
         raise ValueError(f"load_pretrained: format must be one of {FORMATS}, got {fmt!r}")
@@ -157,31 +164,39 @@ def load_pretrained(path, vocab: Vocab, fmt: str = "auto", dim: int | None = Non
         raise ValueError(f"load_pretrained: std must be positive, got {std!r}")
     if not path.is_file():
         raise FileNotFoundError(f"embeddings file not found: {path}")
-    keys = list(vocab.itos) if keys is None else list(keys)
-    if len(keys) != len(vocab):
-        raise ValueError(f"load_pretrained: {len(keys)} keys for a vocabulary of {len(vocab)}")
+    special = {"<pad>", "<unk>", "<bos>", "<eos>"}
+    all_rows = []          # per table: lookup string -> the rows it fills
+    for vocab, keys in tables:
+        keys = vocab.itos if keys is None else keys
+        if len(keys) != len(vocab):
+            raise ValueError(f"load_pretrained: {len(keys)} keys for a vocabulary of {len(vocab)}")
+        rows: dict[str, list[int]] = {}
+        for i, (token, key) in enumerate(zip(vocab.itos, keys)):
+            if token not in special:
+                rows.setdefault(key, []).append(i)
+        all_rows.append(rows)
     if fmt == "auto":
         fmt = "word2vec-binary" if path.suffix == ".bin" or _looks_binary(path) else "word2vec"
-    special = {"<pad>", "<unk>", "<bos>", "<eos>"}
-    rows: dict[str, list[int]] = {}
-    for i, (token, key) in enumerate(zip(vocab.itos, keys)):
-        if token not in special:
-            rows.setdefault(key, []).append(i)
-    vectors, file_dim = _read_binary(path, rows) if fmt == "word2vec-binary" else _read_text(path, rows, fmt)
+    wanted = {key: True for rows in all_rows for key in rows}
+    vectors, file_dim = _read_binary(path, wanted) if fmt == "word2vec-binary" else _read_text(path, wanted, fmt)
     if file_dim is None:
         raise ValueError(f"{path}: no vectors in the file")
     if dim is not None and dim != file_dim:
         raise ValueError(f"{path}: vectors have dimension {file_dim}, but the model's embedding size is {dim}")
-    rng = np.random.default_rng(seed)
-    found = np.stack(list(vectors.values())) if vectors else np.zeros((1, file_dim), np.float32)
-    scale = float(found.std()) or 0.1
-    factor = std / scale if std is not None and vectors else 1.0
-    matrix = rng.normal(0.0, scale * factor, (len(vocab), file_dim)).astype(np.float32)
-    given = np.zeros(len(vocab), dtype=bool)
-    for key, vec in vectors.items():
-        for i in rows[key]:
-            matrix[i] = vec * factor
-            given[i] = True
-    matrix[vocab.pad_id] = 0.0
-    real = len(vocab) - sum(1 for t in special if t in vocab)
-    return Pretrained(matrix, int(given.sum()), real, file_dim, str(path), scale, factor, given)
+    out = []
+    for (vocab, _), rows in zip(tables, all_rows):
+        mine = {key: vec for key, vec in vectors.items() if key in rows}
+        rng = np.random.default_rng(seed)
+        found = np.stack(list(mine.values())) if mine else np.zeros((1, file_dim), np.float32)
+        scale = float(found.std()) or 0.1
+        factor = std / scale if std is not None and mine else 1.0
+        matrix = rng.normal(0.0, scale * factor, (len(vocab), file_dim)).astype(np.float32)
+        given = np.zeros(len(vocab), dtype=bool)
+        for key, vec in mine.items():
+            for i in rows[key]:
+                matrix[i] = vec * factor
+                given[i] = True
+        matrix[vocab.pad_id] = 0.0
+        real = len(vocab) - sum(1 for t in special if t in vocab)
+        out.append(Pretrained(matrix, int(given.sum()), real, file_dim, str(path), scale, factor, given))
+    return out
