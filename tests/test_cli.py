@@ -111,3 +111,42 @@ def test_corpus_and_task_must_fit(run, capsys):
     assert "is for tagging" in capsys.readouterr().err
     assert main(["evaluate", str(run / "run"), "--corpus", "pd98-seg"]) == 2
     assert "does not fit a 'classify' run" in capsys.readouterr().err
+
+
+def test_classifier_ensemble_evaluates_and_predicts(run, capsys):
+    """evaluate/predict --ensemble with classifier runs: the class probabilities averaged; a run joined with
+    itself is the run alone; a run of another kind, --backend onnx, or --ensemble on a kind that has none is a
+    one-line error."""
+    other = run / "run-seed2"
+    assert main(["train", "classify", "--train", str(run / "train.tsv"), "--dev", str(run / "dev.tsv"),
+                 "--out", str(other), *SMALL, "--seed", "2", "--tokenizer", "regex"]) == 0
+    capsys.readouterr()
+    test = ["--test", str(run / "dev.tsv"), "--json"]
+    got = {}
+    for name, extra in (("a", []), ("a+a", ["--ensemble", str(run / "run")]), ("a+b", ["--ensemble", str(other)])):
+        assert main(["evaluate", str(run / "run"), *test, *extra]) == 0
+        got[name] = json.loads(capsys.readouterr().out)
+    assert "members" not in got["a"] and got["a+a"]["members"] == got["a+b"]["members"] == 2
+    assert got["a+a"]["loss"] == pytest.approx(got["a"]["loss"], abs=1e-6)
+    assert got["a+b"]["loss"] != pytest.approx(got["a"]["loss"], abs=1e-6)
+    assert main(["evaluate", str(run / "run"), "--test", str(run / "dev.tsv"), "--ensemble", str(other)]) == 0
+    assert "(an ensemble of 2 runs)" in capsys.readouterr().out
+    probs = []
+    for args in ([str(run / "run")], [str(other)], [str(run / "run"), "--ensemble", str(other)]):
+        assert main(["predict", args[0], "真好", *args[1:], "--json"]) == 0   # --ensemble takes the words after it
+        probs.append(json.loads(capsys.readouterr().out)["probabilities"]["1"])
+    assert probs[2] == pytest.approx((probs[0] + probs[1]) / 2, abs=1e-5)
+    (run / "pairs.tsv").write_text("ab\tA B\nba\tB A\n" * 8, encoding="utf-8")
+    assert main(["train", "seq2seq", "--train", str(run / "pairs.tsv"), "--dev", str(run / "pairs.tsv"),
+                 "--out", str(run / "s2s"), "--epochs", "1", "--units", "8", "--embedding-dim", "4", "--quiet"]) == 0
+    capsys.readouterr()
+    for args, message in ((["evaluate", str(run / "run"), *test, "--ensemble", str(run / "s2s")],
+                           "--ensemble joins runs of one kind"),
+                          (["evaluate", str(run / "s2s"), "--test", str(run / "pairs.tsv"), "--ensemble",
+                            str(run / "run")], "--ensemble joins runs of one kind"),
+                          (["predict", str(run / "run"), "好", "--backend", "onnx", "--ensemble", str(other)],
+                           "--ensemble runs on the torch backend"),
+                          (["predict", str(run / "run"), "好", "--rescore", str(other)], "--rescore applies to seq2seq")):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err

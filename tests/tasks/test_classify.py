@@ -133,3 +133,41 @@ def test_bigram_rows_come_from_words_in_the_file(tmp_path, capsys):
     assert "scaled to 0.50" in err and "pretrained bigram embeddings" in err
     config = json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))
     assert config["model"]["embedding_dim"] == 3 and config["embeddings"]["std"] == 0.5
+
+
+def test_an_ensemble_averages_its_members_probabilities(tmp_path):
+    """ClassifyTask.ensemble: soft voting over members that each tokenize in their own way (characters with
+    bigrams, whitespace words); the mean of their probabilities is what it evaluates and predicts; an
+    ensemble of one is its member; other labels or a non-classifier are errors."""
+    from lstmkit.tasks.classify import ClassifyEnsemble
+
+    train, dev = _toy(120, 0), _toy(40, 1)
+    spaced = lambda d: TextDataset([" ".join(t) for t in d.texts], d.labels, d.source)  # noqa: E731
+    members = []
+    for seed, tokenizer in ((1, "char"), (2, "whitespace")):
+        torch.manual_seed(seed)
+        task = ClassifyTask.from_data(ClassifyConfig(tokenizer={"name": tokenizer}, embedding_dim=8, units=8), train)
+        fit(task, task.encode(train), task.encode(dev), TrainConfig(epochs=1, batch_size=16, lr=1e-2, progress=False))
+        members.append(task)
+    a, b = members
+    assert a.vocab.itos != b.vocab.itos
+    both = a.ensemble([b])
+    texts = spaced(dev)          # the char tokenizer drops the spaces: both members read the same characters
+    expected = (a.predict_proba(a.encode(texts)) + b.predict_proba(b.encode(texts))) / 2
+    np.testing.assert_allclose(both.predict_proba(both.encode(texts)), expected, atol=1e-6)
+    report = both.evaluate(both.encode(texts))
+    want = np.array([int(lab) for lab in dev.labels])
+    assert report["accuracy"] == pytest.approx(float((expected.argmax(1) == want).mean()))
+    recs = both.predict_records(["好 的", "  ", "差"])
+    assert recs[0]["probabilities"]["1"] == pytest.approx(float(both.predict_proba(both.encode(
+        TextDataset(["好 的"], None)))[0, 1]), abs=1e-6)
+    assert recs[1]["error"] and recs[2]["label"] in ("0", "1")
+    alone = ClassifyEnsemble([a])
+    np.testing.assert_allclose(alone.predict_proba(alone.encode(dev)), a.predict_proba(a.encode(dev)), atol=0)
+    three = ClassifyTask.from_data(ClassifyConfig(), TextDataset(["好", "差", "中"], ["1", "0", "2"]))
+    with pytest.raises(ValueError, match=r"the labels differ: member 0 has \['0', '1'\], member 1 has"):
+        a.ensemble([three])
+    with pytest.raises(TypeError, match="not a classifier"):
+        ClassifyEnsemble([a, object()])
+    with pytest.raises(ValueError, match="none"):
+        ClassifyEnsemble([])

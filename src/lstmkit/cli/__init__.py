@@ -124,14 +124,24 @@ def _seq2seq_only(args, config: dict, **given: bool) -> None:
                              f"{config.get('task')} run")
 
 
+def _ensemble_fits(args, config: dict) -> None:
+    """An error for --ensemble on a kind of run that cannot join others (before any model is loaded)."""
+    from ..train.runs import ENSEMBLE_KINDS
+
+    if args.ensemble and config.get("task") not in ENSEMBLE_KINDS:
+        raise ValueError(f"--ensemble joins {' or '.join(ENSEMBLE_KINDS)} runs; {args.run} is a "
+                         f"{config.get('task')} run")
+
+
 def _cmd_evaluate(args) -> int:
     from ..train.checkpoint import read_config
     from ..train.runs import evaluate_run
 
     config = read_config(args.run)  # a clear error for a folder that is not a run, before any work
     module = _task_cli(config)
-    _seq2seq_only(args, config, beam_size=args.beam_size is not None, ensemble=bool(args.ensemble),
-                  rescore=bool(args.rescore), rescore_inverse=bool(args.rescore_inverse))
+    _seq2seq_only(args, config, beam_size=args.beam_size is not None, rescore=bool(args.rescore),
+                  rescore_inverse=bool(args.rescore_inverse))
+    _ensemble_fits(args, config)
     data = _read_test(args, config, module)
     metrics = evaluate_run(args.run, data, args.ensemble or (), args.device, args.rescore or (),
                            args.rescore_inverse or (), **({"beam_size": args.beam_size} if args.beam_size else {}))
@@ -148,9 +158,11 @@ def _cmd_predict(args) -> int:
 
     config = read_config(args.run)
     module = _task_cli(config)
-    _seq2seq_only(args, config, ensemble=bool(args.ensemble), rescore=bool(args.rescore),
-                  rescore_inverse=bool(args.rescore_inverse))
+    _seq2seq_only(args, config, rescore=bool(args.rescore), rescore_inverse=bool(args.rescore_inverse))
+    _ensemble_fits(args, config)
     if args.backend == "onnx":
+        if args.ensemble:
+            raise ValueError("--ensemble runs on the torch backend; drop --backend onnx")
         records = _predict_onnx(args, config)
     elif hasattr(module, "predict"):
         records = module.predict(args, config)
@@ -158,7 +170,7 @@ def _cmd_predict(args) -> int:
         texts = input_texts(args)
         if not texts:
             raise ValueError("nothing to predict: give TEXT arguments, --file F, or lines on standard input")
-        records = predict_run(args.run, texts, args.device)
+        records = predict_run(args.run, texts, args.device, args.ensemble or ())
     for rec in records:
         if args.json:
             print(json.dumps(rec, ensure_ascii=False))
@@ -206,8 +218,9 @@ def _cmd_export(args) -> int:
 
 
 # -- the parser ------------------------------------------------------------------------------------------------
-ENSEMBLE_HELP = ("seq2seq: more runs trained on the same data that decode together with RUN, their next-token "
-                 "probabilities averaged at every step")
+ENSEMBLE_HELP = ("more runs of RUN's kind that predict together with it: seq2seq runs trained on the same data "
+                 "decode with their next-token probabilities averaged at every step; classifier runs with the "
+                 "same labels average their class probabilities")
 RESCORE_HELP = ("seq2seq: more runs trained on the same data (e.g. with --reverse-target) that re-rank the whole "
                 "beam: candidates ranked by the mean log-probability every model gives them")
 INVERSE_HELP = ("seq2seq: runs trained the other way (target -> source, e.g. --corpus cmudict-p2g) that vote in "

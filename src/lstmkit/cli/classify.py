@@ -124,7 +124,8 @@ def read_test(args, config: dict):
 def print_metrics(metrics: dict, data) -> None:
     from ..train.metrics import format_report
 
-    print(f"{data.source}:")
+    members = f" (an ensemble of {metrics['members']} runs)" if metrics.get("members", 1) > 1 else ""
+    print(f"{data.source}{members}:")
     print(format_report(metrics, list(metrics["per_class"])))
 
 

@@ -125,7 +125,37 @@ class Encoded:
     bigrams: list | None = None
 
 
-class ClassifyTask:
+class _ProbabilityOutputs:
+    """Metrics and prediction records from ``predict_proba``: shared by a classifier and an ensemble of them."""
+
+    labels: list
+
+    def evaluate(self, enc, batch_size: int = 256) -> dict:
+        if enc.labels is None:
+            raise ValueError("evaluation needs labelled data")
+        probs = self.predict_proba(enc, batch_size)
+        report = classification_report(enc.labels, probs.argmax(1), self.labels)
+        # mean cross-entropy: breaks ties between epochs of equal accuracy (small dev sets tie often)
+        report["loss"] = float(-np.log(np.clip(probs[np.arange(len(probs)), enc.labels], 1e-12, None)).mean())
+        return report
+
+    def predict_records(self, texts: list[str]) -> list[dict]:
+        """One record per text: ``input``, ``label``, ``probability``, ``probabilities`` ({label: p}); a text
+        with no token at all gets ``label`` None and an ``error`` instead."""
+        enc = self.encode(TextDataset(list(texts), None, "input"))
+        records = []
+        for text, p, empty in zip(texts, self.predict_proba(enc), enc.empty):
+            if empty:
+                records.append({"input": text, "label": None, "probability": None, "probabilities": None,
+                                "error": "empty text: nothing to classify"})
+                continue
+            k = int(p.argmax())
+            records.append({"input": text, "label": self.labels[k], "probability": round(float(p[k]), 6),
+                            "probabilities": {lab: round(float(v), 6) for lab, v in zip(self.labels, p)}})
+        return records
+
+
+class ClassifyTask(_ProbabilityOutputs):
     """The classifier task: encoding, batches, the training step, prediction and metrics."""
 
     name = "classify"
@@ -323,29 +353,11 @@ class ClassifyTask:
             probs[batch["index"]] = F.softmax(logits, dim=1).cpu().numpy()
         return probs
 
-    def evaluate(self, enc: Encoded, batch_size: int = 256) -> dict:
-        if enc.labels is None:
-            raise ValueError("evaluation needs labelled data")
-        probs = self.predict_proba(enc, batch_size)
-        report = classification_report(enc.labels, probs.argmax(1), self.labels)
-        # mean cross-entropy: breaks ties between epochs of equal accuracy (small dev sets tie often)
-        report["loss"] = float(-np.log(np.clip(probs[np.arange(len(probs)), enc.labels], 1e-12, None)).mean())
-        return report
-
-    def predict_records(self, texts: list[str]) -> list[dict]:
-        """One record per text: ``input``, ``label``, ``probability``, ``probabilities`` ({label: p}); a text
-        with no token at all gets ``label`` None and an ``error`` instead."""
-        enc = self.encode(TextDataset(list(texts), None, "input"))
-        records = []
-        for text, p, empty in zip(texts, self.predict_proba(enc), enc.empty):
-            if empty:
-                records.append({"input": text, "label": None, "probability": None, "probabilities": None,
-                                "error": "empty text: nothing to classify"})
-                continue
-            k = int(p.argmax())
-            records.append({"input": text, "label": self.labels[k], "probability": round(float(p[k]), 6),
-                            "probabilities": {lab: round(float(v), 6) for lab, v in zip(self.labels, p)}})
-        return records
+    def ensemble(self, others: list["ClassifyTask"]) -> "ClassifyEnsemble":
+        """This classifier and ``others`` as one: their class probabilities averaged (soft voting). Each member
+        keeps its own tokenizer and vocabularies (a character model can join a jieba one); the labels must be
+        the same."""
+        return ClassifyEnsemble([self, *others])
 
     def config_dict(self) -> dict:
         return asdict(self.config)
@@ -359,6 +371,44 @@ class ClassifyTask:
         if config.bigrams and "bigrams" not in vocabs:
             raise ValueError("this run uses bigram features but keeps no bigram vocabulary (vocab_bigrams.json)")
         return cls(config, vocabs["tokens"], vocabs.get("bigrams"))
+
+
+@dataclass
+class EnsembleEncoded:
+    """A dataset as each member of an ensemble encodes it; the labels and the empty marks are the first's."""
+
+    members: list
+    labels: np.ndarray | None
+    empty: np.ndarray          # True where no member's tokenizer found a token
+
+
+class ClassifyEnsemble(_ProbabilityOutputs):
+    """Classifiers that predict together: the mean of their ``(N, K)`` class probabilities (scikit-learn's soft
+    voting). Every member encodes the texts with its own tokenizer; ``evaluate`` and ``predict_records`` work as
+    a single classifier's."""
+
+    name = "classify"
+    primary_metric = "accuracy"
+
+    def __init__(self, members: list):
+        if not members:
+            raise ValueError("an ensemble needs one or more classifiers, got none")
+        for k, m in enumerate(members):
+            if not isinstance(m, ClassifyTask):
+                raise TypeError(f"ensemble member {k} is a {getattr(m, 'name', type(m).__name__)!r} model, not a "
+                                f"classifier")
+            if m.labels != members[0].labels:
+                raise ValueError(f"the labels differ: member 0 has {members[0].labels}, member {k} has {m.labels}")
+        self.members = list(members)
+        self.labels = list(members[0].labels)
+
+    def encode(self, data: TextDataset) -> EnsembleEncoded:
+        encs = [m.encode(data) for m in self.members]
+        return EnsembleEncoded(encs, encs[0].labels, np.logical_and.reduce([e.empty for e in encs]))
+
+    def predict_proba(self, enc: EnsembleEncoded, batch_size: int = 256) -> np.ndarray:
+        """``(N, K)``: the members' probabilities, averaged."""
+        return np.mean([m.predict_proba(e, batch_size) for m, e in zip(self.members, enc.members)], axis=0)
 
 
 def _label_key(label: str):

@@ -69,22 +69,30 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     return best
 
 
+ENSEMBLE_KINDS = ("seq2seq", "classify")   # the kinds of run --ensemble joins
+
+
 def load_task(run, ensemble=(), device: str = "cpu", rescore=(), inverse=()):
-    """The run's task, its model on ``device``; with ``ensemble`` (more seq2seq run folders), one that decodes
-    with all of them, their next-token probabilities averaged (``Seq2SeqTask.ensemble``); with ``rescore`` (more
-    seq2seq runs, e.g. right-to-left ones) and ``inverse`` (runs trained target -> source), one whose candidates
-    every model re-ranks (``Seq2SeqTask.rescored``)."""
+    """The run's task, its model on ``device``; with ``ensemble`` (more run folders of the same kind), one that
+    predicts with all of them: a seq2seq ensemble decodes with their next-token probabilities averaged
+    (``Seq2SeqTask.ensemble``), a classifier ensemble averages the class probabilities
+    (``ClassifyTask.ensemble``); with ``rescore`` (more seq2seq runs, e.g. right-to-left ones) and ``inverse``
+    (runs trained target -> source), one whose candidates every model re-ranks (``Seq2SeqTask.rescored``)."""
     task = checkpoint.load_run(run, device)
-    joins = (("--ensemble", ensemble, lambda t, o: t.ensemble(o)),
-             ("--rescore", rescore, lambda t, o: t.rescored(o)),
-             ("--rescore-inverse", inverse, lambda t, o: t.rescored(inverse=o)))
-    for option, more, join in joins:
+    joins = (("--ensemble", ensemble, ENSEMBLE_KINDS, lambda t, o: t.ensemble(o)),
+             ("--rescore", rescore, ("seq2seq",), lambda t, o: t.rescored(o)),
+             ("--rescore-inverse", inverse, ("seq2seq",), lambda t, o: t.rescored(inverse=o)))
+    kind = getattr(task, "name", "?")
+    for option, more, kinds, join in joins:
         if not more:
             continue
+        if kind not in kinds:
+            raise ValueError(f"{option} joins {' or '.join(kinds)} runs; {run} is a {kind} run")
         others = [checkpoint.load_run(r, device) for r in more]
-        for r, t in zip((run, *more), (task, *others)):
-            if getattr(t, "name", None) != "seq2seq":
-                raise ValueError(f"{option} joins seq2seq runs; {r} is a {getattr(t, 'name', '?')} run")
+        for r, t in zip(more, others):
+            if getattr(t, "name", "?") != kind:
+                raise ValueError(f"{option} joins runs of one kind: {run} is a {kind} run, {r} a "
+                                 f"{getattr(t, 'name', '?')} run")
         try:
             task = join(task, others)         # the ensemble first, so its beam is what gets rescored
         except ValueError as e:
@@ -94,7 +102,7 @@ def load_task(run, ensemble=(), device: str = "cpu", rescore=(), inverse=()):
 
 def evaluate_run(run, data, ensemble=(), device: str = "cpu", rescore=(), inverse=(), **options) -> dict:
     """The run's metrics on ``data``, computed on ``device``; ``options`` go to the task's ``evaluate`` (seq2seq:
-    ``beam_size``); ``ensemble``: more seq2seq runs decoding with it, ``rescore`` and ``inverse``: more
+    ``beam_size``); ``ensemble``: more runs of its kind predicting with it, ``rescore`` and ``inverse``: more
     re-ranking its candidates (see :func:`load_task`)."""
     task = load_task(run, ensemble, device, rescore, inverse)
     metrics = task.evaluate(task.encode(data), **options)
@@ -107,10 +115,10 @@ def evaluate_run(run, data, ensemble=(), device: str = "cpu", rescore=(), invers
     return metrics
 
 
-def predict_run(run, texts: list[str], device: str = "cpu") -> list[dict]:
+def predict_run(run, texts: list[str], device: str = "cpu", ensemble=()) -> list[dict]:
     """One record per text, the task's natural fields (see each task's ``predict_records``), computed on
-    ``device``."""
-    return checkpoint.load_run(run, device).predict_records(list(texts))
+    ``device``; ``ensemble``: more runs predicting with it (see :func:`load_task`)."""
+    return load_task(run, ensemble, device).predict_records(list(texts))
 
 
 def stderr_log(message: str) -> None:
