@@ -146,6 +146,8 @@ def test_classifier_ensemble_evaluates_and_predicts(run, capsys):
                             str(run / "run")], "--ensemble joins runs of one kind"),
                           (["predict", str(run / "run"), "好", "--backend", "onnx", "--ensemble", str(other)],
                            "--ensemble runs on the torch backend"),
+                          (["predict", str(run / "run"), "--ensemble", str(other), "好"],
+                           "--ensemble: run folder not found: 好 (put the texts before --ensemble)"),
                           (["predict", str(run / "run"), "好", "--rescore", str(other)], "--rescore applies to seq2seq")):
         assert main(args) == 2
         err = capsys.readouterr().err.strip()

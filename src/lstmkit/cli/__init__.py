@@ -131,6 +131,9 @@ def _ensemble_fits(args, config: dict) -> None:
     if args.ensemble and config.get("task") not in ENSEMBLE_KINDS:
         raise ValueError(f"--ensemble joins {' or '.join(ENSEMBLE_KINDS)} runs; {args.run} is a "
                          f"{config.get('task')} run")
+    for run in args.ensemble or ():
+        if not os.path.isdir(run):   # most often a text typed after --ensemble, which takes every word after it
+            raise ValueError(f"--ensemble: run folder not found: {run} (put the texts before --ensemble)")
 
 
 def _cmd_evaluate(args) -> int:
