@@ -140,6 +140,8 @@ def test_classifier_ensemble_evaluates_and_predicts(run, capsys):
     assert main(["train", "seq2seq", "--train", str(run / "pairs.tsv"), "--dev", str(run / "pairs.tsv"),
                  "--out", str(run / "s2s"), "--epochs", "1", "--units", "8", "--embedding-dim", "4", "--quiet"]) == 0
     capsys.readouterr()
+    (run / "lm").mkdir()      # the kind is checked from config.json, before any model is read
+    (run / "lm" / "config.json").write_text('{"task": "lm", "model": {}}', encoding="utf-8")
     for args, message in ((["evaluate", str(run / "run"), *test, "--ensemble", str(run / "s2s")],
                            "--ensemble joins runs of one kind"),
                           (["evaluate", str(run / "s2s"), "--test", str(run / "pairs.tsv"), "--ensemble",
@@ -148,7 +150,10 @@ def test_classifier_ensemble_evaluates_and_predicts(run, capsys):
                            "--ensemble runs on the torch backend"),
                           (["predict", str(run / "run"), "--ensemble", str(other), "好"],
                            "--ensemble: run folder not found: 好 (put the texts before --ensemble)"),
-                          (["predict", str(run / "run"), "好", "--rescore", str(other)], "--rescore applies to seq2seq")):
+                          (["predict", str(run / "lm"), "好", "--ensemble", str(other)],
+                           "--ensemble joins seq2seq or classify runs; "),
+                          (["predict", str(run / "run"), "好", "--rescore", str(other)],
+                           "--rescore applies to seq2seq")):
         assert main(args) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err

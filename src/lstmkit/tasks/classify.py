@@ -375,7 +375,7 @@ class ClassifyTask(_ProbabilityOutputs):
 
 @dataclass
 class EnsembleEncoded:
-    """A dataset as each member of an ensemble encodes it; the labels and the empty marks are the first's."""
+    """A dataset as each member of an ensemble encodes it, with the labels (the same for every member)."""
 
     members: list
     labels: np.ndarray | None
