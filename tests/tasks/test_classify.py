@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lstmkit.data import TextDataset
-from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask, TextClassifier, token_bigrams
+from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask, TextClassifier, adversarial_step, token_bigrams
 from lstmkit.train.checkpoint import load_run, save_run
 from lstmkit.train.trainer import TrainConfig, fit
 
@@ -54,7 +54,8 @@ def test_mean_and_max_pool_over_valid_steps_only():
 
 
 @pytest.mark.parametrize("opts", [{"tokenizer": {"name": "char"}, "bigrams": False, "token_dropout": 0.0},
-                                  {"tokenizer": {"name": "char"}, "bigrams": True, "token_dropout": 0.1}])
+                                  {"tokenizer": {"name": "char"}, "bigrams": True, "token_dropout": 0.1},
+                                  {"tokenizer": {"name": "char"}, "bigrams": True, "adversarial": 0.05}])
 def test_learns_a_learnable_task_and_survives_a_round_trip(tmp_path, opts):
     train, dev = _toy(240, 0), _toy(60, 1)
     cfg = ClassifyConfig(embedding_dim=16, units=16, dropout=0.1, **opts)
@@ -67,6 +68,44 @@ def test_learns_a_learnable_task_and_survives_a_round_trip(tmp_path, opts):
     enc = again.encode(dev)
     np.testing.assert_allclose(again.predict_proba(enc), task.predict_proba(task.encode(dev)), atol=1e-6)
     assert again.tokenizer.config() == task.tokenizer.config() and again.labels == ["0", "1"]
+
+
+def test_the_adversarial_step_is_eps_of_each_texts_norm_along_its_gradient():
+    g = torch.randn(3, 5, 4)
+    g[2] = 0.0                                    # a text the loss does not depend on
+    x = torch.randn(3, 5, 4) * torch.tensor([0.1, 1.0, 2.0]).view(3, 1, 1)
+    r = adversarial_step(g, x, 0.05)
+    for b in range(2):
+        torch.testing.assert_close(r[b].norm(), 0.05 * x[b].norm())
+        torch.testing.assert_close(r[b] / r[b].norm(), g[b] / g[b].norm())
+    assert torch.count_nonzero(r[2]) == 0
+
+
+def test_adversarial_training_adds_the_loss_of_the_uphill_inputs():
+    data = _toy(32, 3)
+    cfg = ClassifyConfig(tokenizer={"name": "char"}, embedding_dim=8, units=6, dropout=0.0, token_dropout=0.0,
+                         adversarial=0.1)
+    task = ClassifyTask.from_data(cfg, data)
+    batch = next(iter(task.batches(task.encode(data), batch_size=32)))
+    model = task.model.train()
+    loss = task.step(batch)
+    # by hand: the clean loss, the gradient for the input vectors, the loss at the moved vectors
+    x = model.embed(batch["ids"], batch["bigrams"]).detach().requires_grad_(True)
+    clean = torch.nn.functional.cross_entropy(model.classify(x, batch["lengths"]), batch["labels"])
+    (g,) = torch.autograd.grad(clean, x)
+    r = 0.1 * x.detach().norm(dim=(1, 2), keepdim=True) * g / g.norm(dim=(1, 2), keepdim=True)
+    uphill = torch.nn.functional.cross_entropy(model.classify(x.detach() + r, batch["lengths"]), batch["labels"])
+    torch.testing.assert_close(loss, clean + uphill)
+    # the move is uphill: it raises the loss more than a random move of the same size per text
+    noise = torch.randn_like(r)
+    noise = noise * r.norm(dim=(1, 2), keepdim=True) / noise.norm(dim=(1, 2), keepdim=True)
+    aside = torch.nn.functional.cross_entropy(model.classify(x.detach() + noise, batch["lengths"]), batch["labels"])
+    assert uphill > aside and uphill > clean
+    loss.backward()                               # gradients reach the embedding and the LSTM
+    assert model.embedding.weight.grad.abs().sum() > 0 and all(
+        p.grad is not None for p in model.lstm.parameters())
+    with pytest.raises(ValueError, match="adversarial must be a size in"):
+        ClassifyConfig(adversarial=1.5).check()
 
 
 def test_empty_texts_are_marked_and_still_encoded():

@@ -44,6 +44,7 @@ class ClassifyConfig:
     freeze_embeddings: bool = False
     bigrams: bool = True         # add an embedding of each token with its successor (char bigrams for "char")
     token_dropout: float = 0.25  # in training, replace this share of tokens by <unk>
+    adversarial: float = 0.0     # in training, also fit embeddings pushed this far uphill (0: off; see step())
     labels: list = field(default_factory=list)
 
     def check(self) -> "ClassifyConfig":
@@ -56,6 +57,10 @@ class ClassifyConfig:
         for name in ("dropout", "token_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        a = self.adversarial
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0.0 <= a < 1.0:
+            raise ValueError(f"adversarial must be a size in [0, 1) relative to the text's embedding norm "
+                             f"(0: off; e.g. 0.05), got {a!r}")
         make_tokenizer(self.tokenizer)
         return self
 
@@ -89,11 +94,18 @@ class TextClassifier(nn.Module):
         self.head = nn.Linear(pooled, num_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor, bigrams: torch.Tensor | None = None):
+        return self.classify(self.embed(ids, bigrams), lengths)
+
+    def embed(self, ids: torch.Tensor, bigrams: torch.Tensor | None = None) -> torch.Tensor:
+        """The input vectors ``(B, T, E)``: each token's embedding (plus its bigram's); zero at padding."""
         x = self.embedding(ids)                                        # (B, T) -> (B, T, E)
         if self.bigram_embedding is not None:
             x = x + self.bigram_embedding(bigrams)                     # (B, T, E)
-        x = self.dropout(x)
-        outputs, states = self.lstm(x, lengths)                        # (B, T, D*H)
+        return x
+
+    def classify(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Input vectors ``(B, T, E)`` -> logits ``(B, K)``."""
+        outputs, states = self.lstm(self.dropout(x), lengths)          # (B, T, D*H)
         return self.head(self.dropout(self.pool(outputs, states, lengths)))  # (B, D*H) -> (B, K)
 
     def pool(self, outputs, states, lengths) -> torch.Tensor:
@@ -108,6 +120,15 @@ class TextClassifier(nn.Module):
         if mode in ("mean", "max+mean"):
             pooled.append(outputs.sum(dim=1) / lengths.unsqueeze(1).to(outputs.dtype))  # padding is zero
         return torch.cat(pooled, dim=1)
+
+
+def adversarial_step(grad: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """``eps * ||x_b|| * g_b / ||g_b||`` for each example b of ``(B, T, E)`` tensors (norms over ``T*E``): a move of
+    each text's input vectors, ``eps`` of their own length, along the gradient ``g`` of the loss. Zero where g is."""
+    dims = tuple(range(1, grad.dim()))
+    g_norm = grad.float().pow(2).sum(dims, keepdim=True).sqrt()
+    x_norm = x.float().pow(2).sum(dims, keepdim=True).sqrt()
+    return (eps * x_norm * grad.float() / g_norm.clamp_min(1e-12)).to(grad.dtype)
 
 
 def token_bigrams(tokens: list[str]) -> list[str]:
@@ -340,8 +361,18 @@ class ClassifyTask(_ProbabilityOutputs):
             drop = (torch.rand(ids.shape, device=ids.device) < p) & (ids != 0)
             ids = ids.masked_fill(drop, self.vocab.unk_id)
             bigrams = None if bigrams is None else bigrams.masked_fill(drop, self.bigram_vocab.unk_id)
-        logits = self.model(ids, batch["lengths"], bigrams)
-        return F.cross_entropy(logits, batch["labels"])
+        lengths, labels = batch["lengths"], batch["labels"]
+        if not self.config.adversarial:
+            return F.cross_entropy(self.model(ids, lengths, bigrams), labels)
+        # Adversarial training (Miyato, Dai & Goodfellow 2017): also fit each text's input vectors moved a small
+        # step in the direction that raises its loss fastest, r = eps * ||x|| * g / ||g|| (g the gradient of
+        # the loss for x, norms over the whole text; eps relative to the text's own embedding norm, so it does
+        # not depend on the embeddings' scale). The loss returned is the sum of both.
+        x = self.model.embed(ids, bigrams)                             # (B, T, E)
+        loss = F.cross_entropy(self.model.classify(x, lengths), labels)
+        (g,) = torch.autograd.grad(loss, x, retain_graph=True)
+        r = adversarial_step(g, x.detach(), self.config.adversarial)
+        return loss + F.cross_entropy(self.model.classify(x + r, lengths), labels)
 
     @torch.no_grad()
     def predict_proba(self, enc: Encoded, batch_size: int = 256) -> np.ndarray:
