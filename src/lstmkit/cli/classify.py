@@ -114,7 +114,7 @@ def add_parser(sub) -> None:
                    help="in training, replace this share of tokens by <unk>")
     g.add_argument("--adversarial", type=probability, default=model.adversarial, metavar="EPS",
                    help="adversarial training: also fit each text's input vectors moved EPS of their own norm "
-                        "uphill along the loss gradient (e.g. 0.05; about 2.5x the training time; 0: off)")
+                        "uphill along the loss gradient (about 2.3x the training time; 0: off) (default %(default)s)")
     add_training_args(p)
     p.set_defaults(func=train)
 
