@@ -106,6 +106,10 @@ def test_adversarial_training_adds_the_loss_of_the_uphill_inputs():
     loss.backward()                               # gradients reach the embedding and the LSTM
     assert model.embedding.weight.grad.abs().sum() > 0 and all(
         p.grad is not None for p in model.lstm.parameters())
+    frozen = ClassifyTask.from_data(ClassifyConfig(tokenizer={"name": "char"}, embedding_dim=8, units=6,
+                                                   bigrams=False, freeze_embeddings=True), data)
+    frozen.step(next(iter(frozen.batches(frozen.encode(data), 32)))).backward()  # frozen vectors still move
+    assert frozen.model.embedding.weight.grad is None and frozen.model.head.weight.grad is not None
     with pytest.raises(ValueError, match="adversarial must be a size in"):
         ClassifyConfig(adversarial=1.5).check()
 

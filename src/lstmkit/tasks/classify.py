@@ -370,6 +370,8 @@ class ClassifyTask(_ProbabilityOutputs):
         # the loss for x, norms over the whole text; eps relative to the text's own embedding norm, so it does
         # not depend on the embeddings' scale). The loss returned is the sum of both.
         x = self.model.embed(ids, bigrams)                             # (B, T, E)
+        if not x.requires_grad:                                        # frozen embeddings: x is a leaf
+            x.requires_grad_(True)
         loss = F.cross_entropy(self.model.classify(x, lengths), labels)
         (g,) = torch.autograd.grad(loss, x, retain_graph=True)
         r = adversarial_step(g, x.detach(), self.config.adversarial)
