@@ -193,6 +193,7 @@ def bench_runs(splits, runs):
         note = (f"{config['model']['tokenizer']['name']} tokens, seed {config['train']['seed']}"
                 + (", from LMs" if config.get("init_from") else "")
                 + (", zhwiki vectors" if config.get("embeddings") else "")
+                + (f", adversarial {config['model']['adversarial']:g}" if config["model"].get("adversarial") else "")
                 + f", dev {best['dev']['accuracy']:.4f}")
         rows.append(scored(f"`{run}`", load_task(run), seconds[run], note))
     if len(runs) > 1:
