@@ -127,9 +127,9 @@ def adversarial_step(grad: torch.Tensor, x: torch.Tensor, eps: float) -> torch.T
     """``eps * ||x_b|| * g_b / ||g_b||`` for each example b of ``(B, T, E)`` tensors (norms over ``T*E``): a move of
     each text's input vectors, ``eps`` of their own length, along the gradient ``g`` of the loss. Zero where g is."""
     dims = tuple(range(1, grad.dim()))
-    g_norm = grad.float().pow(2).sum(dims, keepdim=True).sqrt()
-    x_norm = x.float().pow(2).sum(dims, keepdim=True).sqrt()
-    return (eps * x_norm * grad.float() / g_norm.clamp_min(1e-12)).to(grad.dtype)
+    g, x = grad.float(), x.float()
+    scale = eps * torch.linalg.vector_norm(x, dim=dims, keepdim=True)
+    return (scale * g / torch.linalg.vector_norm(g, dim=dims, keepdim=True).clamp_min(1e-12)).to(grad.dtype)
 
 
 def token_bigrams(tokens: list[str]) -> list[str]:
@@ -366,9 +366,7 @@ class ClassifyTask(_ProbabilityOutputs):
         if not self.config.adversarial:
             return F.cross_entropy(self.model(ids, lengths, bigrams), labels)
         # Adversarial training (Miyato, Dai & Goodfellow 2017): also fit each text's input vectors moved a small
-        # step in the direction that raises its loss fastest, r = eps * ||x|| * g / ||g|| (g the gradient of
-        # the loss for x, norms over the whole text; eps relative to the text's own embedding norm, so it does
-        # not depend on the embeddings' scale). The loss returned is the sum of both.
+        # step uphill (adversarial_step); the loss returned is the sum of both.
         x = self.model.embed(ids, bigrams)                             # (B, T, E)
         if not x.requires_grad:                                        # frozen embeddings: x is a leaf
             x.requires_grad_(True)
