@@ -40,6 +40,26 @@ def test_ema_is_a_training_option_saved_with_the_run(run):
     assert config["train"]["ema"] == 0.9
 
 
+def test_a_student_is_trained_from_teacher_runs(run, capsys):
+    """--teacher RUN (repeated: an ensemble) distils its probabilities; the run records its teachers."""
+    out = run / "run-student"
+    teach = ["--teacher", str(run / "run"), "--teacher", str(run / "run")]
+    assert main(["train", "classify", "--train", str(run / "train.tsv"), "--dev", str(run / "dev.tsv"),
+                 "--out", str(out), *SMALL, *teach, "--distill", "0.7"]) == 0
+    assert "distillation: targets 0.3 x label + 0.7 x the probabilities of" in capsys.readouterr().err
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["model"]["distill"] == 0.7 and config["teachers"] == [str(run / "run")] * 2
+    assert main(["predict", str(out), "真好", "--json"]) == 0     # a student predicts as any run
+    assert json.loads(capsys.readouterr().out)["label"] in ("0", "1")
+    for extra, message in ((["--distill", "0.5"], "--distill weighs a teacher's probabilities: give --teacher"),
+                           (["--teacher", str(run / "nowhere")], "nowhere")):
+        assert main(["train", "classify", "--train", str(run / "train.tsv"), "--dev", str(run / "dev.tsv"),
+                     "--out", str(run / "r5"), *SMALL, *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert not (run / "r5").exists()
+
+
 def test_ema_out_of_range_is_a_usage_error(run, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train", "classify", "--train", str(run / "train.tsv"), "--out", str(run / "r4"), "--ema", "1.5"])

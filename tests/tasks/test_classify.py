@@ -114,6 +114,51 @@ def test_adversarial_training_adds_the_loss_of_the_uphill_inputs():
         ClassifyConfig(adversarial=1.5).check()
 
 
+def test_distillation_mixes_the_teachers_probabilities_into_the_targets():
+    data = _toy(32, 3)
+    small = dict(tokenizer={"name": "char"}, embedding_dim=8, units=6, dropout=0.0, token_dropout=0.0,
+                 adversarial=0.0)
+    teacher = ClassifyTask.from_data(ClassifyConfig(**small), data)
+    student = ClassifyTask.from_data(ClassifyConfig(**small), data).with_teacher(teacher, 0.3)
+    assert student.config.distill == 0.3
+    enc = student.encode(data)
+    np.testing.assert_allclose(enc.soft, teacher.predict_proba(teacher.encode(data)), atol=1e-6)
+    by_pair = ClassifyTask.from_data(ClassifyConfig(**small), data).with_teacher(teacher.ensemble([teacher]), 0.3)
+    pair = by_pair.encode(data)                                   # an ensemble teaches as its members' mean
+    np.testing.assert_allclose(pair.soft, enc.soft, atol=1e-6)
+    batch = next(iter(student.batches(enc, batch_size=32)))
+    model = student.model.train()
+    logp = torch.log_softmax(model(batch["ids"], batch["lengths"], batch["bigrams"]), dim=1)
+    target = 0.7 * torch.nn.functional.one_hot(batch["labels"], 2) + 0.3 * batch["soft"]    # by hand
+    torch.testing.assert_close(student.step(batch), -(target * logp).sum(1).mean())
+    with pytest.raises(ValueError, match="teacher's labels"):
+        flipped = TextDataset(data.texts, ["a" if y == "0" else "b" for y in data.labels])
+        ClassifyTask.from_data(ClassifyConfig(**small), flipped).with_teacher(teacher)
+    with pytest.raises(ValueError, match="weight must be in"):
+        student.with_teacher(teacher, 0.0)
+    with pytest.raises(TypeError, match="must be a classifier"):
+        student.with_teacher("runs/teacher")
+    alone = ClassifyTask.from_data(ClassifyConfig(**small, distill=0.5), data)   # distill set, no teacher
+    with pytest.raises(ValueError, match="carries no teacher probabilities"):
+        alone.step(next(iter(alone.batches(alone.encode(data), batch_size=32))))
+    with pytest.raises(ValueError, match="distill must be the teacher's weight"):
+        ClassifyConfig(distill=1.5).check()
+
+
+def test_a_student_learns_from_its_teacher_alone():
+    """Weight 1: the labels are ignored. With every training label flipped, the student still learns the
+    teacher's (right) answers."""
+    train, dev = _toy(240, 0), _toy(60, 1)
+    cfg = dict(tokenizer={"name": "char"}, embedding_dim=16, units=16, dropout=0.1, adversarial=0.0)
+    fast = TrainConfig(epochs=6, batch_size=16, lr=1e-2, progress=False, patience=0)
+    teacher = ClassifyTask.from_data(ClassifyConfig(**cfg), train)
+    fit(teacher, teacher.encode(train), teacher.encode(dev), fast)
+    flipped = TextDataset(train.texts, ["1" if y == "0" else "0" for y in train.labels])
+    student = ClassifyTask.from_data(ClassifyConfig(**cfg), flipped).with_teacher(teacher, 1.0)
+    best = fit(student, student.encode(flipped), student.encode(dev), fast)
+    assert best["dev"]["accuracy"] >= 0.95
+
+
 def test_empty_texts_are_marked_and_still_encoded():
     task = ClassifyTask.from_data(ClassifyConfig(tokenizer={"name": "char"}), _toy(20))
     enc = task.encode(TextDataset(["", "   ", "好"], None))

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_training_args, positive_float, positive_int, probability, train_and_report, training_splits
+from .common import (add_training_args, checked, positive_float, positive_int, probability, train_and_report,
+                     training_splits)
+
+DISTILL = 0.5   # the teacher's default weight in the targets
+unit_weight = checked(float, lambda v: 0.0 < v <= 1.0, "a weight in (0, 1]")
 
 TASK, KIND = "classify", "classification"
 
@@ -19,6 +23,17 @@ def _training_data(args):
 
     return training_splits(args, KIND, TASK, lambda f: read_labelled(f, args.text_column, args.label_column),
                            lambda d: hold_out(d, 0.1), "training examples")
+
+
+def _teacher(runs: list):
+    """The --teacher runs as one classifier: the run itself, or their ensemble."""
+    from ..train.checkpoint import load_run
+
+    teachers = [load_run(run) for run in runs]
+    for run, t in zip(runs, teachers):
+        if getattr(t, "name", None) != TASK:
+            raise ValueError(f"--teacher takes classifier runs; {run} is a {getattr(t, 'name', '?')!r} run")
+    return teachers[0].ensemble(teachers[1:]) if len(teachers) > 1 else teachers[0]
 
 
 def train(args) -> int:
@@ -44,8 +59,11 @@ def train(args) -> int:
                             pooling=args.pooling, cell=args.cell, freeze_embeddings=args.freeze_embeddings,
                             bigrams=args.bigrams, token_dropout=args.token_dropout,
                             adversarial=args.adversarial).check()
+    if args.distill is not None and not args.teacher:
+        raise ValueError("--distill weighs a teacher's probabilities: give --teacher RUN too")
     if args.init_from and args.embeddings:
         raise ValueError("give --embeddings or --init-from, not both: each sets the embedding")
+    teacher = _teacher(args.teacher) if args.teacher else None
     train_data, dev, test = _training_data(args)
     seed_everything(args.seed)
     task = ClassifyTask.from_data(config, train_data)
@@ -63,6 +81,11 @@ def train(args) -> int:
         for line in task.init_from_lms([load_run(run) for run in args.init_from], args.init_from):
             stderr_log(f"init from LM: {line}")
         extra["init_from"] = list(args.init_from)
+    if teacher is not None:
+        w = DISTILL if args.distill is None else args.distill
+        task.with_teacher(teacher, w)
+        stderr_log(f"distillation: targets {1 - w:g} x label + {w:g} x the probabilities of {' + '.join(args.teacher)}")
+        extra["teachers"] = list(args.teacher)
     return train_and_report(args, task, train_data, dev, test, ("accuracy", "macro_f1"), "examples",
                             lambda d: f"dev accuracy {d['accuracy']:.4f}, macro-F1 {d['macro_f1']:.4f}", extra)
 
@@ -115,6 +138,13 @@ def add_parser(sub) -> None:
     g.add_argument("--adversarial", type=probability, default=model.adversarial, metavar="EPS",
                    help="adversarial training: also fit each text's input vectors moved EPS of their own norm "
                         "uphill along the loss gradient (about 2.3x the training time; 0: off) (default %(default)s)")
+    g = p.add_argument_group("distillation")
+    g.add_argument("--teacher", action="append", metavar="RUN",
+                   help="also learn this classifier run's class probabilities on the training texts (repeat for "
+                        "an ensemble of teachers, their probabilities averaged)")
+    g.add_argument("--distill", type=unit_weight, metavar="W",
+                   help=f"with --teacher: the targets are (1 - W) x the label + W x the teacher's probabilities "
+                        f"(default {DISTILL})")
     add_training_args(p)
     p.set_defaults(func=train)
 

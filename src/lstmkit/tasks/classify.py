@@ -46,6 +46,7 @@ class ClassifyConfig:
     bigrams: bool = True         # add an embedding of each token with its successor (char bigrams for "char")
     token_dropout: float = 0.25  # in training, replace this share of tokens by <unk>
     adversarial: float = 0.05    # in training, also fit input vectors moved this far uphill (0: off; see step())
+    distill: float = 0.0         # weight of a teacher's probabilities in the training targets (see with_teacher)
     labels: list = field(default_factory=list)
 
     def check(self) -> "ClassifyConfig":
@@ -62,6 +63,9 @@ class ClassifyConfig:
         if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0.0 <= a < 1.0:
             raise ValueError(f"adversarial must be a size in [0, 1) relative to the text's embedding norm "
                              f"(0: off; e.g. 0.05), got {a!r}")
+        w = self.distill
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:
+            raise ValueError(f"distill must be the teacher's weight in [0, 1] (0: no teacher), got {w!r}")
         make_tokenizer(self.tokenizer)
         return self
 
@@ -145,6 +149,7 @@ class Encoded:
     labels: np.ndarray | None
     empty: np.ndarray          # True where the text had no token at all
     bigrams: list | None = None
+    soft: np.ndarray | None = None   # (N, K) a teacher's class probabilities (see ClassifyTask.with_teacher)
 
 
 class _ProbabilityOutputs:
@@ -192,6 +197,7 @@ class ClassifyTask(_ProbabilityOutputs):
         self.bigram_vocab = bigram_vocab if config.bigrams else None
         self.labels = list(config.labels)
         self.runner = None   # inference on another backend (lstmkit.export.onnx.OnnxRunner): same call, same output
+        self.teacher = None  # a classifier or ensemble whose probabilities join the targets (with_teacher)
         self.model = TextClassifier(config, len(vocab), len(self.labels),
                                     len(bigram_vocab) if self.bigram_vocab else 0)
 
@@ -215,6 +221,24 @@ class ClassifyTask(_ProbabilityOutputs):
             bigram_vocab = Vocab.build((token_bigrams(t) for t in tokens), min_freq=max(2, config.min_freq),
                                        max_size=config.max_vocab)
         return cls(config, vocab, bigram_vocab)
+
+    def with_teacher(self, teacher, weight: float = 0.5) -> "ClassifyTask":
+        """Knowledge distillation (Hinton, Vinyals & Dean 2015): train towards ``(1 - weight) * one-hot label +
+        weight * the teacher's class probabilities`` (cross-entropy to that mix). ``teacher``: a trained
+        :class:`ClassifyTask` or :class:`ClassifyEnsemble` with the same labels; :meth:`encode` asks it for each
+        labelled text's probabilities. A teacher of this model's own size makes a "born-again" student
+        (Furlanello et al. 2018); an ensemble's probabilities pass on what the members agree on, and where a
+        label contradicts its text the teacher's doubt softens it. Returns this task."""
+        if not isinstance(teacher, _ProbabilityOutputs):
+            raise TypeError(f"with_teacher: the teacher must be a classifier or an ensemble of them, got "
+                            f"{getattr(teacher, 'name', type(teacher).__name__)!r}")
+        if teacher.labels != self.labels:
+            raise ValueError(f"with_teacher: the teacher's labels {teacher.labels} differ from this classifier's "
+                             f"{self.labels}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 < weight <= 1.0:
+            raise ValueError(f"with_teacher: weight must be in (0, 1], got {weight!r}")
+        self.teacher, self.config.distill = teacher, float(weight)
+        return self
 
     def with_pretrained(self, pretrained, bigrams=None) -> "ClassifyTask":
         """This task with its embedding initialised from ``pretrained`` (a :class:`lstmkit.text.Pretrained`
@@ -348,11 +372,15 @@ class ClassifyTask(_ProbabilityOutputs):
                 raise ValueError(f"{data.source}: labels {unknown[:5]} were not in the training set "
                                  f"(known: {self.labels})")
             labels = np.array([index[lab] for lab in data.labels], dtype=np.int64)
-        return Encoded(ids, labels, np.array(empty, dtype=bool), bigrams)
+        soft = None
+        if self.teacher is not None and labels is not None:
+            soft = self.teacher.predict_proba(self.teacher.encode(data)).astype(np.float32)   # (N, K)
+        return Encoded(ids, labels, np.array(empty, dtype=bool), bigrams, soft)
 
     def batches(self, enc: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0) -> PaddedBatches:
         return PaddedBatches({"ids": enc.ids, "bigrams": enc.bigrams}, batch_size, shuffle, seed,
-                             device=self.model.embedding.weight.device, per_example={"labels": enc.labels})
+                             device=self.model.embedding.weight.device,
+                             per_example={"labels": enc.labels, "soft": enc.soft})
 
     # -- training and inference ------------------------------------------------------------------------------
     def step(self, batch) -> torch.Tensor:
@@ -362,18 +390,30 @@ class ClassifyTask(_ProbabilityOutputs):
             drop = (torch.rand(ids.shape, device=ids.device) < p) & (ids != 0)
             ids = ids.masked_fill(drop, self.vocab.unk_id)
             bigrams = None if bigrams is None else bigrams.masked_fill(drop, self.bigram_vocab.unk_id)
-        lengths, labels = batch["lengths"], batch["labels"]
+        lengths = batch["lengths"]
         if not self.config.adversarial:
-            return F.cross_entropy(self.model(ids, lengths, bigrams), labels)
+            return self.loss(self.model(ids, lengths, bigrams), batch)
         # Adversarial training (Miyato, Dai & Goodfellow 2017): also fit each text's input vectors moved a small
         # step uphill (adversarial_step); the loss returned is the sum of both.
         x = self.model.embed(ids, bigrams)                             # (B, T, E)
         if not x.requires_grad:                                        # frozen embeddings: x is a leaf
             x.requires_grad_(True)
-        loss = F.cross_entropy(self.model.classify(x, lengths), labels)
+        loss = self.loss(self.model.classify(x, lengths), batch)
         (g,) = torch.autograd.grad(loss, x, retain_graph=True)
         r = adversarial_step(g, x.detach(), self.config.adversarial)
-        return loss + F.cross_entropy(self.model.classify(x + r, lengths), labels)
+        return loss + self.loss(self.model.classify(x + r, lengths), batch)
+
+    def loss(self, logits: torch.Tensor, batch) -> torch.Tensor:
+        """Cross-entropy of ``logits (B, K)`` to the batch's labels, mixed with the teacher's probabilities
+        (``batch["soft"]``, ``(B, K)``) by ``config.distill``."""
+        w = self.config.distill
+        hard = F.cross_entropy(logits, batch["labels"]) if w < 1 else 0.0
+        if not w:
+            return hard
+        if "soft" not in batch:
+            raise ValueError(f"this classifier is set to distil (distill={w}) but its training data carries no "
+                             f"teacher probabilities: give it a teacher with ClassifyTask.with_teacher")
+        return (1 - w) * hard + w * F.cross_entropy(logits, batch["soft"].to(logits.dtype))
 
     @torch.no_grad()
     def predict_proba(self, enc: Encoded, batch_size: int = 256) -> np.ndarray:
