@@ -194,6 +194,8 @@ def bench_runs(splits, runs):
                 + (", from LMs" if config.get("init_from") else "")
                 + (", zhwiki vectors" if config.get("embeddings") else "")
                 + (f", adversarial {config['model']['adversarial']:g}" if config["model"].get("adversarial") else "")
+                + (f", distilled ({config['model']['distill']:g}) from {len(config['teachers'])} run(s)"
+                   if config.get("teachers") else "")
                 + f", dev {best['dev']['accuracy']:.4f}")
         rows.append(scored(f"`{run}`", load_task(run), seconds[run], note))
     if len(runs) > 1:
