@@ -226,9 +226,14 @@ class ClassifyTask(_ProbabilityOutputs):
         """Knowledge distillation (Hinton, Vinyals & Dean 2015): train towards ``(1 - weight) * one-hot label +
         weight * the teacher's class probabilities`` (cross-entropy to that mix). ``teacher``: a trained
         :class:`ClassifyTask` or :class:`ClassifyEnsemble` with the same labels; :meth:`encode` asks it for each
-        labelled text's probabilities. A teacher of this model's own size makes a "born-again" student
-        (Furlanello et al. 2018); an ensemble's probabilities pass on what the members agree on, and where a
-        label contradicts its text the teacher's doubt softens it. Returns this task."""
+        labelled text's probabilities. The teacher may be larger (pretrained runs, an ensemble) or of this
+        model's own size (a "born-again" student, Furlanello et al. 2018). Returns this task.
+
+        Example::
+
+            student = ClassifyTask.from_data(ClassifyConfig(), train).with_teacher(
+                load_run("runs/a").ensemble([load_run("runs/b")]), weight=0.5)
+        """
         if not isinstance(teacher, _ProbabilityOutputs):
             raise TypeError(f"with_teacher: the teacher must be a classifier or an ensemble of them, got "
                             f"{getattr(teacher, 'name', type(teacher).__name__)!r}")
