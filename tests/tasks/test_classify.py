@@ -121,10 +121,11 @@ def test_distillation_mixes_the_teachers_probabilities_into_the_targets():
     teacher = ClassifyTask.from_data(ClassifyConfig(**small), data)
     student = ClassifyTask.from_data(ClassifyConfig(**small), data).with_teacher(teacher, 0.3)
     assert student.config.distill == 0.3
-    enc = student.encode(data)
+    enc = student.encode_training(data)
+    assert student.encode(data).soft is None                      # dev and test: no teacher asked
     np.testing.assert_allclose(enc.soft, teacher.predict_proba(teacher.encode(data)), atol=1e-6)
     by_pair = ClassifyTask.from_data(ClassifyConfig(**small), data).with_teacher(teacher.ensemble([teacher]), 0.3)
-    pair = by_pair.encode(data)                                   # an ensemble teaches as its members' mean
+    pair = by_pair.encode_training(data)                          # an ensemble teaches as its members' mean
     np.testing.assert_allclose(pair.soft, enc.soft, atol=1e-6)
     batch = next(iter(student.batches(enc, batch_size=32)))
     model = student.model.train()
@@ -155,7 +156,7 @@ def test_a_student_learns_from_its_teacher_alone():
     fit(teacher, teacher.encode(train), teacher.encode(dev), fast)
     flipped = TextDataset(train.texts, ["1" if y == "0" else "0" for y in train.labels])
     student = ClassifyTask.from_data(ClassifyConfig(**cfg), flipped).with_teacher(teacher, 1.0)
-    best = fit(student, student.encode(flipped), student.encode(dev), fast)
+    best = fit(student, student.encode_training(flipped), student.encode(dev), fast)
     assert best["dev"]["accuracy"] >= 0.95
 
 

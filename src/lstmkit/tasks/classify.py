@@ -18,7 +18,8 @@ from ..data.readers import TextDataset
 from ..nn import LSTM, last_hidden
 from ..nn.embedding import padded_embedding
 from ..text import Vocab, make_tokenizer
-from ..train.metrics import classification_report
+from . import classify_pretrained as pretrained_starts
+from .classify_ensemble import ClassifyEnsemble, EnsembleEncoded, ProbabilityOutputs  # noqa: F401 (re-exported)
 
 POOLINGS = ("last", "max", "mean", "max+mean")
 
@@ -152,37 +153,7 @@ class Encoded:
     soft: np.ndarray | None = None   # (N, K) a teacher's class probabilities (see ClassifyTask.with_teacher)
 
 
-class _ProbabilityOutputs:
-    """Metrics and prediction records from ``predict_proba``: shared by a classifier and an ensemble of them."""
-
-    labels: list
-
-    def evaluate(self, enc, batch_size: int = 256) -> dict:
-        if enc.labels is None:
-            raise ValueError("evaluation needs labelled data")
-        probs = self.predict_proba(enc, batch_size)
-        report = classification_report(enc.labels, probs.argmax(1), self.labels)
-        # mean cross-entropy: breaks ties between epochs of equal accuracy (small dev sets tie often)
-        report["loss"] = float(-np.log(np.clip(probs[np.arange(len(probs)), enc.labels], 1e-12, None)).mean())
-        return report
-
-    def predict_records(self, texts: list[str]) -> list[dict]:
-        """One record per text: ``input``, ``label``, ``probability``, ``probabilities`` ({label: p}); a text
-        with no token at all gets ``label`` None and an ``error`` instead."""
-        enc = self.encode(TextDataset(list(texts), None, "input"))
-        records = []
-        for text, p, empty in zip(texts, self.predict_proba(enc), enc.empty):
-            if empty:
-                records.append({"input": text, "label": None, "probability": None, "probabilities": None,
-                                "error": "empty text: nothing to classify"})
-                continue
-            k = int(p.argmax())
-            records.append({"input": text, "label": self.labels[k], "probability": round(float(p[k]), 6),
-                            "probabilities": {lab: round(float(v), 6) for lab, v in zip(self.labels, p)}})
-        return records
-
-
-class ClassifyTask(_ProbabilityOutputs):
+class ClassifyTask(ProbabilityOutputs):
     """The classifier task: encoding, batches, the training step, prediction and metrics."""
 
     name = "classify"
@@ -225,8 +196,8 @@ class ClassifyTask(_ProbabilityOutputs):
     def with_teacher(self, teacher, weight: float = 0.5) -> "ClassifyTask":
         """Knowledge distillation (Hinton, Vinyals & Dean 2015): train towards ``(1 - weight) * one-hot label +
         weight * the teacher's class probabilities`` (cross-entropy to that mix). ``teacher``: a trained
-        :class:`ClassifyTask` or :class:`ClassifyEnsemble` with the same labels; :meth:`encode` asks it for each
-        labelled text's probabilities. The teacher may be larger (pretrained runs, an ensemble) or of this
+        :class:`ClassifyTask` or :class:`ClassifyEnsemble` with the same labels; :meth:`encode_training` asks it
+        for each training text's probabilities. The teacher may be larger (pretrained runs, an ensemble) or of this
         model's own size (a "born-again" student, Furlanello et al. 2018). Returns this task.
 
         Example::
@@ -234,7 +205,7 @@ class ClassifyTask(_ProbabilityOutputs):
             student = ClassifyTask.from_data(ClassifyConfig(), train).with_teacher(
                 load_run("runs/a").ensemble([load_run("runs/b")]), weight=0.5)
         """
-        if not isinstance(teacher, _ProbabilityOutputs):
+        if not isinstance(teacher, ProbabilityOutputs):
             raise TypeError(f"with_teacher: the teacher must be a classifier or an ensemble of them, got "
                             f"{getattr(teacher, 'name', type(teacher).__name__)!r}")
         if teacher.labels != self.labels:
@@ -245,119 +216,25 @@ class ClassifyTask(_ProbabilityOutputs):
         self.teacher, self.config.distill = teacher, float(weight)
         return self
 
+    # -- pretrained starts (lstmkit.tasks.classify_pretrained) ----------------------------------------------
     def with_pretrained(self, pretrained, bigrams=None) -> "ClassifyTask":
-        """This task with its embedding initialised from ``pretrained`` (a :class:`lstmkit.text.Pretrained`
-        for this vocabulary); the file's dimension becomes ``embedding_dim``. ``bigrams``: one for the bigram
-        vocabulary too (see :meth:`bigram_keys`): the rows it found are copied, the rest start small and random
-        as without it."""
-        if pretrained.matrix.shape[0] != len(self.vocab):
-            raise ValueError(f"pretrained matrix has {pretrained.matrix.shape[0]} rows, the vocabulary "
-                             f"{len(self.vocab)}")
-        if bigrams is not None and (self.bigram_vocab is None or bigrams.matrix.shape != (len(self.bigram_vocab),
-                                                                                          pretrained.dim)):
-            raise ValueError(f"pretrained bigram matrix of shape {tuple(bigrams.matrix.shape)} does not fit the "
-                             f"bigram vocabulary ({len(self.bigram_vocab) if self.bigram_vocab else 0} x "
-                             f"{pretrained.dim})")
-        self.config.embedding_dim = pretrained.dim
-        task = ClassifyTask(self.config, self.vocab, self.bigram_vocab)
-        with torch.no_grad():
-            task.model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
-            if bigrams is not None:   # only the rows the file gave: most bigrams are no word, and keep their start
-                rows = torch.from_numpy(bigrams.rows)
-                task.model.bigram_embedding.weight[rows] = torch.from_numpy(bigrams.matrix)[rows]
-        return task
+        """A new task with its embedding from ``pretrained``
+        (:func:`~lstmkit.tasks.classify_pretrained.with_pretrained`)."""
+        return pretrained_starts.with_pretrained(self, pretrained, bigrams)
 
     def with_vectors(self, path, fmt: str = "auto", std: float | None = None, seed: int = 0):
-        """This task with its embeddings read from a vectors file (or a built-in name, ``zhwiki``): the token
-        table, and the bigram table where a bigram is a word of the file (:meth:`bigram_keys`); ``std`` rescales
-        the vectors (:func:`lstmkit.text.load_pretrained`). Returns ``(task, pretrained, bigrams or None)``."""
-        from ..text.embeddings import load_pretrained_tables
-
-        tables = [(self.vocab, None)] + ([(self.bigram_vocab, self.bigram_keys())] if self.bigram_vocab else [])
-        pre, *rest = load_pretrained_tables(path, tables, fmt, seed=seed, std=std)   # the file read once
-        bigrams = rest[0] if rest else None
-        return self.with_pretrained(pre, bigrams), pre, bigrams
+        """Embeddings from a vectors file: ``(new task, pretrained, bigrams or None)``
+        (:func:`~lstmkit.tasks.classify_pretrained.with_vectors`)."""
+        return pretrained_starts.with_vectors(self, path, fmt, std, seed)
 
     def bigram_keys(self) -> list[str]:
-        """What each bigram is looked up by in a vectors file: the two tokens joined, as a word (``酒店``, for
-        the character bigram ``"酒 店"``, or jieba's words ``"不 错"``); other tokenizers' bigrams keep their
-        space."""
-        if self.bigram_vocab is None:
-            raise ValueError("this classifier has no bigram features (bigrams=False)")
-        if self.config.tokenizer.get("name") not in ("char", "jieba"):
-            return list(self.bigram_vocab.itos)
-        return [b.replace(" ", "") for b in self.bigram_vocab.itos]
+        """Each bigram's key in a vectors file (:func:`~lstmkit.tasks.classify_pretrained.bigram_keys`)."""
+        return pretrained_starts.bigram_keys(self)
 
     def init_from_lms(self, lms: list, names: list | None = None) -> list[str]:
-        """Start the embedding and the LSTM from language models (:class:`lstmkit.tasks.lm.LMTask`), ULMFiT-style.
-
-        A forward LM initialises every layer's forward cell (direction 0), a backward LM (``reverse``) the
-        backward cell (direction 1) of a bidirectional classifier, layer ``k`` from the LM's layer ``k`` where
-        the kernels' shapes agree (a bidirectional classifier's layers above 0 read ``2H`` inputs, the LM's
-        ``H``: they stay random). Embedding rows of the tokens both vocabularies share come from the first LM
-        (``<pad>`` stays zero); bigram embeddings, which are added to the token embeddings, start at zero, so the
-        LSTM's inputs start as the LM's were. The tokenizer, ``E``, ``H`` and the cell must
-        match. Returns what was copied, one line each (embedding coverage first).
-        """
-        names = list(names) if names is not None else [f"LM {k}" for k in range(len(lms))]
-        if not lms or len(names) != len(lms):
-            raise ValueError(f"init_from_lms: expected one or more LMs and a name for each, got {len(lms)} "
-                             f"and {len(names)}")
-        c, lstm, seen = self.config, self.model.lstm, {}
-        for lm, name in zip(lms, names):
-            if getattr(lm, "name", None) != "lm":
-                raise TypeError(f"init_from_lms: {name} is a {getattr(lm, 'name', type(lm).__name__)!r} model, "
-                                f"not a language model")
-            lc = lm.config
-            for what, mine, theirs in (("tokenizer", self.tokenizer.config(), lm.tokenizer.config()),
-                                       ("embedding size E", c.embedding_dim, lc.embedding_dim),
-                                       ("units H", c.units, lc.units), ("cell", c.cell, lc.cell),
-                                       ("cell options", c.cell_options, lc.cell_options)):
-                if mine != theirs:
-                    raise ValueError(f"init_from_lms: {what} differs: the classifier has {mine}, {name} has {theirs}")
-            d = 1 if lc.reverse else 0
-            if d and not lstm.bidirectional:
-                raise ValueError(f"init_from_lms: {name} is a backward LM (reverse), but the classifier is not "
-                                 f"bidirectional: it has no backward direction to start")
-            if d in seen:
-                raise ValueError(f"init_from_lms: {seen[d]} and {name} are both {('forward', 'backward')[d]} "
-                                 f"LMs; give at most one of each")
-            seen[d] = name
-        lines = [self._copy_embedding(lms[0], names[0])]
-        if self.model.bigram_embedding is not None:
-            # bigram rows are added to the token rows: random ones would feed the LM's LSTM inputs it never saw
-            with torch.no_grad():
-                self.model.bigram_embedding.weight.zero_()
-            lines.append("bigram embedding: zero at the start (the LSTM first reads what the LM read), then learnt")
-        with torch.no_grad():
-            for lm, name in zip(lms, names):
-                d = 1 if lm.config.reverse else 0
-                where = ("fw", "bw")[d] if lstm.bidirectional else ""
-                for k in range(lstm.num_layers):
-                    mine = lstm.cell(k, d)
-                    if k >= lm.model.lstm.num_layers:
-                        lines.append(f"LSTM layer {k} {where}: kept random ({name} has {lm.model.lstm.num_layers} "
-                                     f"layer(s))")
-                        continue
-                    theirs = lm.model.lstm.cell(k, 0)
-                    if mine.kernel.shape != theirs.kernel.shape:
-                        lines.append(f"LSTM layer {k} {where}: kept random (kernel {tuple(mine.kernel.shape)} here, "
-                                     f"{tuple(theirs.kernel.shape)} in {name})")
-                        continue
-                    for key, value in theirs.state_dict().items():
-                        mine.state_dict()[key].copy_(value)
-                    lines.append(f"LSTM layer {k} {where}: from {name} layer {k}")
-        return lines
-
-    def _copy_embedding(self, lm, name: str) -> str:
-        """Copy the rows of the tokens ``lm`` also knows and of ``<unk>``; say how many of ours were found."""
-        ours = [(i, t) for t, i in self.vocab.stoi.items() if i not in (self.vocab.pad_id, self.vocab.unk_id)]
-        pairs = [(i, lm.vocab.stoi[t]) for i, t in ours if t in lm.vocab.stoi]
-        rows, theirs = (torch.tensor(v) for v in zip((self.vocab.unk_id, lm.vocab.unk_id), *pairs))
-        with torch.no_grad():
-            self.model.embedding.weight[rows] = lm.model.embedding.weight[theirs].to(self.model.embedding.weight)
-        return (f"embedding: {len(pairs):,} of {len(ours):,} tokens ({len(pairs) / max(1, len(ours)):.1%}) from "
-                f"{name}, the rest random")
+        """Start the embedding and the LSTM from language models, ULMFiT-style; returns what was copied
+        (:func:`~lstmkit.tasks.classify_pretrained.init_from_lms`)."""
+        return pretrained_starts.init_from_lms(self, lms, names)
 
     # -- data ------------------------------------------------------------------------------------------------
     def encode(self, data: TextDataset) -> Encoded:
@@ -377,10 +254,17 @@ class ClassifyTask(_ProbabilityOutputs):
                 raise ValueError(f"{data.source}: labels {unknown[:5]} were not in the training set "
                                  f"(known: {self.labels})")
             labels = np.array([index[lab] for lab in data.labels], dtype=np.int64)
-        soft = None
-        if self.teacher is not None and labels is not None:
-            soft = self.teacher.predict_proba(self.teacher.encode(data)).astype(np.float32)   # (N, K)
-        return Encoded(ids, labels, np.array(empty, dtype=bool), bigrams, soft)
+        return Encoded(ids, labels, np.array(empty, dtype=bool), bigrams)
+
+    def encode_training(self, data: TextDataset) -> Encoded:
+        """:meth:`encode`, plus the teacher's class probabilities ``soft`` ``(N, K)`` where there is a teacher
+        (:meth:`with_teacher`): only training data needs them, so dev and test texts cost the teacher nothing."""
+        enc = self.encode(data)
+        if self.teacher is not None:
+            if enc.labels is None:
+                raise ValueError(f"{data.source}: training data needs labels")
+            enc.soft = self.teacher.predict_proba(self.teacher.encode(data)).astype(np.float32)   # (N, K)
+        return enc
 
     def batches(self, enc: Encoded, batch_size: int, shuffle: bool = False, seed: int = 0) -> PaddedBatches:
         return PaddedBatches({"ids": enc.ids, "bigrams": enc.bigrams}, batch_size, shuffle, seed,
@@ -448,44 +332,6 @@ class ClassifyTask(_ProbabilityOutputs):
         if config.bigrams and "bigrams" not in vocabs:
             raise ValueError("this run uses bigram features but keeps no bigram vocabulary (vocab_bigrams.json)")
         return cls(config, vocabs["tokens"], vocabs.get("bigrams"))
-
-
-@dataclass
-class EnsembleEncoded:
-    """A dataset as each member of an ensemble encodes it, with the labels (the same for every member)."""
-
-    members: list
-    labels: np.ndarray | None
-    empty: np.ndarray          # True where no member's tokenizer found a token
-
-
-class ClassifyEnsemble(_ProbabilityOutputs):
-    """Classifiers that predict together: the mean of their ``(N, K)`` class probabilities (scikit-learn's soft
-    voting). Every member encodes the texts with its own tokenizer; ``evaluate`` and ``predict_records`` work as
-    a single classifier's."""
-
-    name = "classify"
-    primary_metric = "accuracy"
-
-    def __init__(self, members: list):
-        if not members:
-            raise ValueError("an ensemble needs one or more classifiers, got none")
-        for k, m in enumerate(members):
-            if not isinstance(m, ClassifyTask):
-                raise TypeError(f"ensemble member {k} is a {getattr(m, 'name', type(m).__name__)!r} model, not a "
-                                f"classifier")
-            if m.labels != members[0].labels:
-                raise ValueError(f"the labels differ: member 0 has {members[0].labels}, member {k} has {m.labels}")
-        self.members = list(members)
-        self.labels = list(members[0].labels)
-
-    def encode(self, data: TextDataset) -> EnsembleEncoded:
-        encs = [m.encode(data) for m in self.members]
-        return EnsembleEncoded(encs, encs[0].labels, np.logical_and.reduce([e.empty for e in encs]))
-
-    def predict_proba(self, enc: EnsembleEncoded, batch_size: int = 256) -> np.ndarray:
-        """``(N, K)``: the members' probabilities, averaged."""
-        return np.mean([m.predict_proba(e, batch_size) for m, e in zip(self.members, enc.members)], axis=0)
 
 
 def _label_key(label: str):

@@ -40,7 +40,8 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     out = Path(out)
     checkpoint.check_new_run(out)
     t0 = time.perf_counter()
-    train_enc, dev_enc = task.encode(train), task.encode(dev)
+    # a task may encode its training data with more than dev needs (a classifier's teacher probabilities)
+    train_enc, dev_enc = getattr(task, "encode_training", task.encode)(train), task.encode(dev)
     log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, {describe(task)}; "
         f"{sum(p.numel() for p in task.model.parameters()):,} parameters (encoding took {time.perf_counter() - t0:.1f} s)")
     metric = task.primary_metric
