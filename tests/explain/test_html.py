@@ -53,3 +53,13 @@ def test_screenshot_in_headless_chromium(page, tmp_path):
     blue = (img[..., 2] > 150) & (img[..., 0] < 120)
     red = (img[..., 0] > 200) & (img[..., 1] < 150) & (img[..., 2] < 150)
     assert blue.sum() > 2000 and red.sum() > 200
+
+
+def test_diagram_shows_the_pooled_width_the_head_reads():
+    from lstmkit.explain.html import diagram
+
+    t = trace(TEXTS[:1], embedding_dim=8, units=6, bidirectional=True)
+    assert t.config["pooled"] == 12 and t.config["pooling"] == "max"
+    assert "12 -&gt; 2" in diagram(t) or "12 -> 2" in diagram(t)
+    t.config["pooled"] = 24                                   # max+mean concatenates two D*P vectors
+    assert "24 -&gt; 2" in diagram(t) or "24 -> 2" in diagram(t)

@@ -209,7 +209,8 @@ def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: in
     config = {"tokenizer": task.tokenizer.config(), "maxlen": maxlen, "B": len(texts), "T": T, "E": E, "H": H,
               "P": P, "D": D, "layers": lstm.num_layers, "cell": type(lstm.cell(0)).__name__,
               "K": len(task.labels), "V": len(task.vocab), "run": None if run is None else str(run),
-              "forget_bias": lstm.cell(0).forget_bias}
+              "forget_bias": lstm.cell(0).forget_bias, "pooling": task.config.pooling,
+              "pooled": model.head.in_features}
     return Trace(config, steps, time_steps, params, texts, tokens, task.labels, prediction)
 
 
