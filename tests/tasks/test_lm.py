@@ -290,3 +290,31 @@ def test_batched_text_scores_equal_each_text_evaluated_alone(reverse):
         alone = task.evaluate(task.encode(TextDataset([text], None, "one")), batch_size=1)
         assert rec["loss"] == pytest.approx(alone["loss"], abs=2e-6)
         assert rec["perplexity"] == pytest.approx(alone["perplexity"], rel=1e-4)
+
+
+def test_cli_lm_init_from_trains_a_run_further_on_new_text(lm_run, tmp_path, capsys):
+    """ULMFiT's second stage: an LM run trained further on other text keeps the run's vocabulary (new characters
+    read as <unk>) and starts from the run's weights (at a vanishing rate it scores as the run does); the run is
+    left as it was; options must agree with the run."""
+    run = lm_run / "run"
+    (tmp_path / "more.txt").write_text("春眠不觉晓，处处闻啼鸟\n夜来风雨声\n新词\n" * 4, encoding="utf-8")
+    before = (run / "model.safetensors").read_bytes()
+    args = ["train", "lm", "--train", str(tmp_path / "more.txt"), "--dev", str(lm_run / "dev.txt"), "--epochs", "1",
+            "--batch-size", "2", "--bptt", "8", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "ft"), "--lr", "1e-9", "--init-from", str(run)]) == 0
+    assert "init from " + str(run) in capsys.readouterr().err
+    assert (run / "model.safetensors").read_bytes() == before
+    assert (tmp_path / "ft" / "vocab.json").read_text() == (run / "vocab.json").read_text()
+    config = json.loads((tmp_path / "ft" / "config.json").read_text(encoding="utf-8"))
+    assert config["init_from"] == str(run) and config["model"] == json.loads((run / "config.json").read_text())["model"]
+    scores = []
+    for r in (run, tmp_path / "ft"):
+        assert main(["evaluate", str(r), "--test", str(lm_run / "dev.txt"), "--json"]) == 0
+        scores.append(json.loads(capsys.readouterr().out)["perplexity"])
+    assert scores[1] == pytest.approx(scores[0], rel=1e-4)
+    assert main([*args, "--out", str(tmp_path / "x"), "--units", "32", "--init-from", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "units is 12" in err and "leave out the option" in err
+    save_run(tmp_path / "clf", _classifier())
+    assert main([*args, "--out", str(tmp_path / "y"), "--init-from", str(tmp_path / "clf")]) == 2
+    assert "a classify run; a lm run is needed" in capsys.readouterr().err

@@ -108,6 +108,28 @@ def training_splits(args, kind: str, task: str, read, hold_out, what: str, corpo
     return rest, dev, None
 
 
+def warm_start(run: str, given, name: str):
+    """The ``name`` run ``run``, to train further: its weights, vocabularies and model options. A model option
+    given on the command line (one that differs from the default) must agree with the run's: the model is the
+    run's. ``given`` is the config the command line built."""
+    from dataclasses import fields
+
+    from ..train.checkpoint import load_run
+    from ..train.runs import stderr_log
+
+    task = load_run(run)
+    if getattr(task, "name", None) != name:
+        raise ValueError(f"--init-from {run}: a {getattr(task, 'name', '?')} run; a {name} run is needed")
+    default = type(given)()
+    for f in fields(given):
+        mine, theirs = getattr(given, f.name), getattr(task.config, f.name)
+        if mine != theirs and mine != getattr(default, f.name):
+            raise ValueError(f"--init-from {run}: the model is the run's, whose {f.name} is {theirs!r}; "
+                             f"leave out the option that asks for {mine!r}")
+    stderr_log(f"init from {run}: its weights and model options ({task.describe()})")
+    return task
+
+
 def train_and_report(args, task, train, dev, test, test_keys, unit: str, dev_summary, extra=None) -> int:
     """Train ``task`` into ``--out`` (the data's sources, and ``extra``, kept in config.json), then print the test
     split's ``test_keys`` when the corpus has one, else ``dev_summary(best dev metrics)``."""

