@@ -108,6 +108,13 @@ def training_splits(args, kind: str, task: str, read, hold_out, what: str, corpo
     return rest, dev, None
 
 
+def fresh_or_warm(args, config, name: str, build):
+    """(task, extra config entries): ``build()``, a new task, or with ``--init-from RUN`` the run to train further."""
+    if getattr(args, "init_from", None):
+        return warm_start(args.init_from, config, name), {"init_from": args.init_from}
+    return build(), {}
+
+
 def warm_start(run: str, given, name: str):
     """The ``name`` run ``run``, to train further: its weights, vocabularies and model options. A model option
     given on the command line (one that differs from the default) must agree with the run's: the model is the

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from .common import (DEVICE_HELP, add_training_args, checked, non_negative_int, positive_int, probability,
-                     train_and_report, training_splits, warm_start)
+from .common import (DEVICE_HELP, add_training_args, checked, fresh_or_warm, non_negative_int, positive_int,
+                     probability, train_and_report, training_splits)
 
 TASK, KIND = "lm", "text"
 non_negative_float = checked(float, lambda v: v >= 0, "a number >= 0")
@@ -29,12 +29,7 @@ def train(args) -> int:
                       reverse=args.reverse).check()
     train_data, dev, test = _text_data(args)
     seed_everything(args.seed)
-    extra = {}
-    if args.init_from:
-        task = warm_start(args.init_from, config, TASK)
-        extra["init_from"] = args.init_from
-    else:
-        task = LMTask.from_data(config, train_data)
+    task, extra = fresh_or_warm(args, config, TASK, lambda: LMTask.from_data(config, train_data))
     return train_and_report(args, task, train_data, dev, test, ("perplexity", "loss"), "texts",
                             lambda d: f"dev perplexity {d['perplexity']:.4f}, loss {d['loss']:.4f}", extra)
 

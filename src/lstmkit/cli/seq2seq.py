@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import (add_training_args, input_texts, positive_int, probability, train_and_report, training_splits,
-                     warm_start)
+from .common import (add_training_args, fresh_or_warm, input_texts, positive_int, probability, train_and_report,
+                     training_splits)
 
 TASK, KIND = "seq2seq", "seq2seq"
 
@@ -52,12 +52,7 @@ def train(args) -> int:
                            length_penalty=args.length_penalty, reverse_target=args.reverse_target).check()
     train_data, dev, test = _data(args)
     seed_everything(args.seed)
-    extra = {}
-    if args.init_from:
-        task = warm_start(args.init_from, config, TASK)
-        extra["init_from"] = args.init_from
-    else:
-        task = Seq2SeqTask.from_data(config, train_data)
+    task, extra = fresh_or_warm(args, config, TASK, lambda: Seq2SeqTask.from_data(config, train_data))
     return train_and_report(args, task, train_data, dev, test, ("wer", "per", "exact_match", "wer_any"), "pairs",
                             lambda d: f"dev wer {d['wer']:.4f}, per {d['per']:.4f} (greedy)", extra)
 
