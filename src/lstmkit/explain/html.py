@@ -39,7 +39,7 @@ def diagram(trace: Trace) -> str:
     B, T, E, P, D, K = c["B"], c["T"], c["E"], c["P"], c["D"], c["K"]
     boxes = [("raw text", f"{B} text(s)"), ("tokenize", c["tokenizer"]["name"]), ("dictionarize", f"V = {c['V']:,}"),
              ("pad", "0 = <pad>"), ("embedding", f"({c['V']:,}, {E})"),
-             ("LSTM", f"{c['cell'].replace('Cell', '')} x{c['layers']}, D={D}"), ("pool + Linear", f"{c.get('pooled', D * P)} -> {K}"), ("softmax", "")]
+             ("LSTM", f"{c['cell'].replace('Cell', '')} x{c['layers']}, D={D}"), ("pool + Linear", f"{c['pooled']} -> {K}"), ("softmax", "")]
     arrows = ["strings", f"(B, ≤{T}) tokens", f"(B, ≤{T}) ids", f"({B}, {T}) + lengths", f"({B}, {T}, {E})",
               f"({B}, {T}, {D * P})", f"({B}, {K})"]
     w, gap, y = 140, 50, 24
