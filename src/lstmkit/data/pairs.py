@@ -34,6 +34,18 @@ class PairDataset:
     def __len__(self) -> int:
         return len(self.sources)
 
+    def hash_keys(self) -> list[str]:
+        """What a hash-chosen hold-out looks at for each pair: its source (so the pairs of one source, a word's
+        several targets, stay together)."""
+        return list(self.sources)
+
+    def subset(self, indices) -> "PairDataset":
+        """The pairs at ``indices``, in that order, from the same source, with the alternatives of their sources."""
+        sources = [self.sources[k] for k in indices]
+        kept = set(sources)
+        return PairDataset(sources, None if self.targets is None else [self.targets[k] for k in indices],
+                           self.source, alternatives={s: a for s, a in self.alternatives.items() if s in kept})
+
     def references(self) -> list[list[str]]:
         """Every accepted target of each example, its own first: ``alternatives`` for its source, and the
         targets of the other lines with the same source."""

@@ -25,6 +25,15 @@ class TextDataset:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def hash_keys(self) -> list[str]:
+        """What a hash-chosen hold-out looks at for each example: its text."""
+        return list(self.texts)
+
+    def subset(self, indices) -> "TextDataset":
+        """The examples at ``indices``, in that order, from the same source."""
+        return TextDataset([self.texts[k] for k in indices],
+                           None if self.labels is None else [self.labels[k] for k in indices], self.source)
+
 
 def read_utf8(path) -> str:
     """A whole file as text; a byte that is not UTF-8 is an error naming ``file:line``."""

@@ -25,6 +25,14 @@ class TaggedDataset:
     def __len__(self) -> int:
         return len(self.sentences)
 
+    def hash_keys(self) -> list[str]:
+        """What a hash-chosen hold-out looks at for each sentence: its tokens joined (the sentence's text)."""
+        return ["".join(tokens) for tokens in self.sentences]
+
+    def subset(self, indices) -> "TaggedDataset":
+        """The sentences at ``indices``, in that order, from the same source."""
+        return TaggedDataset([self.sentences[k] for k in indices], [self.tags[k] for k in indices], self.source)
+
 
 def read_conll(path) -> TaggedDataset:
     sentences, tags, toks, tgs, blank = [], [], [], [], 0
