@@ -7,7 +7,7 @@ import pytest
 
 from lstmkit.data import load_corpus
 from lstmkit.data.corpora import package_dir
-from lstmkit.data.series import (SeriesDataset, first_target, make_windows, read_series,
+from lstmkit.data.series import (SeriesDataset, csv_columns, first_target, make_windows, read_series,
                                  split_chronological)
 
 
@@ -47,6 +47,15 @@ def test_too_few_rows_and_ragged_rows_name_the_line(tmp_path):
         read_series(_write(tmp_path, "a,b\n1,2\n3\n"), ["a"])
     with pytest.raises(ValueError, match=r"s\.csv:1: empty file"):
         read_series(_write(tmp_path, ""), ["a"])
+
+
+def test_csv_columns_are_the_header_in_file_order(tmp_path):
+    assert csv_columns(_write(tmp_path, "\ufeffdate, a ,b\n2001,1,2\n")) == ["date", "a", "b"]
+    assert csv_columns(_write(tmp_path, "value\n1\n2\n")) == ["value"]
+    assert csv_columns(_write(tmp_path, "value\n")) == ["value"]          # the header alone: rows are read_series's
+    for text in ("", "\n1\n", " , \n1,2\n"):
+        with pytest.raises(ValueError, match=r"s\.csv:1: empty file; expected a header row naming the columns"):
+            csv_columns(_write(tmp_path, text))
 
 
 # -- windows ---------------------------------------------------------------------------------------------------

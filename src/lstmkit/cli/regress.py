@@ -23,11 +23,16 @@ def _min_rows(args, season) -> tuple[int, str]:
 
 
 def _series_data(args, columns: list[str]):
-    from ..data.series import read_series, split_chronological
+    from ..data.series import csv_columns, read_series, split_chronological
 
     if args.train and not args.corpus and not columns:
-        raise ValueError("--column NAME is required with --train: the CSV column(s) to read (the first is the "
-                         "target unless --target says otherwise)")
+        columns = csv_columns(args.train)           # a CSV of one column is read without --column
+        if len(columns) != 1:
+            raise ValueError(f"--column NAME is required with --train when the CSV has several columns: "
+                             f"{args.train} has {len(columns)} ({', '.join(columns)}); name the one(s) to read (the "
+                             f"first is the target unless --target says otherwise)")
+        if args.target and args.target not in columns:
+            raise ValueError(f"--target {args.target!r} must be the CSV's one column, {columns[0]!r}")
     need, why = _min_rows(args, args.season)
 
     def last_part(data):                    # the most recent 15% of the steps

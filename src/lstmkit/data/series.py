@@ -74,6 +74,18 @@ class SeriesDataset:
                              None if self.labels is None else self.labels[:end], self.season, list(self.notes))
 
 
+def csv_columns(path) -> list[str]:
+    """The column names in a CSV file's header row (UTF-8), in file order: what ``read_series`` can read.
+
+    An empty file, or a blank header, is an error naming the file. Example: a file starting ``date,co2`` ->
+    ``["date", "co2"]``; one starting ``value`` -> ``["value"]``, the one column a series file may have.
+    """
+    header = next(csv.reader(io.StringIO(read_utf8(path), newline="")), None)
+    if not header or not any(h.strip() for h in header):
+        raise ValueError(f"{path}:1: empty file; expected a header row naming the columns")
+    return [h.strip() for h in header]
+
+
 def read_series(path, columns: list[str], min_rows: int = 1, label_column: str | None = None,
                 why: str = "") -> SeriesDataset:
     """Numeric ``columns`` of a CSV file (UTF-8, a header row naming the columns).
