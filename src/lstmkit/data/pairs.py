@@ -133,3 +133,54 @@ def cmudict_p2g() -> dict[str, PairDataset]:
         splits[name] = PairDataset(list(part.targets), list(part.sources), f"cmudict-p2g:{name}")
         splits[name].notes.append("cmudict-p2g: cmudict-g2p's pairs swapped (phonemes -> spelling), same split")
     return splits
+
+
+def target_token_stats(targets) -> dict:
+    """How the targets split on whitespace: ``n`` targets, ``single`` of them one whitespace token longer than
+    one character (``"edcba"``; not ``"e"``, not ``"e d c b a"``), ``share`` = single / n (0.0 for no targets),
+    and ``example``, the first such target (or None)."""
+    if isinstance(targets, str):
+        raise TypeError(f"target_token_stats: targets must be a list of strings, got a string {targets[:30]!r}")
+    single = [t for t in targets if len(t.split()) == 1 and len(t.strip()) > 1]
+    n = len(targets)
+    return {"n": n, "single": len(single), "share": len(single) / n if n else 0.0,
+            "example": single[0] if single else None}
+
+
+def check_target_tokenizer(pairs: PairDataset, tokenizer, share: float = 0.9) -> str | None:
+    """A warning when ``pairs``' targets look character-level but ``tokenizer`` splits them on whitespace, else
+    None.
+
+    With the whitespace tokenizer, a target written without spaces (``abcde<TAB>edcba``, string reversal) is
+    one output symbol: the model becomes a classifier over whole target strings, and exact match stays near 0
+    on targets it never saw. The warning is given when at least ``share`` (default 0.9) of the targets are one
+    whitespace token longer than one character; it names ``--target-tokenizer char``.
+
+    ``tokenizer``: the target tokenizer's name (``"whitespace"``, ``"char"``, ...) or its config dict
+    (``{"name": "whitespace"}``); any other than whitespace gives None. Example::
+
+        >>> pairs = read_pairs("reverse.tsv")             # abcde<TAB>edcba lines
+        >>> check_target_tokenizer(pairs, "whitespace")
+        "seq2seq: 1,000 of 1,000 targets in reverse.tsv (100%) are one whitespace token of several characters
+        (e.g. 'edcba'): ... give --target-tokenizer char"
+        >>> check_target_tokenizer(pairs, "char") is None
+        True
+    """
+    if not isinstance(pairs, PairDataset):
+        raise TypeError(f"check_target_tokenizer: pairs must be a PairDataset, got {type(pairs).__name__}")
+    name = tokenizer.get("name") if isinstance(tokenizer, dict) else tokenizer
+    if not isinstance(name, str):
+        raise TypeError(f"check_target_tokenizer: tokenizer must be a name or a config dict with a 'name', got "
+                        f"{tokenizer!r}")
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        raise ValueError(f"check_target_tokenizer: share must be a number in (0, 1], got {share!r}")
+    if name != "whitespace" or not pairs.targets:
+        return None
+    stats = target_token_stats(pairs.targets)
+    if stats["share"] < share:
+        return None
+    where = f" in {pairs.source}" if pairs.source else ""
+    return (f"seq2seq: {stats['single']:,} of {stats['n']:,} targets{where} ({stats['share']:.0%}) are one "
+            f"whitespace token of several characters (e.g. {stats['example'][:30]!r}): the whitespace target "
+            f"tokenizer makes each whole target one output symbol, a classifier over whole strings; to output them "
+            f"character by character, give --target-tokenizer char")
