@@ -26,7 +26,7 @@ import torch
 
 from lstmkit.data.pairs import PairDataset, cmudict_g2p
 from lstmkit.tasks.seq2seq import sequence_report
-from lstmkit.train.runs import load_task
+from lstmkit.tasks import load_task
 
 
 def row(name: str, task, enc: dict, beam: int) -> str:

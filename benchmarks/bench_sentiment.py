@@ -173,7 +173,7 @@ def bench_runs(splits, runs):
     import json
     from pathlib import Path
 
-    from lstmkit.train.runs import load_task
+    from lstmkit.tasks import load_task
 
     test, rows = splits["test"], []
 

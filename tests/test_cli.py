@@ -171,7 +171,7 @@ def test_classifier_ensemble_evaluates_and_predicts(run, capsys):
                           (["predict", str(run / "run"), "--ensemble", str(other), "好"],
                            "--ensemble: run folder not found: 好 (put the texts before --ensemble)"),
                           (["predict", str(run / "lm"), "好", "--ensemble", str(other)],
-                           "--ensemble joins seq2seq or classify runs; "),
+                           "--ensemble joins classify or seq2seq runs; "),
                           (["predict", str(run / "run"), "好", "--rescore", str(other)],
                            "--rescore applies to seq2seq")):
         assert main(args) == 2

@@ -43,7 +43,7 @@ def test_seq2seq_walkthrough(runs):
         assert np.allclose(att.matrix.sum(1), 1.0, atol=1e-6) and att.cols == list(tr.inputs[b])
     weights = next(t for s in tr.steps for t in s.tensors if t.name == "attention weights").values
     assert np.all(weights[0, :, 3:] == 0)                         # padding of the short source gets nothing
-    from lstmkit.train.checkpoint import load_run
+    from lstmkit.tasks import load_run
 
     assert tr.results == load_run(runs / "s2s").predict_records(["cat", "tacocat"], beam_size=2, n_best=1)
     text = render_model_text(tr)
@@ -59,7 +59,7 @@ def test_seq2seq_walkthrough_of_a_right_to_left_run(runs):
     output token to the first, and the replayed logits give the output its beam log-probability."""
     tr = explain_run(runs / "r2l", ["cat", "tacocat"])
     logits = torch.from_numpy(next(t for s in tr.steps for t in s.tensors if t.name == "logits").values)
-    from lstmkit.train.checkpoint import load_run
+    from lstmkit.tasks import load_run
 
     task = load_run(runs / "r2l")
     assert tr.results == task.predict_records(["cat", "tacocat"], beam_size=2, n_best=1)

@@ -7,7 +7,8 @@ import torch
 
 from lstmkit.data import TextDataset
 from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask, TextClassifier, adversarial_step, token_bigrams
-from lstmkit.train.checkpoint import load_run, save_run
+from lstmkit.tasks import load_run
+from lstmkit.train.checkpoint import save_run
 from lstmkit.train.trainer import TrainConfig, fit
 
 

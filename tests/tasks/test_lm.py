@@ -13,7 +13,8 @@ from lstmkit.cli import main
 from lstmkit.data import TextDataset
 from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask
 from lstmkit.tasks.lm import IGNORE, LMConfig, LMTask, StreamBatches
-from lstmkit.train.checkpoint import load_run, save_run
+from lstmkit.tasks import load_run
+from lstmkit.train.checkpoint import save_run
 from lstmkit.train.trainer import TrainConfig, fit
 
 POEM = ["春眠不觉晓", "处处闻啼鸟", "夜来风雨声", "花落知多少"]

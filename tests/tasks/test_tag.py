@@ -7,7 +7,8 @@ import pytest
 from lstmkit.cli import main
 from lstmkit.data.tagged import TaggedDataset
 from lstmkit.tasks.tag import TagConfig, TagTask, tagging_report
-from lstmkit.train.checkpoint import load_run, save_run
+from lstmkit.tasks import load_run
+from lstmkit.train.checkpoint import save_run
 from lstmkit.train.trainer import TrainConfig, fit
 
 seqeval_metrics = pytest.importorskip("seqeval.metrics")

@@ -4,13 +4,28 @@ import pytest
 import torch
 
 from lstmkit.train.metrics import classification_report
+from lstmkit.train.task import Task
 from lstmkit.train.trainer import TrainConfig, TrainingError, WeightAverage, fit, lr_factor, make_optimizer
 
 
-class _Task:
+class _Task(Task):
     """A linear model on fixed data: enough to drive the trainer."""
 
-    name, primary_metric = "toy", "accuracy"
+    name, primary_metric, config_class = "toy", "accuracy", dict
+
+    @classmethod
+    def from_data(cls, config, train):
+        return cls()
+
+    @classmethod
+    def from_saved(cls, config, vocabs):
+        return cls()
+
+    def encode(self, data):
+        return data
+
+    def predict_records(self, inputs):
+        return []
 
     def __init__(self, nan_at=None):
         torch.manual_seed(0)

@@ -3,14 +3,15 @@
     lstmkit train {classify,tag,seq2seq,lm,regress} --train F --dev F [--corpus NAME] --out RUN [--epochs N ...]
     lstmkit evaluate RUN --test F [--json]
     lstmkit predict RUN [TEXT ...] [--file F] [--json]
-    lstmkit explain [TEXT ...] [--run RUN] [--html F]
+    lstmkit explain [RUN] [TEXT ...] [--html F]
     lstmkit export RUN [--onnx FILE]
     lstmkit generate RUN --prompt TEXT [--max-tokens N --temperature T --top-k K --seed S]
     lstmkit params --input-size I --units H [...]
 
-One module per task (``cli/classify.py``, ...) adds its ``train`` sub-command and says how ``evaluate`` reads
-its test data (``read_test``), how its metrics and predictions print (``print_metrics``, ``plain``), and,
-where plain texts are not its input, how ``predict`` reads it (``predict``).
+Each task's entry in the registry (:mod:`lstmkit.tasks.registry`) names its command-line half, a
+:class:`~lstmkit.cli.base.TaskCommands` (``cli/classify.py``, ...): its ``train`` sub-command, its own
+``evaluate``/``predict`` options, how it reads test data and shows metrics and predictions. ``evaluate RUN`` and
+``predict RUN`` read the run's ``config.json`` first and then take that task's options.
 
 Every user error ends as one line on stderr and a non-zero exit, never a traceback
 (set ``LSTMKIT_DEBUG=1`` to see one).
@@ -18,33 +19,19 @@ Every user error ends as one line on stderr and a non-zero exit, never a traceba
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 
+from .._version import __version__
 from .common import DEVICE_HELP, input_texts, positive_int
 
-_TASK_MODULES = ("classify", "tag", "seq2seq", "lm", "regress")
 
+def _commands(config: dict, run) -> "TaskCommands":  # noqa: F821
+    """The command-line half of the task a run's config.json names (a clear error for an unknown task)."""
+    from ..tasks import task_spec
 
-def task_modules() -> dict:
-    """Task name -> its CLI module, for the tasks this version of lstmkit has."""
-    found = {}
-    for name in _TASK_MODULES:
-        try:
-            found[name] = importlib.import_module(f".{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-    return found
-
-
-def _task_cli(config: dict):
-    modules = task_modules()
-    if config["task"] not in modules:
-        raise ValueError(f"unknown task {config['task']!r} in the run's config.json (known: {', '.join(modules)})")
-    return modules[config["task"]]
+    return task_spec(config["task"], f"{run}/config.json").cli
 
 
 # -- commands --------------------------------------------------------------------------------------------------
@@ -103,84 +90,63 @@ def _explain_model(args, inputs) -> int:
     return 0
 
 
-def _read_test(args, config: dict, module):
+def _read_test(args, config: dict, commands):
     if bool(args.test) == bool(args.corpus):
         raise ValueError("give --test FILE or --corpus NAME (its test split)")
     if args.corpus:
         from ..data import load_corpus
         from ..data.corpora import corpus_kind
+        from ..tasks import task_spec
 
-        if corpus_kind(args.corpus) != module.KIND:
+        if corpus_kind(args.corpus) != task_spec(config["task"]).data_kind:
             raise ValueError(f"corpus {args.corpus!r} does not fit a {config['task']!r} run")
         return load_corpus(args.corpus)["test"]
-    return module.read_test(args, config)
-
-
-def _seq2seq_only(args, config: dict, **given: bool) -> None:
-    """An error for a seq2seq-only option (``beam_size=True``: --beam-size was given) on another kind of run."""
-    for name, was_given in given.items():
-        if was_given and config.get("task") != "seq2seq":
-            raise ValueError(f"--{name.replace('_', '-')} applies to seq2seq runs; {args.run} is a "
-                             f"{config.get('task')} run")
+    return commands.read_test(args, config)
 
 
 def _ensemble_fits(args, config: dict) -> None:
     """An error for --ensemble on a kind of run that cannot join others (before any model is loaded)."""
-    from ..train.runs import ENSEMBLE_KINDS
-
-    if args.ensemble and config.get("task") not in ENSEMBLE_KINDS:
-        raise ValueError(f"--ensemble joins {' or '.join(ENSEMBLE_KINDS)} runs; {args.run} is a "
-                         f"{config.get('task')} run")
-    for run in args.ensemble or ():
+    for run in getattr(args, "ensemble", None) or ():
         if not os.path.isdir(run):   # most often a text typed after --ensemble, which takes every word after it
             raise ValueError(f"--ensemble: run folder not found: {run} (put the texts before --ensemble)")
 
 
 def _cmd_evaluate(args) -> int:
+    from ..tasks import evaluate_run
     from ..train.checkpoint import read_config
-    from ..train.runs import evaluate_run
 
     config = read_config(args.run)  # a clear error for a folder that is not a run, before any work
-    module = _task_cli(config)
-    _seq2seq_only(args, config, beam_size=args.beam_size is not None, rescore=bool(args.rescore),
-                  rescore_inverse=bool(args.rescore_inverse))
+    commands = _commands(config, args.run)
     _ensemble_fits(args, config)
-    data = _read_test(args, config, module)
-    metrics = evaluate_run(args.run, data, args.ensemble or (), args.device, args.rescore or (),
-                           args.rescore_inverse or (), **({"beam_size": args.beam_size} if args.beam_size else {}))
+    data = _read_test(args, config, commands)
+    joined = commands.joined_runs(args)
+    metrics = evaluate_run(args.run, data, device=args.device, **joined, **commands.evaluate_options(args))
     if args.json:
         print(json.dumps(metrics, ensure_ascii=False))
     else:
-        module.print_metrics(metrics, data)
+        commands.print_metrics(metrics, data)
     return 0
 
 
 def _cmd_predict(args) -> int:
     from ..train.checkpoint import read_config
-    from ..train.runs import predict_run
 
     config = read_config(args.run)
-    module = _task_cli(config)
-    _seq2seq_only(args, config, rescore=bool(args.rescore), rescore_inverse=bool(args.rescore_inverse))
+    commands = _commands(config, args.run)
     _ensemble_fits(args, config)
     if args.backend == "onnx":
-        if args.ensemble:
+        if getattr(args, "ensemble", None):
             raise ValueError("--ensemble runs on the torch backend; drop --backend onnx")
         records = _predict_onnx(args, config)
-    elif hasattr(module, "predict"):
-        records = module.predict(args, config)
     else:
-        texts = input_texts(args)
-        if not texts:
-            raise ValueError("nothing to predict: give TEXT arguments, --file F, or lines on standard input")
-        records = predict_run(args.run, texts, args.device, args.ensemble or ())
+        records = commands.predict(args, config)
     for rec in records:
         if args.json:
             print(json.dumps(rec, ensure_ascii=False))
         elif rec.get("error"):
             print(f"-\t-\t{rec['input']!r}: {rec['error']}")
         else:
-            print(module.plain(rec))
+            print(commands.plain(rec))
     return 0
 
 
@@ -194,7 +160,7 @@ def _predict_onnx(args, config: dict) -> list:
     from pathlib import Path
 
     from ..export.onnx import OnnxRunner
-    from ..train.checkpoint import load_run
+    from ..tasks import load_run
 
     if config["task"] not in ("classify", "tag"):
         raise ValueError(f"--backend onnx runs classifier and tagger runs; this is a {config['task']!r} run")
@@ -211,7 +177,8 @@ def _predict_onnx(args, config: dict) -> list:
 
 def _cmd_export(args) -> int:
     from ..export.onnx import export_onnx
-    from ..train.checkpoint import load_run, read_config
+    from ..tasks import load_run
+    from ..train.checkpoint import read_config
 
     read_config(args.run)
     path = _onnx_path(args)
@@ -221,56 +188,75 @@ def _cmd_export(args) -> int:
 
 
 # -- the parser ------------------------------------------------------------------------------------------------
-ENSEMBLE_HELP = ("more runs of RUN's kind that predict together with it: seq2seq runs trained on the same data "
-                 "decode with their next-token probabilities averaged at every step; classifier runs with the "
-                 "same labels average their class probabilities")
-RESCORE_HELP = ("seq2seq: more runs trained on the same data (e.g. with --reverse-target) that re-rank the whole "
-                "beam: candidates ranked by the mean log-probability every model gives them")
-INVERSE_HELP = ("seq2seq: runs trained the other way (target -> source, e.g. --corpus cmudict-p2g) that vote in "
-                "that mean with log P(source | candidate)")
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in ``--help`` (unless its help says it already, or there is none to show)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+    def _format_action(self, action):
+        if not action.help and action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+            action.help = " "          # argparse shows no help, so no default, for an option without one
+        return super()._format_action(action)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .classify import add_columns
+class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
-    parser = argparse.ArgumentParser(prog="lstmkit", description="LSTM sequence models, every shape made visible.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = task_modules()
 
-    p = sub.add_parser("train", help="train a model into a run folder")
-    tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
-    for module in modules.values():
-        module.add_parser(tasks)
-
-    p = sub.add_parser("evaluate", help="metrics of a run on labelled data")
+def _add_evaluate(sub, commands):
+    p = sub.add_parser("evaluate", help="metrics of a run on labelled data",
+                       description="Metrics of a run on labelled data. Options of the run's own task are listed "
+                                   "by 'lstmkit evaluate RUN --help'.")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--test", help="labelled data in the run's format (TSV/CSV/JSONL, tagged text, pairs, series)")
     p.add_argument("--corpus", help="a built-in corpus: its test split")
-    p.add_argument("--format", choices=["conll", "wordtag", "segmented"], help="tagged test data (default: the run's)")
-    add_columns(p)
-    p.add_argument("--beam-size", type=positive_int, help="seq2seq: beam width (1: greedy; default: the run's)")
-    p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
-    p.add_argument("--rescore", nargs="+", metavar="RUN", help=RESCORE_HELP)
-    p.add_argument("--rescore-inverse", nargs="+", metavar="RUN", help=INVERSE_HELP)
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object with stable keys")
+    if commands is not None:
+        commands.add_evaluate_args(p.add_argument_group(f"{commands.task} runs"))
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("predict", help="predict with a run")
+
+def _add_predict(sub, commands):
+    p = sub.add_parser("predict", help="predict with a run",
+                       description="Predict with a run: TEXT arguments, --file F (one text per line), or lines on "
+                                   "standard input. Options of the run's own task are listed by 'lstmkit predict "
+                                   "RUN --help'.")
     p.add_argument("run", metavar="RUN")
     p.add_argument("texts", nargs="*", metavar="TEXT")
     p.add_argument("--file", help="one text per line (UTF-8); for a regression run, the CSV whose tail is the input")
     p.add_argument("--json", action="store_true", help="one JSON object per input (JSON Lines)")
-    p.add_argument("--beam-size", type=positive_int, help="seq2seq: beam width (1: greedy; default: the run's)")
-    p.add_argument("--n-best", type=positive_int, default=3, help="seq2seq: outputs listed per input")
-    p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
-    p.add_argument("--rescore", nargs="+", metavar="RUN", help=RESCORE_HELP)
-    p.add_argument("--rescore-inverse", nargs="+", metavar="RUN", help=INVERSE_HELP)
     p.add_argument("--device", default="auto", help=DEVICE_HELP + " (the torch backend)")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="onnx: run the exported model on onnxruntime (classifier and tagger runs)")
     p.add_argument("--onnx", metavar="FILE", help="the ONNX file for --backend onnx (default RUN/model.onnx)")
+    if commands is not None:
+        commands.add_predict_args(p.add_argument_group(f"{commands.task} runs"))
     p.set_defaults(func=_cmd_predict)
+
+
+def build_parser(run_commands=None) -> argparse.ArgumentParser:
+    """The whole command line; ``run_commands``: the task commands of the run that evaluate/predict name, whose
+    own options those commands then take."""
+    from ..tasks import task_specs
+
+    parser = Parser(prog="lstmkit", description="LSTM sequence models, every shape made visible.")
+    parser.add_argument("--version", action="version", version=f"lstmkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
+    clis = [spec.cli for spec in task_specs().values() if spec.cli is not None]
+
+    p = sub.add_parser("train", help="train a model into a run folder")
+    tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
+    for commands in clis:
+        commands.add_train_parser(tasks)
+    _add_evaluate(sub, run_commands)
+    _add_predict(sub, run_commands)
 
     p = sub.add_parser("export", help="export a run's model (ONNX)",
                        description="Write a classifier's or tagger's model as ONNX: dynamic batch and length, "
@@ -313,19 +299,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peepholes", action="store_true", help="diagonal peepholes (LSTMCell)")
     p.set_defaults(func=_cmd_params)
 
-    for module in modules.values():  # commands of one task's own (generate, ...)
-        if hasattr(module, "add_commands"):
-            module.add_commands(sub)
+    for commands in clis:  # commands of one task's own (generate, ...)
+        commands.add_commands(sub)
     return parser
 
 
+def _run_commands(argv: list):
+    """The task commands of the run that ``evaluate RUN`` / ``predict RUN`` name (None when there is none yet)."""
+    if len(argv) < 2 or argv[0] not in ("evaluate", "predict"):
+        return None
+    run = next((a for a in argv[1:] if not a.startswith("-")), None)
+    if run is None:
+        return None
+    from ..train.checkpoint import read_config
+
+    try:
+        return _commands(read_config(run), run)
+    except (ValueError, OSError):
+        return None           # the command itself says what is wrong with RUN
+
+
+def _foreign_option(argv: list, extra: list, run_commands):
+    """An error for an option of another task's evaluate/predict (``--beam-size`` on a classifier run)."""
+    from ..tasks import ensemble_kinds, task_specs
+
+    options = [e.split("=")[0] for e in extra if e.startswith("--")]
+    if not options or run_commands is None:
+        return None
+    run = next(a for a in argv[1:] if not a.startswith("-"))
+    for option in options:
+        if option == "--ensemble":
+            return f"--ensemble joins {' or '.join(ensemble_kinds())} runs; {run} is a {run_commands.task} run"
+        owners = []
+        for name, spec in task_specs().items():
+            probe = argparse.ArgumentParser(add_help=False)
+            cli = spec.cli
+            if cli is not None:
+                (cli.add_evaluate_args if argv[0] == "evaluate" else cli.add_predict_args)(probe)
+                if option in probe._option_string_actions:
+                    owners.append(name)
+        if owners:
+            return f"{option} applies to {' or '.join(owners)} runs; {run} is a {run_commands.task} run"
+    return None
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    run_commands = _run_commands(argv)
+    parser = build_parser(run_commands)
     args, extra = parser.parse_known_args(argv)
     if extra:  # TEXT arguments after options ("predict RUN --json 文本") land here: argparse fills TEXT* once
         if hasattr(args, "texts") and not any(e.startswith("-") for e in extra):
             args.texts = list(args.texts) + extra
         else:
+            foreign = _foreign_option(argv, extra, run_commands)
+            if foreign:
+                print(f"lstmkit {args.command}: error: {foreign}", file=sys.stderr)
+                return 2
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)

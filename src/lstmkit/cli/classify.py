@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import (add_training_args, checked, positive_float, positive_int, probability, train_and_report,
+from .base import TaskCommands
+from .common import (ENSEMBLE_HELP, add_training_args, checked, positive_float, positive_int, probability, train_and_report,
                      training_splits)
 
 DISTILL = 0.5   # the teacher's default weight in the targets
@@ -27,7 +28,7 @@ def _training_data(args):
 
 def _teacher(runs: list):
     """The --teacher runs as one classifier: the run itself, or their ensemble."""
-    from ..train.checkpoint import load_run
+    from ..tasks import load_run
 
     teachers = [load_run(run) for run in runs]
     for run, t in zip(runs, teachers):
@@ -76,7 +77,7 @@ def train(args) -> int:
             stderr_log(f"pretrained bigram embeddings (a bigram looked up as one word): {bigrams.summary()}")
         extra["embeddings"] = {"file": pre.path, "found": pre.found, "total": pre.total, "std": args.embeddings_std}
     if args.init_from:
-        from ..train.checkpoint import load_run
+        from ..tasks import load_run
 
         for line in task.init_from_lms([load_run(run) for run in args.init_from], args.init_from):
             stderr_log(f"init from LM: {line}")
@@ -165,3 +166,25 @@ def print_metrics(metrics: dict, data) -> None:
 
 def plain(rec: dict) -> str:
     return f"{rec['label']}\t{rec['probability']:.4f}\t{rec['input']}"
+
+
+def add_evaluate_args(p) -> None:
+    add_columns(p)
+    p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
+
+
+def add_predict_args(p) -> None:
+    p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
+
+
+class Commands(TaskCommands):
+    task = TASK
+    add_train_parser = staticmethod(add_parser)
+    add_evaluate_args = staticmethod(add_evaluate_args)
+    add_predict_args = staticmethod(add_predict_args)
+    read_test = staticmethod(read_test)
+    print_metrics = staticmethod(print_metrics)
+    plain = staticmethod(plain)
+
+    def joined_runs(self, args) -> dict:
+        return {"ensemble": args.ensemble or ()}

@@ -24,6 +24,9 @@ positive_float = checked(float, lambda v: v > 0, "a positive number")
 probability = checked(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
+ENSEMBLE_HELP = ("more runs of RUN's kind that predict together with it: seq2seq runs trained on the same data "
+                 "decode with their next-token probabilities averaged at every step; classifier runs with the "
+                 "same labels average their class probabilities")
 DEVICE_HELP = "where the model runs: auto (CUDA when there is one; the default), cpu, cuda, cuda:N"
 
 
@@ -81,14 +84,12 @@ def corpus_splits(args, kind: str, command: str):
         raise ValueError("give either --corpus or --train/--dev, not both")
     found = corpus_kind(args.corpus)
     if found != kind:
-        raise ValueError(f"corpus {args.corpus!r} is for {found}: use 'lstmkit train "
-                         f"{_COMMAND_OF_KIND.get(found, '...')} --corpus {args.corpus}', not '{command}'")
+        from ..tasks import tasks_for_data
+
+        fits = " or ".join(f"'lstmkit train {t} --corpus {args.corpus}'" for t in tasks_for_data(found)) or "..."
+        raise ValueError(f"corpus {args.corpus!r} is for {found}: use {fits}, not '{command}'")
     splits = load_corpus(args.corpus)
     return splits["train"], splits["dev"], splits["test"]
-
-
-_COMMAND_OF_KIND = {"classification": "classify", "tagging": "tag", "seq2seq": "seq2seq", "text": "lm",
-                    "series": "regress"}
 
 
 def training_splits(args, kind: str, task: str, read, hold_out, what: str, corpora: str = "NAME"):
@@ -121,7 +122,7 @@ def warm_start(run: str, given, name: str):
     run's. ``given`` is the config the command line built."""
     from dataclasses import fields
 
-    from ..train.checkpoint import load_run
+    from ..tasks import load_run
     from ..train.runs import stderr_log
 
     task = load_run(run)
@@ -153,7 +154,7 @@ def train_and_report(args, task, train, dev, test, test_keys, unit: str, dev_sum
 
 def report_test(args, out, test, metric_keys, unit="examples") -> None:
     """After training: the test split's metrics on one line (when the corpus has a test split)."""
-    from ..train.runs import evaluate_run
+    from ..tasks import evaluate_run
 
     m = evaluate_run(out, test, device=args.device)  # where it trained
     shown = ", ".join(f"{k} {m[k]:.4f}" for k in dict.fromkeys(metric_keys) if k in m)

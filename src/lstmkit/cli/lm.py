@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from .base import TaskCommands
 from .common import (DEVICE_HELP, add_training_args, checked, fresh_or_warm, non_negative_int, positive_int,
                      probability, train_and_report, training_splits)
 
@@ -88,7 +89,8 @@ def add_commands(sub) -> None:
 
 
 def generate(args) -> int:
-    from ..train.checkpoint import load_run, read_config
+    from ..tasks import load_run
+    from ..train.checkpoint import read_config
 
     config = read_config(args.run)
     if config["task"] != TASK:
@@ -115,3 +117,12 @@ def print_metrics(metrics: dict, data) -> None:
 def plain(rec: dict) -> str:
     return f"{rec['perplexity']:.4f}\t{rec['input']}"
 
+
+
+class Commands(TaskCommands):
+    task = TASK
+    add_train_parser = staticmethod(add_parser)
+    add_commands = staticmethod(add_commands)
+    read_test = staticmethod(read_test)
+    print_metrics = staticmethod(print_metrics)
+    plain = staticmethod(plain)

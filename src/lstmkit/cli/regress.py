@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from .base import TaskCommands
 from .common import add_training_args, checked, positive_int, probability, train_and_report, training_splits
 
 TASK, KIND = "regress", "series"
@@ -129,7 +130,7 @@ def print_metrics(metrics: dict, data) -> None:
 
 def predict(args, config: dict) -> list[dict]:
     from ..data.series import read_series
-    from ..train.checkpoint import load_run
+    from ..tasks import load_run
 
     m = config["model"]
     if args.texts:
@@ -144,3 +145,12 @@ def predict(args, config: dict) -> list[dict]:
 
 def plain(rec: dict) -> str:
     return f"{rec['input']}\tforecast " + " ".join(f"{v:.6g}" for v in rec["forecast"])
+
+
+class Commands(TaskCommands):
+    task = TASK
+    add_train_parser = staticmethod(add_parser)
+    predict = staticmethod(predict)
+    read_test = staticmethod(read_test)
+    print_metrics = staticmethod(print_metrics)
+    plain = staticmethod(plain)

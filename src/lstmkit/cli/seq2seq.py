@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import (add_training_args, fresh_or_warm, input_texts, positive_int, probability, train_and_report,
+from .base import TaskCommands
+from .common import (ENSEMBLE_HELP, add_training_args, fresh_or_warm, input_texts, positive_int, probability, train_and_report,
                      training_splits)
 
 TASK, KIND = "seq2seq", "seq2seq"
@@ -111,13 +112,35 @@ def print_metrics(metrics: dict, data) -> None:
 
 
 def predict(args, config: dict) -> list[dict]:
-    from ..train.runs import load_task
+    from ..tasks import load_task
 
     texts = input_texts(args)
     if not texts:
         raise ValueError("nothing to decode: give TEXT arguments, --file F, or lines on standard input")
-    task = load_task(args.run, args.ensemble or (), args.device, args.rescore or (), args.rescore_inverse or ())
+    task = load_task(args.run, device=args.device, **joined_runs(args))
     return task.predict_records(texts, beam_size=args.beam_size, n_best=args.n_best)
+
+
+def joined_runs(args) -> dict:
+    return {"ensemble": args.ensemble or (), "rescore": args.rescore or (), "inverse": args.rescore_inverse or ()}
+
+
+RESCORE_HELP = ("more runs trained on the same data (e.g. with --reverse-target) that re-rank the whole beam: "
+                "candidates ranked by the mean log-probability every model gives them")
+INVERSE_HELP = ("runs trained the other way (target -> source, e.g. --corpus cmudict-p2g) that vote in that mean "
+                "with log P(source | candidate)")
+
+
+def add_evaluate_args(p) -> None:
+    p.add_argument("--beam-size", type=positive_int, help="beam width (1: greedy; default: the run's)")
+    p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
+    p.add_argument("--rescore", nargs="+", metavar="RUN", help=RESCORE_HELP)
+    p.add_argument("--rescore-inverse", nargs="+", metavar="RUN", help=INVERSE_HELP)
+
+
+def add_predict_args(p) -> None:
+    add_evaluate_args(p)
+    p.add_argument("--n-best", type=positive_int, default=3, help="outputs listed per input")
 
 
 def plain(rec: dict) -> str:
@@ -126,3 +149,18 @@ def plain(rec: dict) -> str:
     for k, h in enumerate(rec["nbest"], 1):
         lines.append(f"  {k}. {h['output']}\t{h['score']:.4f}")
     return "\n".join(lines)
+
+
+class Commands(TaskCommands):
+    task = TASK
+    add_train_parser = staticmethod(add_parser)
+    add_evaluate_args = staticmethod(add_evaluate_args)
+    add_predict_args = staticmethod(add_predict_args)
+    read_test = staticmethod(read_test)
+    print_metrics = staticmethod(print_metrics)
+    predict = staticmethod(predict)
+    plain = staticmethod(plain)
+    joined_runs = staticmethod(joined_runs)
+
+    def evaluate_options(self, args) -> dict:
+        return {"beam_size": args.beam_size} if args.beam_size else {}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from .base import TaskCommands
 from .common import (add_training_args, non_negative_int, positive_int, probability, train_and_report,
                      training_splits)
 
@@ -133,3 +134,16 @@ def plain(rec: dict) -> str:
     if "words" in rec:
         return " ".join(rec["words"])
     return " ".join(f"{tok}/{tag}" for tok, tag in zip(rec["tokens"], rec["tags"]))
+
+
+def add_evaluate_args(p) -> None:
+    p.add_argument("--format", choices=["conll", "wordtag", "segmented"], help="tagged test data (default: the run's)")
+
+
+class Commands(TaskCommands):
+    task = TASK
+    add_train_parser = staticmethod(add_parser)
+    add_evaluate_args = staticmethod(add_evaluate_args)
+    read_test = staticmethod(read_test)
+    print_metrics = staticmethod(print_metrics)
+    plain = staticmethod(plain)

@@ -54,7 +54,7 @@ class ModelTrace:
 
 def explain_run(run, inputs: list) -> ModelTrace:
     """Trace ``inputs`` (texts; for a forecaster, CSV paths) through the run's model."""
-    from ..train.checkpoint import load_run
+    from ..tasks import load_run
 
     task = load_run(run)
     tracers = {"tag": _trace_tagger, "seq2seq": _trace_seq2seq, "lm": _trace_lm, "regress": _trace_regress}

@@ -120,7 +120,7 @@ def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: in
     if not texts:
         raise ValueError("explain: give at least one text")
     if run is not None:
-        from ..train.checkpoint import load_run
+        from ..tasks import load_run
 
         task = load_run(run)
         if task.name != "classify":

@@ -18,6 +18,8 @@ from ..data.readers import TextDataset
 from ..nn import LSTM, last_hidden
 from ..nn.embedding import padded_embedding
 from ..text import Vocab, make_tokenizer
+from ..text.features import token_bigrams
+from ..train.task import Task
 from . import classify_pretrained as pretrained_starts
 from .classify_ensemble import ClassifyEnsemble, EnsembleEncoded, ProbabilityOutputs  # noqa: F401 (re-exported)
 
@@ -137,11 +139,6 @@ def adversarial_step(grad: torch.Tensor, x: torch.Tensor, eps: float) -> torch.T
     return (scale * g / torch.linalg.vector_norm(g, dim=dims, keepdim=True).clamp_min(1e-12)).to(grad.dtype)
 
 
-def token_bigrams(tokens: list[str]) -> list[str]:
-    """Each token with its successor, ``"a b"``; the last with ``</s>``. One per token, aligned with it."""
-    return [f"{a} {b}" for a, b in zip(tokens, tokens[1:] + ["</s>"])]
-
-
 @dataclass
 class Encoded:
     """A dataset as ids: one id list per text (never empty), label ids or None."""
@@ -153,10 +150,11 @@ class Encoded:
     soft: np.ndarray | None = None   # (N, K) a teacher's class probabilities (see ClassifyTask.with_teacher)
 
 
-class ClassifyTask(ProbabilityOutputs):
+class ClassifyTask(ProbabilityOutputs, Task):
     """The classifier task: encoding, batches, the training step, prediction and metrics."""
 
     name = "classify"
+    config_class = ClassifyConfig
     primary_metric = "accuracy"
 
     def __init__(self, config: ClassifyConfig, vocab: Vocab, bigram_vocab: Vocab | None = None):

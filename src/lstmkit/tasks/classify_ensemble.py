@@ -63,10 +63,8 @@ class ClassifyEnsemble(ProbabilityOutputs):
     def __init__(self, members: list):
         if not members:
             raise ValueError("an ensemble needs one or more classifiers, got none")
-        from .classify import ClassifyTask   # here: classify.py imports this module
-
         for k, m in enumerate(members):
-            if not isinstance(m, ClassifyTask):
+            if not isinstance(m, ProbabilityOutputs):   # a classifier, or an ensemble of them
                 raise TypeError(f"ensemble member {k} is a {getattr(m, 'name', type(m).__name__)!r} model, not a "
                                 f"classifier")
             if m.labels != members[0].labels:

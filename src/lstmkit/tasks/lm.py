@@ -26,6 +26,7 @@ from ..data.readers import TextDataset
 from ..nn import LSTM
 from ..nn.lstm import CELLS
 from ..text import Vocab, make_tokenizer
+from ..train.task import Task
 
 IGNORE = -100  # target id of padding: no loss, not counted
 
@@ -157,10 +158,11 @@ class StreamBatches:
                    "reset": k == 0, "n_tokens": int((y != IGNORE).sum())}
 
 
-class LMTask:
+class LMTask(Task):
     """The language-model task: encoding, stateful batches, the training step, perplexity, generation."""
 
     name = "lm"
+    config_class = LMConfig
     primary_metric = "perplexity"
     greater_is_better = False
     unit = "tokens"          # the trainer's throughput counts predicted tokens, not rows

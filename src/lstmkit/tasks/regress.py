@@ -19,6 +19,7 @@ from torch import nn
 
 from ..data.series import SeriesDataset, first_target, make_windows
 from ..nn import LSTM, last_hidden
+from ..train.task import Task
 
 LOSSES = ("mse", "mae")
 
@@ -120,10 +121,11 @@ class WindowBatches:
             yield {"index": idx, **{name: t[rows.to(t.device)] for name, t in self.tensors.items()}}
 
 
-class RegressTask:
+class RegressTask(Task):
     """The forecasting task: windows, batches, the training step, forecasts and errors beside the baselines."""
 
     name = "regress"
+    config_class = RegressConfig
     greater_is_better = False
 
     def __init__(self, config: RegressConfig):

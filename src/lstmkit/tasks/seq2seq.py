@@ -29,6 +29,7 @@ from ..data.batching import PaddedBatches
 from ..data.pairs import PairDataset
 from ..nn.seq2seq import ATTENTIONS, Hypothesis, Seq2Seq, Seq2SeqEnsemble, length_penalty
 from ..text import Vocab, make_tokenizer
+from ..train.task import Task
 
 
 @dataclass
@@ -82,8 +83,9 @@ class Seq2SeqConfig:
         return " " if self.target_tokenizer["name"] in ("whitespace", "regex") else ""
 
 
-class Seq2SeqTask:
+class Seq2SeqTask(Task):
     name = "seq2seq"
+    config_class = Seq2SeqConfig
     primary_metric = "wer"
     greater_is_better = False
 

@@ -12,7 +12,6 @@ Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, 
 from __future__ import annotations
 
 import copy
-import functools
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -27,11 +26,11 @@ from ..nn.crf import CRF
 from ..nn.embedding import padded_embedding
 from ..text import Vocab, make_tokenizer
 from ..text.tags import SCHEMES, allowed_transitions, spans
-from .classify import token_bigrams
+from ..train.task import Task
+from ..text.features import WORD_POSITIONS, token_bigrams, word_features, word_positions  # noqa: F401
 
 KINDS = ("entities", "words", "tags")
 WORD_FEATURES = (None, "jieba", "jieba-pos")
-WORD_POSITIONS = ("B", "M", "E", "S")       # ids 1..4 of the soft-word features; 0 is padding
 FEATURES = ("bigrams", "first", "last", "wordpos", "wordtag")   # the token features a batch may carry, by name
 # TagConfig's defaults that differ by kind, chosen on each corpus's dev split (README, "Sequence labelling").
 # NER: soft-word features from jieba, every bigram seen twice, a wider embedding, more dropout (MSRA test F1
@@ -41,58 +40,6 @@ KIND_DEFAULTS = {
     "words": {},
     "tags": {"tokenizer": {"name": "jieba"}, "char_features": True},
 }
-
-
-def word_positions(tokens: list[str], words: list[str], tags: list[str] | None = None):
-    """Each token's place in the segmenter's word around it, as ids 1..4 (B, M, E, S); with ``tags`` (one per
-    word) also the tag of that word for each token (``"x"`` where no word covers it), as ``(places, tags)``.
-
-    ``words`` segment ``"".join(tokens)`` (a segmenter may drop characters such as spaces: they count as words
-    of their own). A token that starts and ends a word is S, one that only starts it B, only ends it E, else M;
-    a token of several characters is placed by its first and last character, and tagged by its first.
-    """
-    text = "".join(tokens)
-    start, end = list(range(len(text))), list(range(len(text)))   # per character: its word's first/last index
-    which = [-1] * len(text)                                       # per character: its word's index
-    pos = 0
-    for n, w in enumerate(words):
-        at = text.find(w, pos) if w else -1
-        if at < 0:
-            continue
-        for k in range(at, at + len(w)):
-            start[k], end[k], which[k] = at, at + len(w) - 1, n
-        pos = at + len(w)
-    places, token_tags, k = [], [], 0
-    for tok in tokens:
-        first, last = k, k + len(tok) - 1
-        opens, closes = start[first] == first, end[last] == last
-        places.append(1 + WORD_POSITIONS.index("S" if opens and closes else "B" if opens else "E" if closes else "M"))
-        if tags is not None:
-            token_tags.append(tags[which[first]] if which[first] >= 0 else "x")
-        k += len(tok)
-    return places if tags is None else (places, token_tags)
-
-
-@functools.cache
-def _posseg():
-    import jieba.posseg
-
-    from ..text.tokenizers import _jieba_instance
-
-    return jieba.posseg.POSTokenizer(_jieba_instance(None))
-
-
-@functools.lru_cache(maxsize=100_000)
-def _jieba_words(text: str, with_tags: bool) -> tuple[tuple, tuple | None]:
-    """jieba's words of ``text`` (default dictionary, HMM on), and with ``with_tags`` their parts of speech
-    (jieba.posseg: ``nr`` person, ``ns`` place, ``nt`` organisation, ...). Cached: building a run's vocabulary
-    of parts of speech and encoding its data read the same sentences."""
-    from ..text.tokenizers import _jieba_instance
-
-    if not with_tags:
-        return tuple(_jieba_instance(None).lcut(text)), None
-    pairs = [(p.word, p.flag) for p in _posseg().cut(text)]
-    return tuple(w for w, _ in pairs), tuple(t for _, t in pairs)
 
 
 @dataclass
@@ -192,8 +139,9 @@ class Tagger(nn.Module):
         return self.emit(self.dropout(outputs))                            # (B, T, K)
 
 
-class TagTask:
+class TagTask(Task):
     name = "tag"
+    config_class = TagConfig
 
     def __init__(self, config: TagConfig, vocab: Vocab, bigram_vocab: Vocab | None = None,
                  char_vocab: Vocab | None = None, word_tag_vocab: Vocab | None = None):
@@ -230,7 +178,7 @@ class TagTask:
                       if config.char_features else None)
         word_tag_vocab = None
         if config.word_features == "jieba-pos":
-            word_tag_vocab = Vocab.build(_word_features(s, True)[1] for s in train.sentences)
+            word_tag_vocab = Vocab.build(word_features(s, True)[1] for s in train.sentences)
         return cls(config, vocab, bigram_vocab, char_vocab, word_tag_vocab)
 
     # -- data ------------------------------------------------------------------------------------------------
@@ -243,7 +191,7 @@ class TagTask:
             enc["first"] = [self.char_vocab.encode([t[0] for t in s]) for s in data.sentences]
             enc["last"] = [self.char_vocab.encode([t[-1] for t in s]) for s in data.sentences]
         if self.config.word_features:
-            feats = [_word_features(s, self.word_tag_vocab is not None) for s in data.sentences]
+            feats = [word_features(s, self.word_tag_vocab is not None) for s in data.sentences]
             enc["wordpos"] = [places for places, _ in feats]
             if self.word_tag_vocab is not None:
                 enc["wordtag"] = [self.word_tag_vocab.encode(tags) for _, tags in feats]
@@ -327,12 +275,6 @@ class TagTask:
             raise ValueError("this run uses jieba's parts of speech but keeps no vocabulary of them "
                              "(vocab_wordtags.json)")
         return cls(config, vocabs["tokens"], vocabs.get("bigrams"), vocabs.get("chars"), vocabs.get("wordtags"))
-
-
-def _word_features(tokens: list[str], with_tags: bool):
-    """``(places, tags)`` of each token in jieba's words of the sentence (tags None without ``with_tags``)."""
-    words, tags = _jieba_words("".join(tokens), with_tags)
-    return (word_positions(tokens, words), None) if tags is None else word_positions(tokens, words, tags)
 
 
 def tagging_report(gold: list, pred: list, config: TagConfig) -> dict:

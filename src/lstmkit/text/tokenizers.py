@@ -9,7 +9,7 @@ prediction tokenizes exactly as training did: ``make_tokenizer("jieba")``, ``mak
 - ``whitespace``: split on whitespace.
 - ``regex``: Unicode-aware words for English: letters (with inner apostrophes), numbers, single punctuation
   marks; CJK characters one each; ``lowercase`` optional.
-- ``run``: the words of a trained lstmkit segmenter (``lstmkit train tag --corpus pd98-seg`` or any
+- ``run`` (registered by :mod:`lstmkit.tasks.segmenter`): the words of a trained lstmkit segmenter (``lstmkit train tag --corpus pd98-seg`` or any
   ``--kind words`` run); written ``run:RUN`` on the command line.
 
 ``tokenizer.batch(texts)`` tokenizes many texts at once (the ``run`` tokenizer runs its model on whole batches).
@@ -102,7 +102,7 @@ _JIEBA: dict = {}
 _JIEBA_LOCK = threading.Lock()
 
 
-def _jieba_instance(user_dict: str | None):
+def jieba_instance(user_dict: str | None):
     """One initialised jieba segmenter per user dictionary per process: the dictionary load is paid once."""
     with _JIEBA_LOCK:
         if user_dict not in _JIEBA:
@@ -147,61 +147,23 @@ class JiebaTokenizer(Tokenizer):
             _check_user_dict(self.user_dict)
 
     def tokenize(self, text):
-        seg = _jieba_instance(self.user_dict)
+        seg = jieba_instance(self.user_dict)
         return [t for t in seg.lcut(text, HMM=self.hmm) if not t.isspace()]
 
     def config(self):
         return {"name": self.name, "user_dict": self.user_dict, "hmm": self.hmm}
 
 
-_SEGMENTERS: dict = {}
+TOKENIZERS = {cls.name: cls for cls in (JiebaTokenizer, CharTokenizer, WhitespaceTokenizer, RegexTokenizer)}
 
 
-class RunTokenizer(Tokenizer):
-    """The words a trained lstmkit segmentation run finds (a tagger of ``kind="words"``, e.g. on pd98-seg).
-
-    The run is loaded on first use, once per process and path. This is the one tokenizer that reaches into the
-    task layer (it runs a tagger), so it imports it lazily.
-    """
-
-    name = "run"
-
-    def __init__(self, path: str):
-        self.path = str(path)
-        if not (Path(self.path) / "config.json").is_file():
-            raise FileNotFoundError(f"tokenizer run:{self.path}: not a run folder (no config.json)")
-
-    def _segmenter(self):
-        key = str(Path(self.path).resolve())
-        if key not in _SEGMENTERS:
-            from ..train.checkpoint import load_run
-
-            task = load_run(self.path)
-            if task.name != "tag" or task.config.kind != "words":
-                raise ValueError(f"tokenizer run:{self.path}: a segmentation run is needed (lstmkit train tag "
-                                 f"--kind words, e.g. --corpus pd98-seg), got a {task.name!r} run"
-                                 + (f" of kind {task.config.kind!r}" if task.name == "tag" else ""))
-            _SEGMENTERS[key] = task
-        return _SEGMENTERS[key]
-
-    def tokenize(self, text):
-        return self.batch([text])[0]
-
-    def batch(self, texts) -> list[list[str]]:
-        texts = list(texts)
-        for t in texts:
-            if not isinstance(t, str):
-                raise TypeError(f"RunTokenizer: text must be str, got {type(t).__name__}")
-        if not texts:
-            return []
-        return [rec.get("words", []) for rec in self._segmenter().predict_records(texts)]
-
-    def config(self):
-        return {"name": self.name, "path": self.path}
-
-
-TOKENIZERS = {cls.name: cls for cls in (JiebaTokenizer, CharTokenizer, WhitespaceTokenizer, RegexTokenizer,
-                                        RunTokenizer)}
+def register_tokenizer(cls: type) -> type:
+    """Make ``make_tokenizer({"name": cls.name, ...})`` build ``cls`` (a :class:`Tokenizer` subclass). Tokenizers
+    that need a higher layer register from there (a segmentation run: :mod:`lstmkit.tasks.segmenter`)."""
+    if not (isinstance(cls, type) and issubclass(cls, Tokenizer)):
+        raise TypeError(f"register_tokenizer: expected a Tokenizer subclass, got {cls!r}")
+    TOKENIZERS[cls.name] = cls
+    return cls
 
 
 def make_tokenizer(spec) -> Tokenizer:

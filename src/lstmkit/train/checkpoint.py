@@ -6,7 +6,7 @@ lists them under ``"vocabs"``. A task without one (regression) writes none.
 
 Everything is data: JSON for the configuration and the vocabulary, safetensors for the weights. Files are
 written atomically (a temp file, then a rename), and loading a run never unpickles and never runs code from
-the folder: the task named in ``config.json`` is looked up in lstmkit's own registry.
+the folder: the task named in ``config.json`` is looked up in lstmkit's own registry (:mod:`lstmkit.tasks.registry`).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from .. import __version__
+from .._version import __version__
 from ..io import atomic_write_bytes, atomic_write_text
 from ..text import Vocab
 from .trainer import resolve_device
@@ -31,25 +31,6 @@ TOKENIZER_RUN = "tokenizer"      # the copy of a segmentation run used as the to
 
 def vocab_file(role: str) -> str:
     return VOCAB if role == "tokens" else f"vocab_{role}.json"
-
-
-def _tasks():
-    """The registry: task name -> (task class, config class). Only these are ever built from a run folder."""
-    import importlib
-
-    names = {"classify": ("classify", "ClassifyTask", "ClassifyConfig"), "tag": ("tag", "TagTask", "TagConfig"),
-             "seq2seq": ("seq2seq", "Seq2SeqTask", "Seq2SeqConfig"), "lm": ("lm", "LMTask", "LMConfig"),
-             "regress": ("regress", "RegressTask", "RegressConfig")}
-    found = {}
-    for task, (module, task_cls, config_cls) in names.items():
-        try:
-            mod = importlib.import_module(f"..tasks.{module}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"lstmkit.tasks.{module}":
-                raise
-            continue
-        found[task] = (getattr(mod, task_cls), getattr(mod, config_cls))
-    return found
 
 
 def save_run(run_dir, task, train_config=None, extra: dict | None = None) -> Path:
@@ -125,16 +106,16 @@ def read_config(run_dir) -> dict:
     return config
 
 
-def load_run(run_dir, device: str = "cpu"):
+def restore_run(run_dir, task_class_of, device: str = "cpu"):
     """Rebuild the task (tokenizer, vocabulary, model with its weights) saved in ``run_dir``, its model on
-    ``device`` ("cpu", "cuda", "cuda:N" or "auto": CUDA when there is one)."""
+    ``device`` ("cpu", "cuda", "cuda:N" or "auto": CUDA when there is one). ``task_class_of(name, where)`` gives
+    the :class:`~lstmkit.train.task.Task` class of the task ``config.json`` names (the registry's; see
+    :func:`lstmkit.tasks.load_run`), or raises ValueError for an unknown one."""
     target = resolve_device(device)  # a device this machine lacks is an error before any reading
     run = Path(run_dir)
     config = read_config(run)
-    tasks = _tasks()
-    if config["task"] not in tasks:
-        raise ValueError(f"{run / CONFIG}: unknown task {config['task']!r} (known: {', '.join(tasks)})")
-    task_cls, config_cls = tasks[config["task"]]
+    task_cls = task_class_of(config["task"], str(run / CONFIG))
+    config_cls = task_cls.config_class
     model_config = dict(config["model"])
     tok = dict(model_config.get("tokenizer") or {})
     if tok.get("user_dict"):

@@ -1,8 +1,8 @@
-"""The trainer, shared by every task. It knows only ``loss = task.step(batch)``, ``task.batches(...)`` (an
-iterable with ``len()``), ``task.evaluate(...)`` and ``task.primary_metric`` (higher is better unless the task
-sets ``greater_is_better = False``, as perplexity and errors do); what a batch holds is the task's. Throughput
-counts a batch's ``"index"`` (its examples: sentences), or what ``task.count(batch)`` says for a task whose
-``unit`` is another (a language model counts tokens).
+"""The trainer, shared by every task. It knows only the task contract (:class:`lstmkit.train.task.Task`):
+``loss = task.step(batch)``, ``task.batches(...)`` (an iterable with ``len()``), ``task.evaluate(...)`` and
+``task.primary_metric`` (higher is better unless ``greater_is_better`` is False, as for perplexity and errors);
+what a batch holds is the task's. Throughput counts ``task.count(batch)`` of the task's ``unit`` (sentences; a
+language model counts tokens).
 
 AdamW, gradient clipping, a warm-up then linear-decay learning rate, early stopping on the dev metric (ties
 broken by the dev loss), the best epoch's weights kept, seeds for determinism, a progress bar with loss and
@@ -178,9 +178,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, config.warmup, config.schedule))
     ema = WeightAverage(params, config.ema) if config.ema else None
     best, best_state, stale = None, None, 0
-    metric, greater = task.primary_metric, getattr(task, "greater_is_better", True)
-    unit = getattr(task, "unit", "sentences")
-    count = getattr(task, "count", lambda batch: len(batch["index"]))
+    metric, greater, unit, count = task.primary_metric, task.greater_is_better, task.unit, task.count
     for epoch in range(1, config.epochs + 1):
         model.train()
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
