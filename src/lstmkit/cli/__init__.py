@@ -343,6 +343,17 @@ def _foreign_option(argv: list, extra: list, run_commands):
     return None
 
 
+def _with_config(parser, args, argv: list):
+    """``train TASK --config FILE``: the file's options become the defaults, and the command line is read again."""
+    from .options import options_from_file
+
+    train = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices["train"]
+    sub = next(a for a in train._subparsers._group_actions if a.dest == "task").choices[args.task]
+    sub.set_defaults(**options_from_file(args.config, sub, args.task))
+    again, _ = parser.parse_known_args(argv)
+    return again
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     run_commands = _run_commands(argv)
@@ -357,6 +368,12 @@ def main(argv=None) -> int:
                 print(f"lstmkit {args.command}: error: {foreign}", file=sys.stderr)
                 return 2
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "train" and args.config:
+        try:
+            args = _with_config(parser, args, argv)
+        except (ValueError, OSError) as exc:
+            print(f"lstmkit train {args.task}: error: {exc}", file=sys.stderr)
+            return 2
     try:
         return args.func(args)
     except (ValueError, TypeError, OSError) as exc:

@@ -51,7 +51,12 @@ def add_training_args(p, **defaults) -> None:
     g.add_argument("--ema", type=probability, default=t.ema, metavar="DECAY",
                    help="score, keep and save an exponential moving average of the weights (Polyak averaging) "
                         "with this decay per step, e.g. 0.999; 0 (the default): the weights themselves")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.add_argument("--limit", type=positive_int, metavar="N",
+                   help="the first N examples of each split (train, dev, test): a quick trial")
+    g.add_argument("--config", metavar="FILE",
+                   help="options from a JSON/TOML file or a run's config.json (its options re-run that training); "
+                        "options on the command line override them")
 
 
 def train_config(args):
@@ -92,21 +97,32 @@ def corpus_splits(args, kind: str, command: str):
     return splits["train"], splits["dev"], splits["test"]
 
 
-def training_splits(args, kind: str, task: str, read, hold_out, what: str, corpora: str = "NAME"):
+def training_splits(args, kind: str, task: str, read, what: str, corpora: str = "NAME", hold_out=None):
     """(train, dev, test or None): a built-in corpus's splits, or ``read(--train)`` with ``read(--dev)``, or, with
-    no ``--dev``, ``hold_out(train) -> (rest, dev)`` (said on stderr, ``what`` naming the units held out)."""
+    no ``--dev``, ``hold_out(train) -> (rest, dev)`` (a tenth chosen by a salted hash unless the task says
+    otherwise; said on stderr, ``what`` naming the units held out). With ``--limit N``, the first N of each."""
+    from ..data.corpora import hold_out as hash_hold_out
+
     if args.corpus:
-        return corpus_splits(args, kind, task)
-    if not args.train:
+        splits = corpus_splits(args, kind, task)
+    elif not args.train:
         raise ValueError(f"--train FILE (or --corpus {corpora}) is required")
-    train = read(args.train)
-    if args.dev:
-        return train, read(args.dev), None
-    rest, dev = hold_out(train)
-    if not len(rest) or not len(dev):
-        raise ValueError(f"{args.train}: too few {what} ({len(train)}) to hold out a dev set; give --dev FILE")
-    print(f"no --dev given: holding out {len(dev):,} of {len(train):,} {what} as dev", file=sys.stderr)
-    return rest, dev, None
+    else:
+        train = read(args.train)
+        if args.dev:
+            splits = train, read(args.dev), None
+        else:
+            rest, dev = (hold_out or (lambda d: hash_hold_out(d, 0.1)))(train)
+            if not len(rest) or not len(dev):
+                raise ValueError(f"{args.train}: too few {what} ({len(train)}) to hold out a dev set; give --dev "
+                                 f"FILE")
+            print(f"no --dev given: holding out {len(dev):,} of {len(train):,} {what} as dev", file=sys.stderr)
+            splits = rest, dev, None
+    if getattr(args, "limit", None):
+        splits = tuple(None if part is None else part.head(args.limit) for part in splits)
+        print(f"--limit {args.limit}: {', '.join(f'{len(p):,}' for p in splits if p is not None)} {what} "
+              f"(train, dev{', test' if splits[2] is not None else ''})", file=sys.stderr)
+    return splits
 
 
 def fresh_or_warm(args, config, name: str, build):
@@ -143,7 +159,10 @@ def train_and_report(args, task, train, dev, test, test_keys, unit: str, dev_sum
     split's ``test_keys`` when the corpus has one, else ``dev_summary(best dev metrics)``."""
     from ..train.runs import stderr_log, train_run
 
-    extra = {"data": {"train": train.source, "dev": dev.source, "corpus": args.corpus}, **(extra or {})}
+    from .options import saved_options
+
+    extra = {"data": {"train": train.source, "dev": dev.source, "corpus": args.corpus},
+             "options": saved_options(args), **(extra or {})}
     best = train_run(task, train, dev, train_config(args), args.out, log=stderr_log, extra=extra)
     if test is not None and len(test):
         report_test(args, args.out, test, test_keys, unit=unit)

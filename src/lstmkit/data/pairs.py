@@ -39,6 +39,10 @@ class PairDataset:
         several targets, stay together)."""
         return list(self.sources)
 
+    def head(self, n: int) -> "PairDataset":
+        """The first ``n`` examples (all of them when there are fewer): ``--limit N``."""
+        return self.subset(range(min(n, len(self))))
+
     def subset(self, indices) -> "PairDataset":
         """The pairs at ``indices``, in that order, from the same source, with the alternatives of their sources."""
         sources = [self.sources[k] for k in indices]

@@ -29,6 +29,10 @@ class TextDataset:
         """What a hash-chosen hold-out looks at for each example: its text."""
         return list(self.texts)
 
+    def head(self, n: int) -> "TextDataset":
+        """The first ``n`` examples (all of them when there are fewer): ``--limit N``."""
+        return self.subset(range(min(n, len(self))))
+
     def subset(self, indices) -> "TextDataset":
         """The examples at ``indices``, in that order, from the same source."""
         return TextDataset([self.texts[k] for k in indices],

@@ -68,6 +68,10 @@ class SeriesDataset:
         """The named columns, in that order: ``(S, len(names))``."""
         return self.values[:, [self.column(n) for n in names]]
 
+    def head(self, n: int) -> "SeriesDataset":
+        """The first ``n`` target steps, with the context before them (``--limit N``)."""
+        return self.part(self.start, min(self.start + n, len(self.values)), f"first {n}")
+
     def part(self, start: int, end: int, name: str) -> "SeriesDataset":
         """Steps ``start .. end-1`` as targets, with every step before ``start`` kept as context."""
         return SeriesDataset(self.values[:end], list(self.columns), f"{self.source}:{name}", start,

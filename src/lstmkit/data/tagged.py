@@ -29,6 +29,10 @@ class TaggedDataset:
         """What a hash-chosen hold-out looks at for each sentence: its tokens joined (the sentence's text)."""
         return ["".join(tokens) for tokens in self.sentences]
 
+    def head(self, n: int) -> "TaggedDataset":
+        """The first ``n`` examples (all of them when there are fewer): ``--limit N``."""
+        return self.subset(range(min(n, len(self))))
+
     def subset(self, indices) -> "TaggedDataset":
         """The sentences at ``indices``, in that order, from the same source."""
         return TaggedDataset([self.sentences[k] for k in indices], [self.tags[k] for k in indices], self.source)
