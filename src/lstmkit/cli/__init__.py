@@ -36,16 +36,20 @@ def _commands(config: dict, run) -> "TaskCommands":  # noqa: F821
 
 # -- commands --------------------------------------------------------------------------------------------------
 def _cmd_params(args) -> int:
-    from ..explain import params_report
+    from ..explain.params import params_report, params_table
 
-    print(params_report(args.input_size, args.units, args.layers, args.bidirectional, args.num_proj,
-                        args.peepholes))
+    shape = (args.input_size, args.units, args.layers, args.bidirectional, args.num_proj, args.peepholes)
+    print(json.dumps(params_table(*shape)) if args.json else params_report(*shape))
     return 0
 
 
 def _cmd_explain(args) -> int:
     from ..explain import render_json, render_text, trace
 
+    from pathlib import Path
+
+    if not args.run and args.texts and (Path(args.texts[0]) / "config.json").is_file():
+        args.run = args.texts.pop(0)                  # explain RUN TEXT ..., as every command takes RUN first
     run_task = None
     if args.run:
         from ..train.checkpoint import read_config
@@ -191,15 +195,20 @@ def _cmd_export(args) -> int:
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Every option's default in ``--help`` (unless its help says it already, or there is none to show)."""
 
+    @staticmethod
+    def _shows_default(action) -> bool:
+        d = action.default
+        return bool(action.option_strings) and d is not None and d is not False and d != argparse.SUPPRESS
+
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        if "default" in text or not self._shows_default(action):
             return text
-        return f"{text} (default: %(default)s)".lstrip()
+        return f"{text} (default: %(default)s)"
 
     def _format_action(self, action):
-        if not action.help and action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
-            action.help = " "          # argparse shows no help, so no default, for an option without one
+        if not (action.help or "").strip() and self._shows_default(action):
+            action.help = "(default: %(default)s)"   # argparse shows no help, so no default, for an empty one
         return super()._format_action(action)
 
 
@@ -218,6 +227,7 @@ def _add_evaluate(sub, commands):
     p.add_argument("--corpus", help="a built-in corpus: its test split")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object with stable keys")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     if commands is not None:
         commands.add_evaluate_args(p.add_argument_group(f"{commands.task} runs"))
     p.set_defaults(func=_cmd_evaluate)
@@ -236,6 +246,7 @@ def _add_predict(sub, commands):
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="onnx: run the exported model on onnxruntime (classifier and tagger runs)")
     p.add_argument("--onnx", metavar="FILE", help="the ONNX file for --backend onnx (default RUN/model.onnx)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     if commands is not None:
         commands.add_predict_args(p.add_argument_group(f"{commands.task} runs"))
     p.set_defaults(func=_cmd_predict)
@@ -266,13 +277,18 @@ def build_parser(run_commands=None) -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("explain", help="every step of the pipeline with its real shapes and values",
+                       usage="lstmkit explain [RUN] TEXT [TEXT ...] [options]",
                        description="Trace texts (one batch) through tokenize -> ids -> padding -> embedding -> "
                                    "LSTM (step by step) -> outputs -> head, with real shapes and values: a fresh "
                                    "model of the given sizes, or a trained run's (--run).")
-    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("texts", nargs="*", metavar="[RUN] TEXT",
+                   help="a trained run's folder first (its tokenizer, vocabulary and weights), then the texts")
     p.add_argument("--file", help="more texts, one per line")
-    p.add_argument("--run", help="explain a trained run: its tokenizer, vocabulary and weights")
-    p.add_argument("--tokenizer", default="jieba", help="jieba (default), char, whitespace or regex")
+    p.add_argument("--run", help="the run to explain (the same as giving RUN first)")
+    from ..tasks.classify import ClassifyConfig    # explain without a run tokenizes as training does
+
+    p.add_argument("--tokenizer", default=ClassifyConfig().tokenizer["name"],
+                   help="without a run: char (training's default), jieba, whitespace or regex")
     p.add_argument("--maxlen", type=positive_int, default=None, help="tokens kept per text")
     p.add_argument("--embedding-dim", type=positive_int, default=28, help="E (default 28)")
     p.add_argument("--units", type=positive_int, default=128, help="H (default 128)")
@@ -297,6 +313,7 @@ def build_parser(run_commands=None) -> argparse.ArgumentParser:
     p.add_argument("--bidirectional", action="store_true")
     p.add_argument("--num-proj", type=positive_int, default=None, help="P, a projection of h (LSTMCell)")
     p.add_argument("--peepholes", action="store_true", help="diagonal peepholes (LSTMCell)")
+    p.add_argument("--json", action="store_true", help="the counts as one JSON object")
     p.set_defaults(func=_cmd_params)
 
     for commands in clis:  # commands of one task's own (generate, ...)
@@ -374,6 +391,9 @@ def main(argv=None) -> int:
         except (ValueError, OSError) as exc:
             print(f"lstmkit train {args.task}: error: {exc}", file=sys.stderr)
             return 2
+    from ..progress import set_progress
+
+    set_progress(not getattr(args, "quiet", False))
     try:
         return args.func(args)
     except (ValueError, TypeError, OSError) as exc:

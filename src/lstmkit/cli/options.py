@@ -65,6 +65,10 @@ def _from_run(data: dict, path: str, task: str) -> dict:
 def _value(action: argparse.Action, key: str, value, whose: str):
     """``value`` as the option's own parser would give it; an error names the key and whose it is."""
     where = f"{whose}: {key}"
+    if value is None:                   # "not given" (a run's options keep every option, given or not)
+        if action.default is not None:
+            raise ValueError(f"{where}: expected a value, got null")
+        return None
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse.BooleanOptionalAction)):
         if not isinstance(value, bool):
             raise ValueError(f"{where}: expected true or false, got {value!r}")
@@ -76,9 +80,7 @@ def _value(action: argparse.Action, key: str, value, whose: str):
 
 
 def _one(action, where: str, value):
-    if isinstance(value, (dict, list)) or value is None or isinstance(value, bool):
-        if value is None:
-            return None
+    if isinstance(value, (dict, list, bool)) or value is None:
         raise ValueError(f"{where}: expected a single value, got {value!r}")
     if action.type is not None:
         try:

@@ -91,13 +91,13 @@ def csv_columns(path) -> list[str]:
 
 
 def read_series(path, columns: list[str], min_rows: int = 1, label_column: str | None = None,
-                why: str = "") -> SeriesDataset:
+                why: str = "", text: str | None = None) -> SeriesDataset:
     """Numeric ``columns`` of a CSV file (UTF-8, a header row naming the columns).
 
     Every cell of those columns must be a finite number: an empty or non-numeric cell is an error naming
     ``file:line`` and the column. ``min_rows``: fewer data rows is an error (``why`` says what needs them).
-    ``label_column``: a column read
-    as the time labels (dates), or None. Example::
+    ``label_column``: a column read as the time labels (dates), or None. ``text``: the CSV's text itself (e.g.
+    standard input), ``path`` then only names it in messages. Example::
 
         >>> data = read_series("co2.csv", ["co2"], label_column="date")
         >>> data.values.shape            # (S, F)
@@ -106,7 +106,7 @@ def read_series(path, columns: list[str], min_rows: int = 1, label_column: str |
     path = Path(path)
     if isinstance(columns, str) or not columns:
         raise ValueError(f"read_series: columns must be a non-empty list of names, got {columns!r}")
-    reader = csv.reader(io.StringIO(read_utf8(path), newline=""))
+    reader = csv.reader(io.StringIO(read_utf8(path) if text is None else text, newline=""))
     header = next(reader, None)
     if not header or not any(h.strip() for h in header):
         raise ValueError(f"{path}:1: empty file; expected a header row naming the columns {columns}")

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..convert import keras_masked_sequences, keras_to_tf, load_into_cell
 from ..nn import LSTM, last_hidden
+from ..nn.sequences import valid_mask
 
 _ACTIVATIONS = {"linear": lambda x: x, None: lambda x: x, "softmax": lambda x: torch.softmax(x, -1),
                 "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
@@ -102,7 +103,7 @@ class KerasSequential(nn.Module):
                 if opts["mask_zero"]:
                     mask = ids != 0
                     lengths = mask.sum(1)
-                    if not torch.equal(mask, torch.arange(ids.shape[1], device=ids.device) < lengths.unsqueeze(1)):
+                    if not torch.equal(mask, valid_mask(lengths, ids.shape[1])):
                         raise ValueError("masked ids must be post-padded (zeros only after the tokens)")
                 x = module(ids)
             elif kind == "lstm":

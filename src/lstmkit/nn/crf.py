@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .sequences import valid_mask
+
 FORBIDDEN = -10_000.0
 
 
@@ -86,7 +88,7 @@ class CRF(nn.Module):
         lengths = self._check(emissions, lengths)
         trans, start, end = self._scores(emissions.dtype)
         B, T = tags.shape
-        valid = (torch.arange(T, device=tags.device) < lengths.unsqueeze(1)).to(emissions.dtype)   # (B, T)
+        valid = valid_mask(lengths, T).to(emissions.dtype)                                 # (B, T)
         emit = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)              # (B, T)
         moves = trans[tags[:, :-1], tags[:, 1:]]                               # (B, T-1)
         last = tags.gather(1, (lengths - 1).unsqueeze(1)).squeeze(1)           # (B,)
@@ -115,5 +117,5 @@ class CRF(nn.Module):
         for arg in reversed(back):
             path.append(arg.gather(1, path[-1].unsqueeze(1)).squeeze(1))
         tags = torch.stack(path[::-1], dim=1)                                   # (B, T)
-        tags = tags.masked_fill(torch.arange(T, device=tags.device) >= lengths.unsqueeze(1), 0)
+        tags = tags.masked_fill(~valid_mask(lengths, T), 0)
         return tags, scores

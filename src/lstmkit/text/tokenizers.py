@@ -21,6 +21,8 @@ import re
 import threading
 from pathlib import Path
 
+from ..progress import progress
+
 # CJK ideographs, kana, hangul and full-width punctuation: one token per character in `char` and `regex`.
 _CJK = (r"\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
         r"\U00020000-\U0002fa1f")
@@ -42,8 +44,8 @@ class Tokenizer:
         raise NotImplementedError
 
     def batch(self, texts) -> list[list[str]]:
-        """Many texts at once; the same tokens as calling the tokenizer on each."""
-        return [self(t) for t in texts]
+        """Many texts at once; the same tokens as calling the tokenizer on each (a progress bar for many)."""
+        return [self(t) for t in progress(texts, f"tokenizing ({self.name})", unit="text")]
 
     def config(self) -> dict:
         return {"name": self.name}

@@ -1,0 +1,146 @@
+"""The front door: the Python API (``lstmkit.train``, ``lstmkit.load``), ``--config`` and ``--limit`` on train
+commands, ``--version``, defaults in ``--help``, ``explain RUN TEXT``, ``params --json``, a forecaster's
+``predict`` on standard input."""
+import io
+import json
+import sys
+
+import pytest
+
+import lstmkit
+from lstmkit.cli import main
+
+TRAIN = "label\ttext\n" + "".join(f"1\t这个真好{k}\n0\t那个太差{k}\n" for k in range(30))
+DEV = "label\ttext\n1\t真好\n0\t太差\n1\t好极了\n0\t差劲\n"
+SMALL = {"epochs": 2, "units": 8, "embedding_dim": 8, "batch_size": 8, "lr": 0.02, "adversarial": 0.0, "quiet": True}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("front")
+    (d / "train.tsv").write_text(TRAIN, encoding="utf-8")
+    (d / "dev.tsv").write_text(DEV, encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    return lstmkit.train("classify", train=data / "train.tsv", dev=data / "dev.tsv", out=data / "api", **SMALL)
+
+
+def test_the_python_api_gives_what_the_cli_prints(model, data, capsys):
+    assert model.task == "classify" and model.config["options"]["units"] == 8
+    assert model.core.model.lstm.cell(0, 0).num_units == 8 and model.run == data / "api"
+    capsys.readouterr()
+    assert main(["predict", str(data / "api"), "真好", "太差", "--json"]) == 0
+    cli = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert model.predict(["真好", "太差"]) == cli
+    assert lstmkit.load(data / "api").predict("真好") == cli[:1]        # one string is one text
+    assert main(["evaluate", str(data / "api"), "--test", str(data / "dev.tsv"), "--json"]) == 0
+    assert model.evaluate(data / "dev.tsv") == json.loads(capsys.readouterr().out)
+
+
+def test_the_python_api_checks_its_arguments(model, data):
+    with pytest.raises(ValueError, match=r"lstmkit.train: units: expected a positive integer, got -3"):
+        lstmkit.train("classify", train=data / "train.tsv", out=data / "bad", units=-3)
+    with pytest.raises(ValueError, match=r"not options of 'train classify': unitz"):
+        lstmkit.train("classify", train=data / "train.tsv", out=data / "bad", unitz=3)
+    with pytest.raises(ValueError, match="task must be one of classify, tag"):
+        lstmkit.train("classification", out=data / "bad")
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        lstmkit.train("classify", train=data / "train.tsv", dev=data / "dev.tsv", out=data / "api", **SMALL)
+    with pytest.raises(TypeError, match="inputs must be str texts, got int at 1"):
+        model.predict(["好", 3])
+    with pytest.raises(ValueError, match="give data"):
+        model.evaluate()
+    assert not (data / "bad").exists()
+
+
+def test_config_re_runs_a_run_and_the_command_line_overrides_it(model, data, capsys):
+    config = data / "api" / "config.json"
+    assert main(["train", "classify", "--config", str(config), "--out", str(data / "again")]) == 0
+    first = (data / "api" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    again = (data / "again" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(a)["train_loss"] for a in again] == [json.loads(f)["train_loss"] for f in first]
+    (data / "opts.toml").write_text("units = 6\nbatch-size = 4\nbidirectional = false\n", encoding="utf-8")
+    assert main(["train", "classify", "--train", str(data / "train.tsv"), "--dev", str(data / "dev.tsv"),
+                 "--config", str(data / "opts.toml"), "--units", "5", "--epochs", "1", "--quiet",
+                 "--out", str(data / "toml")]) == 0
+    saved = json.loads((data / "toml" / "config.json").read_text(encoding="utf-8"))
+    assert saved["model"]["units"] == 5 and saved["model"]["bidirectional"] is False     # the flag wins
+    assert saved["options"]["batch_size"] == 4 and saved["train"]["batch_size"] == 4
+    capsys.readouterr()
+    for text, message in (("units = 'x'\n", "units: expected a positive integer, got 'x'"),
+                          ("unitz = 3\n", "not options of 'train classify': unitz"),
+                          ("units = \n", "not valid TOML"),
+                          ("bidirectional = 3\n", "bidirectional: expected true or false, got 3"),
+                          ('{"units": null}', "units: expected a value, got null")):
+        bad = data / ("bad.json" if text.startswith("{") else "bad.toml")
+        bad.write_text(text, encoding="utf-8")
+        assert main(["train", "classify", "--config", str(bad), "--out", str(data / "x")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert not (data / "x").exists()
+
+
+def test_limit_takes_the_first_examples_of_each_split(data, capsys):
+    assert main(["train", "classify", "--train", str(data / "train.tsv"), "--dev", str(data / "dev.tsv"),
+                 "--limit", "10", "--epochs", "1", "--units", "4", "--embedding-dim", "4", "--quiet",
+                 "--out", str(data / "limited")]) == 0
+    assert "--limit 10: 10, 4 training examples (train, dev)" in capsys.readouterr().err
+    saved = json.loads((data / "limited" / "config.json").read_text(encoding="utf-8"))
+    assert saved["options"]["limit"] == 10
+    assert lstmkit.load(data / "limited").evaluate(data / "dev.tsv")["confusion"] is not None
+
+
+def test_version_and_defaults_in_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"lstmkit {lstmkit.__version__}"
+    with pytest.raises(SystemExit):
+        main(["train", "classify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--layers LAYERS (default: 1)" in text and "--lr LR (default: 0.002)" in text
+    assert "(default: max)" in text and "(default: None)" not in text
+
+
+def test_explain_takes_the_run_first_as_every_command_does(model, data, capsys):
+    assert main(["explain", str(data / "api"), "真好", "--json"]) == 0
+    positional = json.loads(capsys.readouterr().out)
+    assert main(["explain", "--run", str(data / "api"), "真好", "--json"]) == 0
+    assert positional == json.loads(capsys.readouterr().out)
+    assert main(["explain", "今天天气", "--json", "--units", "4", "--embedding-dim", "3"]) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert "char" in json.dumps(fresh)          # without a run it tokenizes as training does, by characters
+
+
+def test_params_json_counts_the_walkthroughs_lstm():
+    out = io.StringIO()
+    sys_stdout, sys.stdout = sys.stdout, out
+    try:
+        assert main(["params", "--input-size", "28", "--units", "128", "--json"]) == 0
+    finally:
+        sys.stdout = sys_stdout
+    table = json.loads(out.getvalue())
+    assert table["tensorflow"]["total"] == 80_384 and table["pytorch"]["total"] == 80_896
+    assert table["difference"] == 512
+
+
+def test_params_of_a_huge_lstm_costs_no_memory(capsys):
+    assert main(["params", "--input-size", "28", "--units", "40000", "--json"]) == 0     # 6.4e9 weights, on meta
+    assert json.loads(capsys.readouterr().out)["tensorflow"]["total"] == (28 + 40000) * 4 * 40000 + 4 * 40000
+
+
+def test_a_forecaster_predicts_from_standard_input(tmp_path, capsys, monkeypatch):
+    rows = "y\n" + "".join(f"{(k % 16) / 4:.2f}\n" for k in range(96))
+    (tmp_path / "s.csv").write_text(rows, encoding="utf-8")
+    run = tmp_path / "reg"
+    assert main(["train", "regress", "--train", str(tmp_path / "s.csv"), "--window", "8", "--units", "4",
+                 "--epochs", "1", "--quiet", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(run), "--file", str(tmp_path / "s.csv"), "--json"]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(rows))
+    assert main(["predict", str(run), "--json"]) == 0
+    from_stdin = json.loads(capsys.readouterr().out)
+    assert from_stdin["forecast"] == from_file["forecast"] and from_stdin["input"].startswith("<stdin>")
