@@ -1,25 +1,29 @@
 """An attentional encoder-decoder on the engine: the walkthrough's step 7 outputs feeding a decoder.
 
 Encoder: embedding -> lstmkit ``LSTM`` (bidirectional by default) over the source, masked by lengths; its
-outputs ``(B, S, D*H)`` are the attention memory. Bridge: each layer's final ``c`` and ``h`` (both directions
-concatenated, ``(B, D*H)``) -> Linear -> tanh -> the decoder layer's initial state ``(B, H)``.
+outputs ``(B, S, D*P)`` are the attention memory. Bridge: each layer's final ``c`` and ``h`` (both directions
+concatenated, ``(B, D*H)`` and ``(B, D*P)``) -> Linear -> tanh -> the decoder layer's initial state ``c (B, H)``,
+``h (B, P)``.
 
 Decoder, one step (TensorFlow's ``AttentionWrapper`` order, Luong et al. 2015 with input feeding):
 
-    x_t     = [embed(y_{t-1}); att_{t-1}]                 (B, E + H)   input feeding: last step's attentional h
-    h_t     = stacked BasicLSTMCells(x_t, state)          (B, H)
+    x_t     = [embed(y_{t-1}); att_{t-1}]                 (B, E + P)   input feeding: last step's attentional h
+    h_t     = stacked LSTM cells(x_t, state)              (B, P)
     a_t     = softmax over valid source steps of score(h_t, memory)     (B, S)
-    ctx_t   = a_t @ memory                                 (B, D*H)
-    att_t   = tanh(W_c [ctx_t; h_t])                       (B, H)
+    ctx_t   = a_t @ memory                                 (B, D*P)
+    att_t   = tanh(W_c [ctx_t; h_t])                       (B, P)
     logits  = W_o att_t                                    (B, V)
+
+Encoder and decoder use one kind of cell (``cell`` and its options, as :class:`lstmkit.nn.LSTM` takes them);
+``P`` is the cells' output size: ``num_proj`` with a projecting ``LSTMCell``, else ``H``.
 
 Training feeds the gold previous token (teacher forcing). Decoding is greedy or a batched beam search with
 GNMT's length normalisation ``log P / ((5 + |Y|) / 6) ** alpha``. Both search through three hooks (``start``,
 ``advance``, ``reorder``), so :class:`Seq2SeqEnsemble` (several models' next-token probabilities averaged) searches
 with the same code.
 
-Shape legend: ``B`` batch, ``S`` source steps, ``T`` target steps, ``E`` embedding size, ``H`` units, ``D``
-encoder directions, ``V`` target vocabulary, ``K`` beam size.
+Shape legend: ``B`` batch, ``S`` source steps, ``T`` target steps, ``E`` embedding size, ``H`` units, ``P``
+the cells' output size (``num_proj`` or ``H``), ``D`` encoder directions, ``V`` target vocabulary, ``K`` beam size.
 """
 from __future__ import annotations
 
@@ -148,48 +152,52 @@ class Seq2Seq(SearchMixin, nn.Module):
     """Encoder LSTM, bridge, attentional decoder (see the module docstring for the equations).
 
     Args: source_vocab, target_vocab: ``V_s``, ``V``; embedding_dim ``E``; units ``H``; layers (encoder and
-    decoder alike); bidirectional encoder; attention ``"dot"`` (needs ``D*H == H``: a unidirectional encoder),
-    ``"general"``, ``"additive"`` or ``"none"``; input_feeding; dropout; bos_id and eos_id of the target side.
+    decoder alike); bidirectional encoder; attention ``"dot"`` (needs ``D*P == P``: a unidirectional encoder),
+    ``"general"``, ``"additive"`` or ``"none"``; input_feeding; dropout; bos_id and eos_id of the target side;
+    cell and ``**cell_options``: the encoder's and decoder's cells, as :class:`lstmkit.nn.LSTM` takes them
+    (``cell="lstm", num_proj=P, use_peepholes=True, ...``).
     """
 
     def __init__(self, source_vocab: int, target_vocab: int, embedding_dim: int = 64, units: int = 256,
                  layers: int = 1, bidirectional: bool = True, attention: str = "general", input_feeding: bool = True,
-                 dropout: float = 0.2, bos_id: int = 2, eos_id: int = 3):
+                 dropout: float = 0.2, bos_id: int = 2, eos_id: int = 3, cell: str = "basic", **cell_options):
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"Seq2Seq: attention must be one of {ATTENTIONS}, got {attention!r}")
         D, H, E = 2 if bidirectional else 1, units, embedding_dim
         if attention == "dot" and D != 1:
-            raise ValueError(f"Seq2Seq: dot attention compares the decoder's h (H={H}) with encoder outputs of "
-                             f"D*H={D * H}; use a unidirectional encoder, or attention 'general' or 'additive'")
+            raise ValueError(f"Seq2Seq: dot attention compares the decoder's h (P) with encoder outputs of "
+                             f"D*P (D={D}); use a unidirectional encoder, or attention 'general' or 'additive'")
         self.units, self.layers, self.directions = H, layers, D
         self.bos_id, self.eos_id = bos_id, eos_id
         self.feeding = input_feeding and attention != "none"
         self.src_embedding = padded_embedding(source_vocab, E)
         self.tgt_embedding = padded_embedding(target_vocab, E)
         self.encoder = LSTM(E, H, num_layers=layers, bidirectional=bidirectional,
-                            dropout=dropout if layers > 1 else 0.0)
+                            dropout=dropout if layers > 1 else 0.0, cell=cell, **cell_options)
+        P = self.encoder.cell(0).output_size          # the cells' output size: num_proj or H
+        self.output_size = P                          # of the decoder's h and its attentional output att_t
         self.bridge_c = nn.Linear(D * H, H)
-        self.bridge_h = nn.Linear(D * H, H)
+        self.bridge_h = nn.Linear(D * P, P)
         # the decoder's cells live in an LSTM: without input feeding, teacher forcing runs it on the fused kernel
-        self.decoder = LSTM(E + (H if self.feeding else 0), H, num_layers=layers,
-                            dropout=dropout if layers > 1 else 0.0)
-        self.attention = None if attention == "none" else Attention(attention, H, D * H)
-        self.combine = None if attention == "none" else nn.Linear(D * H + H, H, bias=False)
+        self.decoder = LSTM(E + (P if self.feeding else 0), H, num_layers=layers,
+                            dropout=dropout if layers > 1 else 0.0, cell=cell, **cell_options)
+        self.attention = None if attention == "none" else Attention(attention, P, D * P)
+        self.combine = None if attention == "none" else nn.Linear(D * P + P, P, bias=False)
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(H, target_vocab)
+        self.out = nn.Linear(P, target_vocab)
 
     # -- encoder ---------------------------------------------------------------------------------------------
     def encode(self, src: torch.Tensor, lengths: torch.Tensor) -> dict:
-        """``src (B, S)`` ids -> memory ``(B, S, D*H)``, its attention keys, the valid-step mask ``(B, S)``,
+        """``src (B, S)`` ids -> memory ``(B, S, D*P)``, its attention keys, the valid-step mask ``(B, S)``,
         the encoder's final states (``finals``, as ``LSTM`` returns them) and the decoder's initial state (one
-        ``LSTMStateTuple`` of ``(B, H)`` per layer)."""
-        memory, finals = self.encoder(self.dropout(self.src_embedding(src)), lengths)     # (B, S, D*H)
+        ``LSTMStateTuple(c (B, H), h (B, P))`` per layer)."""
+        memory, finals = self.encoder(self.dropout(self.src_embedding(src)), lengths)     # (B, S, D*P)
         state = []
         for layer in finals:
             parts = layer if isinstance(layer, tuple) and not isinstance(layer, LSTMStateTuple) else (layer,)
             c = torch.cat([p.c for p in parts], dim=1)                                    # (B, D*H)
-            h = torch.cat([p.h for p in parts], dim=1)
+            h = torch.cat([p.h for p in parts], dim=1)                                    # (B, D*P)
             state.append(LSTMStateTuple(torch.tanh(self.bridge_c(c)), torch.tanh(self.bridge_h(h))))
         mask = torch.arange(src.shape[1], device=src.device) < lengths.unsqueeze(1)      # (B, S)
         keys = self.attention.keys(memory) if self.attention is not None else None
@@ -197,21 +205,21 @@ class Seq2Seq(SearchMixin, nn.Module):
 
     # -- decoder ---------------------------------------------------------------------------------------------
     def step(self, prev: torch.Tensor, state: list, feed, enc: dict):
-        """One decoder step: ``prev (B,)`` ids -> ``(att_t (B, H), new state, attention weights (B, S) or None)``."""
+        """One decoder step: ``prev (B,)`` ids -> ``(att_t (B, P), new state, attention weights (B, S) or None)``."""
         x = self.tgt_embedding(prev)                                                       # (B, E)
         if self.feeding:
-            x = torch.cat([x, feed], dim=1)                                                # (B, E + H)
+            x = torch.cat([x, feed], dim=1)                                                # (B, E + P)
         x = self.dropout(x)
         new_state = []
         for k in range(self.layers):
             cell = self.decoder.cell(k)
-            h, st = cell.recurrent_step(cell.project_inputs(x), state[k])                  # (B, H)
+            h, st = cell.recurrent_step(cell.project_inputs(x), state[k])                  # (B, P)
             new_state.append(st)
             x = self.dropout(h) if k + 1 < self.layers else h
         if self.attention is None:
             return h, new_state, None
-        context, weights = self.attention.attend(h, enc["keys"], enc["memory"], enc["mask"])  # (B, D*H), (B, S)
-        return torch.tanh(self.combine(torch.cat([context, h], dim=1))), new_state, weights  # (B, H)
+        context, weights = self.attention.attend(h, enc["keys"], enc["memory"], enc["mask"])  # (B, D*P), (B, S)
+        return torch.tanh(self.combine(torch.cat([context, h], dim=1))), new_state, weights  # (B, P)
 
     def forward(self, src, lengths, tgt_in, return_attention: bool = False):
         """Teacher forcing: ``tgt_in (B, T)`` = ``<bos> y_1 .. y_{T-1}`` -> logits ``(B, T, V)`` (and the
@@ -224,15 +232,15 @@ class Seq2Seq(SearchMixin, nn.Module):
                 feed, state, w = self.step(tgt_in[:, t], state, feed, enc)
                 outs.append(feed)
                 weights.append(w)
-            att = torch.stack(outs, dim=1)                                                  # (B, T, H)
+            att = torch.stack(outs, dim=1)                                                  # (B, T, P)
             weights = torch.stack(weights, dim=1) if self.attention is not None else None  # (B, T, S)
         else:                 # every step's h at once (fused kernel), then attention for all steps together
             x = self.dropout(self.tgt_embedding(tgt_in))                                   # (B, T, E)
-            h, _ = self.decoder(x, initial_state=tuple(enc["state"]))                      # (B, T, H)
+            h, _ = self.decoder(x, initial_state=tuple(enc["state"]))                      # (B, T, P)
             att, weights = h, None
             if self.attention is not None:
-                context, weights = self.attention.attend(h, enc["keys"], enc["memory"], enc["mask"])  # (B, T, D*H)
-                att = torch.tanh(self.combine(torch.cat([context, h], dim=2)))             # (B, T, H)
+                context, weights = self.attention.attend(h, enc["keys"], enc["memory"], enc["mask"])  # (B, T, D*P)
+                att = torch.tanh(self.combine(torch.cat([context, h], dim=2)))             # (B, T, P)
         logits = self.out(self.dropout(att))                                               # (B, T, V)
         return (logits, weights) if return_attention else logits
 
@@ -244,7 +252,7 @@ class Seq2Seq(SearchMixin, nn.Module):
         return logp
 
     def _zero_feed(self, batch: int, enc: dict):
-        return enc["memory"].new_zeros(batch, self.units) if self.feeding else None
+        return enc["memory"].new_zeros(batch, self.output_size) if self.feeding else None
 
     # -- decoding hooks (see SearchMixin) ---------------------------------------------------------------------
     def start(self, src, lengths, repeat: int = 1) -> dict:

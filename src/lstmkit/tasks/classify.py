@@ -15,7 +15,7 @@ from torch import nn
 
 from ..data.batching import PaddedBatches
 from ..data.readers import TextDataset
-from ..nn import LSTM, last_hidden
+from ..nn import LSTM, CellConfig, last_hidden
 from ..nn.embedding import padded_embedding
 from ..text import Vocab, make_tokenizer
 from ..text.features import token_bigrams
@@ -43,8 +43,8 @@ class ClassifyConfig:
     bidirectional: bool = True
     dropout: float = 0.5
     pooling: str = "max"
-    cell: str = "basic"
-    cell_options: dict = field(default_factory=dict)   # LSTMCell's: num_proj, use_peepholes, cell_clip, ...
+    cell: str = "basic"                                # "basic" or "lstm" (TensorFlow's LSTMCell)
+    cell_options: dict = field(default_factory=dict)   # CellConfig's: forget_bias, use_peepholes, num_proj, ...
     freeze_embeddings: bool = False
     bigrams: bool = True         # add an embedding of each token with its successor (char bigrams for "char")
     token_dropout: float = 0.25  # in training, replace this share of tokens by <unk>
@@ -69,6 +69,7 @@ class ClassifyConfig:
         w = self.distill
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:
             raise ValueError(f"distill must be the teacher's weight in [0, 1] (0: no teacher), got {w!r}")
+        CellConfig.of(self)
         make_tokenizer(self.tokenizer)
         return self
 
@@ -96,7 +97,7 @@ class TextClassifier(nn.Module):
                              f"{bigram_vocab_size}")
         self.bigram_embedding = padded_embedding(bigram_vocab_size, c.embedding_dim) if c.bigrams else None
         self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, bidirectional=c.bidirectional,
-                         dropout=c.dropout if c.layers > 1 else 0.0, cell=c.cell, **c.cell_options)
+                         dropout=c.dropout if c.layers > 1 else 0.0, **CellConfig.of(c).to_options())
         pooled = self.lstm.output_size * (2 if c.pooling == "max+mean" else 1)
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(pooled, num_classes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from ..nn import CellConfig
 from ..text.embeddings import load_pretrained_tables
 
 
@@ -77,8 +78,8 @@ def init_from_lms(task, lms: list, names: list | None = None) -> list[str]:
         lc = lm.config
         for what, mine, theirs in (("tokenizer", task.tokenizer.config(), lm.tokenizer.config()),
                                    ("embedding size E", c.embedding_dim, lc.embedding_dim),
-                                   ("units H", c.units, lc.units), ("cell", c.cell, lc.cell),
-                                   ("cell options", c.cell_options, lc.cell_options)):
+                                   ("units H", c.units, lc.units),
+                                   ("cell", CellConfig.of(c), CellConfig.of(lc))):
             if mine != theirs:
                 raise ValueError(f"init_from_lms: {what} differs: the classifier has {mine}, {name} has {theirs}")
         d = 1 if lc.reverse else 0

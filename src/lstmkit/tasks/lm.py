@@ -23,8 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.readers import TextDataset
-from ..nn import LSTM
-from ..nn.lstm import CELLS
+from ..nn import LSTM, CellConfig
 from ..text import Vocab, make_tokenizer
 from ..train.task import Task
 
@@ -42,8 +41,8 @@ class LMConfig:
     units: int = 128              # H
     layers: int = 1
     dropout: float = 0.1          # on the embeddings and on the LSTM's outputs (and between layers)
-    cell: str = "basic"
-    cell_options: dict = field(default_factory=dict)
+    cell: str = "basic"                                # "basic" or "lstm" (TensorFlow's LSTMCell)
+    cell_options: dict = field(default_factory=dict)   # CellConfig's: forget_bias, use_peepholes, num_proj, ...
     tie_embeddings: bool = False
     bptt: int = 64                # steps per truncated segment
     reverse: bool = False         # a backward LM: the stream read from its end
@@ -55,8 +54,7 @@ class LMConfig:
                 raise ValueError(f"LMConfig: {name} must be a positive int, got {v!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"LMConfig: dropout must be in [0, 1), got {self.dropout!r}")
-        if self.cell not in CELLS:
-            raise ValueError(f"LMConfig: cell must be one of {sorted(CELLS)}, got {self.cell!r}")
+        CellConfig.of(self)
         make_tokenizer(self.tokenizer)
         return self
 
@@ -74,7 +72,7 @@ class LanguageModel(nn.Module):
         self.embedding = nn.Embedding(vocab_size, c.embedding_dim)
         nn.init.normal_(self.embedding.weight, 0.0, 0.1)
         self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, dropout=c.dropout if c.layers > 1 else 0.0,
-                         cell=c.cell, **c.cell_options)
+                         **CellConfig.of(c).to_options())
         self.dropout = nn.Dropout(c.dropout)
         H, E = self.lstm.output_size, c.embedding_dim
         if c.tie_embeddings:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.series import SeriesDataset, first_target, make_windows
-from ..nn import LSTM, last_hidden
+from ..nn import LSTM, CellConfig, last_hidden
 from ..train.task import Task
 
 LOSSES = ("mse", "mae")
@@ -48,7 +48,8 @@ class RegressConfig:
     layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.0
-    cell: str = "basic"
+    cell: str = "basic"                                # "basic" or "lstm" (TensorFlow's LSTMCell)
+    cell_options: dict = field(default_factory=dict)   # CellConfig's: forget_bias, use_peepholes, num_proj, ...
     mean: list = field(default_factory=list)
     std: list = field(default_factory=list)
 
@@ -69,6 +70,7 @@ class RegressConfig:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        CellConfig.of(self)
         if self.mean or self.std:
             if len(self.mean) != len(self.columns) or len(self.std) != len(self.columns):
                 raise ValueError(f"mean and std need one value per column ({len(self.columns)}), got "
@@ -88,13 +90,14 @@ def _check_positive(name: str, v) -> None:
 
 
 class SeriesRegressor(nn.Module):
-    """``(B, T, I)`` windows -> LSTM -> top layer's final h ``(B, D*units)`` -> Linear -> ``(B, H)``."""
+    """``(B, T, I)`` windows -> LSTM -> top layer's final h ``(B, D*units)`` (``D*num_proj`` when the cells project
+    h) -> Linear -> ``(B, H)``."""
 
     def __init__(self, config: RegressConfig):
         super().__init__()
         c = config
         self.lstm = LSTM(len(c.columns), c.units, num_layers=c.layers, bidirectional=c.bidirectional,
-                         dropout=c.dropout if c.layers > 1 else 0.0, cell=c.cell)
+                         dropout=c.dropout if c.layers > 1 else 0.0, **CellConfig.of(c).to_options())
         self.head = nn.Linear(self.lstm.output_size, c.horizon)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from ..data.batching import PaddedBatches
 from ..data.pairs import PairDataset
+from ..nn import CellConfig
 from ..nn.seq2seq import ATTENTIONS, Hypothesis, Seq2Seq, Seq2SeqEnsemble, length_penalty
 from ..text import Vocab, make_tokenizer
 from ..train.task import Task
@@ -42,6 +43,8 @@ class Seq2SeqConfig:
     units: int = 256
     layers: int = 1
     bidirectional: bool = True
+    cell: str = "basic"            # "basic" or "lstm" (TensorFlow's LSTMCell), encoder and decoder alike
+    cell_options: dict = field(default_factory=dict)   # CellConfig's: forget_bias, use_peepholes, num_proj, ...
     attention: str = "general"     # dot, general, additive, none
     input_feeding: bool = True
     dropout: float = 0.2
@@ -67,6 +70,7 @@ class Seq2SeqConfig:
         for name in ("dropout", "label_smoothing"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        CellConfig.of(self)
         if not self.length_penalty >= 0:
             raise ValueError(f"length_penalty must be >= 0, got {self.length_penalty!r}")
         make_tokenizer(self.source_tokenizer)
@@ -101,7 +105,7 @@ class Seq2SeqTask(Task):
         c = config
         self.model = Seq2Seq(len(source_vocab), len(target_vocab), c.embedding_dim, c.units, c.layers,
                              c.bidirectional, c.attention, c.input_feeding, c.dropout, target_vocab.bos_id,
-                             target_vocab.eos_id)
+                             target_vocab.eos_id, **CellConfig.of(c).to_options())
 
     @classmethod
     def from_data(cls, config: Seq2SeqConfig, train: PairDataset) -> "Seq2SeqTask":

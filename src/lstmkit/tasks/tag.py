@@ -7,7 +7,8 @@ a linear-chain CRF (optionally constrained by the tag scheme) or a per-step soft
 ``entities`` (NER: BIO/BIOES/BMES tags with types), ``words`` (segmentation: B/M/E/S characters), ``tags``
 (POS: one label per word).
 
-Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, ``K`` tags.
+Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, ``P`` output size per direction
+(``num_proj`` or ``H``), ``K`` tags.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from torch import nn
 
 from ..data.batching import PaddedBatches
 from ..data.tagged import TaggedDataset
-from ..nn import LSTM
+from ..nn import LSTM, CellConfig
 from ..nn.crf import CRF
 from ..nn.embedding import padded_embedding
 from ..text import Vocab, make_tokenizer
@@ -59,6 +60,8 @@ class TagConfig:
                                          # "jieba-pos": and of that word's part of speech (nr, ns, nt, ...)
     units: int = 128
     layers: int = 1
+    cell: str = "basic"                  # "basic" or "lstm" (TensorFlow's LSTMCell)
+    cell_options: dict = field(default_factory=dict)   # CellConfig's: forget_bias, use_peepholes, num_proj, ...
     dropout: float = 0.3
     decoder: str = "crf"                 # "crf" or "softmax"
     constraints: bool = True             # forbid the scheme's illegal transitions in the CRF
@@ -83,6 +86,7 @@ class TagConfig:
                 raise ValueError(f"{name} must be None or an int >= 2 (<pad> and <unk> count), got {value!r}")
         if self.word_features not in WORD_FEATURES:
             raise ValueError(f"word_features must be one of {WORD_FEATURES}, got {self.word_features!r}")
+        CellConfig.of(self)
         make_tokenizer(self.tokenizer)
         return self
 
@@ -112,7 +116,7 @@ class Tagger(nn.Module):
         self.word_tag_embedding = (padded_embedding(word_tag_vocab_size, c.embedding_dim)
                                    if c.word_features == "jieba-pos" else None)
         self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, bidirectional=True,
-                         dropout=c.dropout if c.layers > 1 else 0.0)
+                         dropout=c.dropout if c.layers > 1 else 0.0, **CellConfig.of(c).to_options())
         self.dropout = nn.Dropout(c.dropout)
         self.emit = nn.Linear(self.lstm.output_size, K)
         self.crf = None
@@ -135,7 +139,7 @@ class Tagger(nn.Module):
 
     def forward(self, ids, lengths, bigrams=None, first=None, last=None, wordpos=None, wordtag=None):
         x = self.embed(ids, bigrams, first, last, wordpos, wordtag)       # (B, T, E)
-        outputs, _ = self.lstm(self.dropout(x), lengths)                   # (B, T, 2H): every step's h
+        outputs, _ = self.lstm(self.dropout(x), lengths)                   # (B, T, 2P): every step's h
         return self.emit(self.dropout(outputs))                            # (B, T, K)
 
 
