@@ -57,6 +57,33 @@ def test_classifier_parity_on_three_shapes(tmp_path, pooling, bidirectional, lay
         np.testing.assert_allclose(more.numpy(), got.numpy(), atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("bidirectional,layers", [(True, 2), (False, 1)])
+def test_peepholes_and_forget_bias_export(tmp_path, bidirectional, layers):
+    """ONNX's LSTM takes TensorFlow's peepholes as its P input (i, o, f; o's reads the new c, as TF's does)."""
+    torch.manual_seed(5)
+    config = ClassifyConfig(embedding_dim=6, units=5, layers=layers, bidirectional=bidirectional, bigrams=False,
+                            pooling="max+mean", dropout=0.0, cell="lstm",
+                            cell_options={"use_peepholes": True, "forget_bias": 0.25})
+    task = ClassifyTask.from_data(config, TextDataset(TEXTS, ["1", "0", "1", "0"], "toy"))
+    with torch.no_grad():                           # inputs and peepholes big enough to matter
+        task.model.embedding.weight[1:].normal_(0.0, 1.0)
+        for cell in task.model.lstm.cells:
+            for w in (cell.w_f_diag, cell.w_i_diag, cell.w_o_diag):
+                w.uniform_(-2.0, 2.0)
+    task.model.eval()
+    export_onnx(task, tmp_path / "p.onnx")
+    runner = OnnxRunner(tmp_path / "p.onnx")
+    ids, lengths, _ = _batch(np.random.default_rng(6), task.vocab, 5, 9, None)
+    with torch.no_grad():
+        want = task.model(ids, lengths)
+        out = task.model.lstm(task.model.embedding(ids), lengths)[0]
+        for cell in task.model.lstm.cells:
+            cell.w_o_diag.zero_()
+        without = task.model.lstm(task.model.embedding(ids), lengths)[0]
+    assert (out - without).abs().max() > 1e-2               # the peepholes matter ...
+    np.testing.assert_allclose(runner(ids, lengths).numpy(), want.numpy(), atol=1e-5, rtol=0)   # ... and agree
+
+
 def test_tagger_emissions_and_tags(tmp_path):
     torch.manual_seed(1)
     data = TaggedDataset([list("张三在北京"), list("李四去上海玩")],
@@ -133,12 +160,15 @@ def test_cli_export_and_onnx_backend(tmp_path, capsys):
         assert a["label"] == b["label"] and abs(a["probability"] - b["probability"]) < 1e-5
 
 
-def test_what_cannot_be_exported_says_so(tmp_path):
-    config = ClassifyConfig(embedding_dim=4, units=4, cell="lstm", cell_options={"use_peepholes": True},
-                            bigrams=False)
+@pytest.mark.parametrize("options,flag", [({"num_proj": 3}, "--num-proj"),
+                                          ({"num_proj": 3, "proj_clip": 1.0}, "--num-proj"),
+                                          ({"cell_clip": 3.0, "use_peepholes": True}, "--cell-clip")])
+def test_what_cannot_be_exported_says_so(tmp_path, options, flag):
+    config = ClassifyConfig(embedding_dim=4, units=4, cell="lstm", cell_options=options, bigrams=False)
     task = ClassifyTask.from_data(config, TextDataset(TEXTS, ["1", "0", "1", "0"], "toy"))
-    with pytest.raises(ValueError, match="peepholes, clipping or a projection"):
+    with pytest.raises(ValueError, match=f"no ONNX form for .*\\({flag}\\)") as err:
         export_onnx(task, tmp_path / "x.onnx")
+    assert "\n" not in str(err.value) and not (tmp_path / "x.onnx").exists()
     (tmp_path / "junk.onnx").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not a loadable ONNX model"):
         OnnxRunner(tmp_path / "junk.onnx")

@@ -13,7 +13,7 @@ The graph (``B`` and ``T`` dynamic; ``E`` embedding size, ``H`` units, ``D`` dir
     (characters of each word), wordpos (place in jieba's word), wordtag (that word's part of speech)]
     -> Gather(embedding)  (+ Gather(each feature's embedding))  (B, T, E)
     -> Transpose                                             (T, B, E)
-    -> per layer: LSTM(W, R, B, sequence_lens) -> Y (T, D, B, H) -> Transpose + Reshape (T, B, D*H)
+    -> per layer: LSTM(W, R, B, sequence_lens[, P: peepholes]) -> Y (T, D, B, H) -> Transpose + Reshape (T, B, D*H)
     -> classifier: pooling over valid steps (max / mean / last / max+mean) -> MatMul + Add -> logits (B, K),
        Softmax -> probabilities (B, K)
     -> tagger: MatMul + Add -> emissions (B, T, K); the CRF's Viterbi decode runs after the graph (in lstmkit,
@@ -22,7 +22,10 @@ The graph (``B`` and ``T`` dynamic; ``E`` embedding size, ``H`` units, ``D`` dir
     -> seq2seq: the encoder only: memory (B, S, D*H) and the bridged decoder initial states; the attentional
        decoder's step loop and beam search stay in lstmkit.
 
-Weights go through :func:`lstmkit.convert.tf_to_onnx` (gate order i, o, f, c; forget_bias folded into the bias).
+Weights go through :func:`lstmkit.convert.tf_to_onnx` (gate order i, o, f, c; forget_bias folded into the bias;
+peepholes as the ``P`` input). What ONNX's ``LSTM`` cannot hold is an error naming the option: TensorFlow's
+``cell_clip`` clips the cell state ``c`` (ONNX's ``clip`` bounds the gates' pre-activations instead), and ONNX has
+no output projection (``num_proj``, ``proj_clip``).
 """
 from __future__ import annotations
 
@@ -64,24 +67,45 @@ class _Graph:
         return outs[0] if n_out == 1 else outs
 
 
-def _onnx_weights(lstm, k: int) -> tuple[np.ndarray, ...]:
-    """W (D, 4H, I), R (D, 4H, H), B (D, 8H) for layer ``k``; cells ONNX cannot run are a clear error."""
-    Ws, Rs, Bs = [], [], []
+# what ONNX's LSTM cannot hold: (the cell's attribute, its option on the command line, why)
+_NO_ONNX_FORM = (("num_proj", "--num-proj", "ONNX's LSTM has no output projection"),
+                 ("proj_clip", "--proj-clip", "ONNX's LSTM has no output projection to clip"),
+                 ("cell_clip", "--cell-clip", "it clips the cell state c, and ONNX's LSTM clip bounds the gates' "
+                                              "pre-activations instead"))
+
+
+def check_exportable(lstm) -> None:
+    """A ``ValueError`` naming the first cell option of ``lstm`` that ONNX's ``LSTM`` cannot hold (the command
+    line's name for it too); peepholes and ``forget_bias`` export."""
+    for k in range(lstm.num_layers):
+        for d in range(lstm.num_directions):
+            cell = lstm.cell(k, d)
+            for attr, flag, why in _NO_ONNX_FORM:
+                value = getattr(cell, attr, None)
+                if value is not None:
+                    raise ValueError(f"no ONNX form for {attr}={value:g} ({flag}): {why}; export a run "
+                                     f"trained without {flag}")
+            if cell.activation not in ("tanh", "relu"):
+                raise ValueError(f"layer {k}: activation {cell.activation!r} has no ONNX form here (tanh, relu)")
+
+
+def _onnx_weights(lstm, k: int) -> tuple:
+    """W (D, 4H, I), R (D, 4H, H), B (D, 8H) for layer ``k``, and P (D, 3H) when its cells have peepholes (else
+    None); the cells passed :func:`check_exportable`."""
+    Ws, Rs, Bs, Ps = [], [], [], []
     for d in range(lstm.num_directions):
         cell = lstm.cell(k, d)
-        extras = {n: getattr(cell, n, None) for n in ("cell_clip", "proj_clip")}
-        if getattr(cell, "num_proj", None) or getattr(cell, "use_peepholes", False) or any(
-                v is not None for v in extras.values()):
-            raise ValueError(f"layer {k}: {cell!r} has peepholes, clipping or a projection; the ONNX export "
-                             f"covers BasicLSTMCell and plain LSTMCell")
-        if cell.activation not in ("tanh", "relu"):
-            raise ValueError(f"layer {k}: activation {cell.activation!r} has no ONNX form here (tanh, relu)")
+        peep = ({n: getattr(cell, n).detach().cpu().numpy().astype(np.float32)
+                 for n in ("w_f_diag", "w_i_diag", "w_o_diag")} if getattr(cell, "use_peepholes", False) else {})
         w = tf_to_onnx(cell.kernel.detach().cpu().numpy().astype(np.float32),
-                       cell.bias.detach().cpu().numpy().astype(np.float32), cell.input_size, cell.forget_bias)
+                       cell.bias.detach().cpu().numpy().astype(np.float32), cell.input_size, cell.forget_bias,
+                       **peep)
         Ws.append(w["W"])
         Rs.append(w["R"])
         Bs.append(w["B"])
-    return np.stack(Ws), np.stack(Rs), np.stack(Bs)
+        Ps.append(w.get("P"))
+    P = np.stack(Ps) if Ps[0] is not None else None
+    return np.stack(Ws), np.stack(Rs), np.stack(Bs), P
 
 
 _FEATURES = (("bigrams", "bigram_embedding"), ("first", "char_embedding"), ("last", "char_embedding"),
@@ -98,6 +122,7 @@ def _encoder(g: _Graph, model, features: list, lstm=None, embedding=None) -> tup
     """ids/lengths [/features] -> the top layer's Y as (T, B, D*H), every layer's (Y_h, Y_c) (D, B, H), lengths
     int32."""
     lstm = lstm if lstm is not None else model.lstm
+    check_exportable(lstm)
     embedding = embedding if embedding is not None else model.embedding
     x = g.op("Gather", [g.const("embedding", embedding.weight.detach().cpu().numpy()), "ids"])    # (B, T, E)
     tables = {}
@@ -110,13 +135,15 @@ def _encoder(g: _Graph, model, features: list, lstm=None, embedding=None) -> tup
     direction = "bidirectional" if lstm.bidirectional else "forward"
     finals = []
     for k in range(lstm.num_layers):
-        W, R, B = _onnx_weights(lstm, k)
+        W, R, B, P = _onnx_weights(lstm, k)
         act = lstm.cell(k).activation
         attrs = {"hidden_size": lstm.num_units, "direction": direction}
         if act != "tanh":
             attrs["activations"] = ["Sigmoid", "Relu", "Relu"] * lstm.num_directions
-        y, y_h, y_c = g.op("LSTM", [x, g.const(f"W_{k}", W), g.const(f"R_{k}", R), g.const(f"B_{k}", B), lens32],
-                           3, **attrs)                                                             # (T, D, B, H)
+        inputs = [x, g.const(f"W_{k}", W), g.const(f"R_{k}", R), g.const(f"B_{k}", B), lens32]
+        if P is not None:                                   # no initial_h, initial_c: zeros, as in lstmkit
+            inputs += ["", "", g.const(f"P_{k}", P)]                                               # (D, 3H)
+        y, y_h, y_c = g.op("LSTM", inputs, 3, **attrs)                                             # (T, D, B, H)
         finals.append((y_h, y_c))
         y = g.op("Transpose", [y], perm=[0, 2, 1, 3])                                              # (T, B, D, H)
         x = g.op("Reshape", [y, g.const(f"shape_{k}", np.array([0, 0, -1], np.int64))])           # (T, B, D*H)
