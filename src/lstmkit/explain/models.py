@@ -7,8 +7,9 @@ model: the next-token probabilities of the likeliest tokens; forecaster: the inp
 the parameter counts. ``render_model_text`` / ``ModelTrace.to_json`` / ``explain.html.render_model_html``
 show it.
 
-Shape legend: ``B`` batch, ``T`` time steps, ``S`` source steps, ``E`` embedding size, ``H`` units, ``D``
-directions, ``K`` tags, ``V`` vocabulary, ``I`` input features.
+Shape legend: ``B`` batch, ``T`` time steps, ``S`` source steps, ``E`` embedding size, ``H`` units, ``P`` the
+cells' output size where they project ``h`` (``num_proj``), ``D`` directions, ``K`` tags, ``V`` vocabulary, ``I``
+input features.
 """
 from __future__ import annotations
 
@@ -99,12 +100,23 @@ def _front(task, texts: list, tokenizer, vocab, start: int = 1) -> tuple[list, n
     return [s1, s2, s3, s4], padded, lengths, tokens
 
 
-def _final_states(step: Step, finals, D: int) -> None:
+def _out(lstm) -> str:
+    """The legend's letter for the size of ``h``: ``P`` when the run's cells project it (``num_proj``), else ``H``."""
+    return "P" if getattr(lstm.cell(0), "num_proj", None) else "H"
+
+
+def _cells(step: Step, lstm, name: str = "LSTM") -> None:
+    """Say which cell the run's ``lstm`` steps with, its options included (peepholes, clipping, projection)."""
+    step.lines.append(f"{name} cells ({lstm.num_layers} layer(s) x {lstm.num_directions} direction(s)), layer 0: "
+                      f"{lstm.cell(0)!r}")
+
+
+def _final_states(step: Step, finals, D: int, out: str = "H") -> None:
     for k, layer in enumerate(finals):
         pairs = layer if D == 2 else (layer,)
         for d, st in enumerate(pairs):
             tag = f"layer {k}" + (f" {'fw' if d == 0 else 'bw'}" if D == 2 else "")
-            step.add(f"final c, {tag}", "(B, H)", st.c).add(f"final h, {tag}", "(B, H)", st.h)
+            step.add(f"final c, {tag}", "(B, H)", st.c).add(f"final h, {tag}", f"(B, {out})", st.h)
 
 
 def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
@@ -130,13 +142,15 @@ def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
         s5.lines.append(f"plus the vectors of each token's place in the word jieba finds"
                         f"{' and of its part of speech' if enc.get('wordtag') is not None else ''}: "
                         + " | ".join(places))
-    outputs, finals = m.lstm(x, lens)                                           # (B, T, 2H)
+    outputs, finals = m.lstm(x, lens)                                           # (B, T, 2P)
+    P = _out(m.lstm)
     s6 = Step(6, "BiLSTM: every step's hidden state, both directions")
-    s6.add("outputs", "(B, T, D*H)", outputs, "forward h and backward h of each step, concatenated")
-    _final_states(s6, finals, 2)
+    _cells(s6, m.lstm)
+    s6.add("outputs", f"(B, T, D*{P})", outputs, "forward h and backward h of each step, concatenated")
+    _final_states(s6, finals, 2, P)
     emissions = m.emit(outputs)                                                 # (B, T, K)
     K = len(task.labels)
-    s7 = Step(7, "per-step emissions: Linear(D*H -> K)").add("emissions", f"(B, T, K) = (B, T, {K})", emissions)
+    s7 = Step(7, f"per-step emissions: Linear(D*{P} -> K)").add("emissions", f"(B, T, K) = (B, T, {K})", emissions)
     if m.crf is not None:
         s8 = Step(8, "CRF: Viterbi over the tag sequence")
         s8.add("transitions", "(K, K)", m.crf.transitions, "score of tag j after tag i")
@@ -163,17 +177,22 @@ def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
     steps, padded, lengths, tokens = _front(task, texts, task.source_tokenizer, task.vocab)
     src, lens = torch.from_numpy(padded), torch.from_numpy(lengths)
     B, S = padded.shape
-    D, H = m.directions, m.units
+    D, H, out = m.directions, m.units, _out(m.encoder)
+    P = m.output_size                                   # the size of h: num_proj, or H
     s5 = Step(5, "source embedding lookup").add("embedded source", "(B, S, E)", m.src_embedding(src))
     enc = m.encode(src, lens)
     s6 = Step(6, "encoder LSTM: the memory the decoder attends to")
-    s6.add("memory (encoder outputs)", f"(B, S, D*H) = ({B}, {S}, {D}*{H})", enc["memory"],
+    _cells(s6, m.encoder, "encoder")
+    _cells(s6, m.decoder, "decoder")
+    s6.add("memory (encoder outputs)", f"(B, S, D*{out}) = ({B}, {S}, {D}*{P})", enc["memory"],
            "zero at padded source steps")
-    _final_states(s6, enc["finals"], D)
+    _final_states(s6, enc["finals"], D, out)
     s7 = Step(7, "bridge: encoder final state -> decoder initial state")
-    s7.lines.append(f"per layer: c, h of both directions concatenated (B, {D * H}) -> Linear -> tanh -> (B, {H})")
+    s7.lines.append(f"per layer: c of both directions concatenated (B, {D * H}) -> Linear -> tanh -> (B, {H}); h "
+                    f"likewise (B, {D * P}) -> (B, {P})")
     for k, st in enumerate(enc["state"]):
-        s7.add(f"decoder initial c, layer {k}", "(B, H)", st.c).add(f"decoder initial h, layer {k}", "(B, H)", st.h)
+        s7.add(f"decoder initial c, layer {k}", "(B, H)", st.c)
+        s7.add(f"decoder initial h, layer {k}", f"(B, {out})", st.h)
     if enc["keys"] is not None:
         s7.add("attention keys", "(B, S, H or A)", enc["keys"], f"{m.attention.score} score, computed once per batch")
     records = task.predict_records(texts, beam_size=task.config.beam_size, n_best=1)
@@ -184,9 +203,9 @@ def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
     logits, weights = m(src, lens, torch.from_numpy(tgt_in), return_attention=True)   # (B, T, V), (B, T, S)
     T = tgt_in.shape[1]
     s8 = Step(8, f"decoder: beam search (K = {task.config.beam_size}), then each output step replayed")
-    s8.lines.append(f"each step: [embed(y_(t-1)) (B, {m.tgt_embedding.embedding_dim}); att_(t-1) (B, {H})] -> "
-                    f"LSTM cell -> h_t (B, {H}) -> attention over S -> context (B, {D * H}) -> "
-                    f"att_t = tanh(W_c [context; h_t]) (B, {H}) -> logits (B, V)")
+    s8.lines.append(f"each step: [embed(y_(t-1)) (B, {m.tgt_embedding.embedding_dim}); att_(t-1) (B, {P})] -> "
+                    f"LSTM cell -> h_t (B, {P}) -> attention over S -> context (B, {D * P}) -> "
+                    f"att_t = tanh(W_c [context; h_t]) (B, {P}) -> logits (B, V)")
     if backwards:
         s8.lines.append("this run writes each output right to left (--reverse-target): steps below run from the "
                         "last token to the first; the output reads left to right")
@@ -229,12 +248,14 @@ def _trace_lm(task, run: str, texts: list) -> ModelTrace:
              Step(3, "dictionarize, pad", lines=[f"vocabulary: V = {len(task.vocab):,}"])
              .add("padded ids", "(B, T)", padded).add("lengths", "(B,)", lengths)]
     x = m.embedding(torch.from_numpy(padded))                                      # (B, T, E)
-    out, finals = m.lstm(x)                                                        # (B, T, H)
+    out, finals = m.lstm(x)                                                        # (B, T, P)
     logits, _ = m(torch.from_numpy(padded))                                        # (B, T, V)
     probs = torch.softmax(logits, dim=2)
     steps.append(Step(4, "embedding lookup").add("embedded", "(B, T, E)", x))
-    s5 = Step(5, "LSTM: every step's h predicts the next token").add("outputs", "(B, T, H)", out)
-    _final_states(s5, finals, 1)
+    P = _out(m.lstm)
+    s5 = Step(5, "LSTM: every step's h predicts the next token").add("outputs", f"(B, T, {P})", out)
+    _cells(s5, m.lstm)
+    _final_states(s5, finals, 1, P)
     steps.append(s5)
     s6 = Step(6, "softmax over the vocabulary" + (" (tied: the embedding matrix is the output layer)"
                                                   if c.tie_embeddings else ""))
@@ -279,8 +300,9 @@ def _trace_regress(task, run: str, paths: list) -> ModelTrace:
              .add("raw window", f"(B, T, I) = ({B}, {T}, {I})", raw),
              Step(2, "normalise with the training statistics" + (", relative to the last value" if c.relative
                                                                  else "")).add("model inputs", "(B, T, I)", x)]
-    s3 = Step(3, "LSTM over the window").add("outputs", "(B, T, D*H)", out)
-    _final_states(s3, finals, m.lstm.num_directions)
+    s3 = Step(3, "LSTM over the window").add("outputs", f"(B, T, D*{_out(m.lstm)})", out)
+    _cells(s3, m.lstm)
+    _final_states(s3, finals, m.lstm.num_directions, _out(m.lstm))
     pred = m(xt)
     s4 = Step(4, f"head: Linear(D*H -> H={c.horizon}), back to the target's units")
     s4.add("outputs", f"(B, H) = ({B}, {c.horizon})", pred)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..data import TextDataset
-from ..nn import LSTMStateTuple
+from ..nn import CellConfig, LSTMStateTuple
 from ..tasks.classify import ClassifyConfig, ClassifyTask
 
 
@@ -209,7 +209,8 @@ def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: in
     config = {"tokenizer": task.tokenizer.config(), "maxlen": maxlen, "B": len(texts), "T": T, "E": E, "H": H,
               "P": P, "D": D, "layers": lstm.num_layers, "cell": type(lstm.cell(0)).__name__,
               "K": len(task.labels), "V": len(task.vocab), "run": None if run is None else str(run),
-              "forget_bias": lstm.cell(0).forget_bias, "pooling": task.config.pooling,
+              "forget_bias": lstm.cell(0).forget_bias, "cell_options": CellConfig.of(task.config).options(),
+              "pooling": task.config.pooling,
               "pooled": model.head.in_features}
     return Trace(config, steps, time_steps, params, texts, tokens, task.labels, prediction)
 
@@ -227,6 +228,15 @@ def _walk_layer0(cell, x, lengths, tokens):
                       f"-> gates ({B}, {4 * H}) -> i, j, f, o ({B}, {H}) each; the same weights at every step")
     step.lines.append("TensorFlow concatenates [x_t, h_(t-1)] and the kernel's rows follow that order; the "
                       "walkthrough writes [h_(t-1), x_t]: the same product with the kernel's row blocks swapped")
+    peep = getattr(cell, "use_peepholes", False)
+    if peep:
+        step.lines.append(f"peepholes (H,) = ({H},) each: w_i_diag * c_(t-1) joins i, w_f_diag * c_(t-1) joins f, "
+                          f"w_o_diag * c_t joins o")
+    if getattr(cell, "cell_clip", None) is not None:
+        step.lines.append(f"c_t is clipped to [-{cell.cell_clip:g}, {cell.cell_clip:g}] (cell_clip)")
+    if getattr(cell, "num_proj", None) is not None:
+        clip = "" if cell.proj_clip is None else f", clipped to [-{cell.proj_clip:g}, {cell.proj_clip:g}]"
+        step.lines.append(f"h_t = sigmoid(o) * act(c_t) (B, {H}) @ projection_kernel ({H}, {P}) -> (B, {P}){clip}")
     rows = []
     with torch.no_grad():
         for t in range(T):
@@ -235,17 +245,22 @@ def _walk_layer0(cell, x, lengths, tokens):
             gates = concat @ cell.kernel + cell.bias                            # (B, 4H)
             i, j, f, o = gates.chunk(4, dim=1)                                  # each (B, H)
             _, new = cell.recurrent_step(cell.project_inputs(x_t), state)
+            # the gates as the cell applies them: with peepholes, c joins i and f (c_(t-1)) and o (c_t)
+            gi, gf, go = ((i + cell.w_i_diag * state.c, f + cell.w_f_diag * state.c, o + cell.w_o_diag * new.c)
+                          if peep else (i, f, o))
             valid = (t < lengths)
             m = valid.unsqueeze(1)
             state = LSTMStateTuple(torch.where(m, new.c, state.c), torch.where(m, new.h, state.h))
+            note = "the peephole term w_*_diag * c included" if peep else ""
             tensors = [Tensor("x_t", "(B, E)", x_t.numpy()), Tensor("[x_t, h_(t-1)]", "(B, E + P)", concat.numpy()),
                        Tensor("i", "(B, H)", i.numpy(), "input gate pre-activation"),
                        Tensor("j", "(B, H)", j.numpy(), "candidate pre-activation"),
                        Tensor("f", "(B, H)", f.numpy(), "forget gate pre-activation"),
                        Tensor("o", "(B, H)", o.numpy(), "output gate pre-activation"),
-                       Tensor("sigmoid(i)", "(B, H)", torch.sigmoid(i).numpy()),
-                       Tensor("sigmoid(f + forget_bias)", "(B, H)", torch.sigmoid(f + cell.forget_bias).numpy()),
-                       Tensor("sigmoid(o)", "(B, H)", torch.sigmoid(o).numpy()),
+                       Tensor("sigmoid(i)", "(B, H)", torch.sigmoid(gi).numpy(), note),
+                       Tensor("sigmoid(f + forget_bias)", "(B, H)", torch.sigmoid(gf + cell.forget_bias).numpy(),
+                              note),
+                       Tensor("sigmoid(o)", "(B, H)", torch.sigmoid(go).numpy(), note),
                        Tensor("c_t", "(B, H)", state.c.numpy()), Tensor("h_t", "(B, P)", state.h.numpy())]
             rows.append({"t": t, "tokens": [toks[t] if t < len(toks) else "<pad>" for toks in tokens],
                          "valid": valid.tolist(), "tensors": tensors})
