@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from .base import TaskCommands
+from .cell_args import add_cell_args, cell_config
 from .common import (ENSEMBLE_HELP, add_training_args, checked, positive_float, positive_int, probability, train_and_report,
                      training_splits)
 
@@ -44,6 +45,7 @@ def train(args) -> int:
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
+    cells = cell_config(args)
     tokenizer = ({"name": "run", "path": args.tokenizer[4:]} if args.tokenizer.startswith("run:")
                  else {"name": args.tokenizer})
     if args.user_dict:
@@ -57,7 +59,8 @@ def train(args) -> int:
     config = ClassifyConfig(tokenizer=tokenizer, maxlen=args.maxlen, min_freq=args.min_freq,
                             max_vocab=args.max_vocab, embedding_dim=args.embedding_dim, units=args.units,
                             layers=args.layers, bidirectional=args.bidirectional, dropout=args.dropout,
-                            pooling=args.pooling, cell=args.cell, freeze_embeddings=args.freeze_embeddings,
+                            pooling=args.pooling, cell=cells.cell, cell_options=cells.options(),
+                            freeze_embeddings=args.freeze_embeddings,
                             bigrams=args.bigrams, token_dropout=args.token_dropout,
                             adversarial=args.adversarial).check()
     if args.distill is not None and not args.teacher:
@@ -92,6 +95,7 @@ def train(args) -> int:
 
 
 def add_parser(sub) -> None:
+    from ..nn import CellConfig
     from ..tasks.classify import ClassifyConfig
 
     model = ClassifyConfig()  # one source of defaults: the configs themselves
@@ -131,7 +135,7 @@ def add_parser(sub) -> None:
     g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=model.bidirectional)
     g.add_argument("--dropout", type=probability, default=model.dropout)
     g.add_argument("--pooling", default=model.pooling, choices=["max", "mean", "last", "max+mean"])
-    g.add_argument("--cell", default=model.cell, choices=["basic", "lstm"])
+    add_cell_args(g, CellConfig.of(model))
     g.add_argument("--bigrams", action=argparse.BooleanOptionalAction, default=model.bigrams,
                    help="add an embedding of each token with the next (character bigrams with --tokenizer char)")
     g.add_argument("--token-dropout", type=probability, default=model.token_dropout,

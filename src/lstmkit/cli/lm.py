@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from .base import TaskCommands
+from .cell_args import add_cell_args, cell_config
 from .common import (DEVICE_HELP, add_training_args, checked, fresh_or_warm, non_negative_int, positive_int,
                      probability, train_and_report, training_splits)
 
@@ -24,9 +25,10 @@ def train(args) -> int:
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
+    cells = cell_config(args)
     config = LMConfig(tokenizer={"name": args.tokenizer}, min_freq=args.min_freq, max_vocab=args.max_vocab,
                       embedding_dim=args.embedding_dim, units=args.units, layers=args.layers, dropout=args.dropout,
-                      cell=args.cell, tie_embeddings=args.tie_embeddings, bptt=args.bptt,
+                      cell=cells.cell, cell_options=cells.options(), tie_embeddings=args.tie_embeddings, bptt=args.bptt,
                       reverse=args.reverse).check()
     train_data, dev, test = _text_data(args)
     seed_everything(args.seed)
@@ -36,6 +38,7 @@ def train(args) -> int:
 
 
 def add_parser(sub) -> None:
+    from ..nn import CellConfig
     from ..tasks.lm import LMConfig
 
     model = LMConfig()
@@ -63,7 +66,7 @@ def add_parser(sub) -> None:
     g.add_argument("--units", type=positive_int, default=model.units, help="H, LSTM units")
     g.add_argument("--layers", type=positive_int, default=model.layers)
     g.add_argument("--dropout", type=probability, default=model.dropout)
-    g.add_argument("--cell", default=model.cell, choices=["basic", "lstm"])
+    add_cell_args(g, CellConfig.of(model))
     g.add_argument("--tie-embeddings", action="store_true",
                    help="the softmax layer reuses the embedding matrix (a projection H -> E when they differ)")
     g.add_argument("--bptt", type=positive_int, default=model.bptt, help="steps per truncated segment")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from .base import TaskCommands
+from .cell_args import add_cell_args, cell_config
 from .common import add_training_args, checked, positive_int, probability, train_and_report, training_splits
 
 TASK, KIND = "regress", "series"
@@ -50,6 +51,7 @@ def train(args) -> int:
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
+    cells = cell_config(args)
     columns = _columns(args.column)
     if args.target and columns and args.target not in columns:
         raise ValueError(f"--target {args.target!r} must be one of the --column names {columns}")
@@ -58,7 +60,7 @@ def train(args) -> int:
     config = RegressConfig(columns=columns, target=args.target, window=args.window, horizon=args.horizon,
                            season=season, normalize=args.normalize, relative=args.relative, loss=args.loss,
                            units=args.units, layers=args.layers, bidirectional=args.bidirectional,
-                           dropout=args.dropout, cell=args.cell).check()
+                           dropout=args.dropout, cell=cells.cell, cell_options=cells.options()).check()
     seed_everything(args.seed)
     task = RegressTask.from_data(config, train_data)
     return train_and_report(args, task, train_data, dev, test, _REPORTED, "time steps",
@@ -67,6 +69,7 @@ def train(args) -> int:
 
 
 def add_parser(sub) -> None:
+    from ..nn import CellConfig
     from ..tasks.regress import RegressConfig
 
     model = RegressConfig()
@@ -101,7 +104,7 @@ def add_parser(sub) -> None:
     g.add_argument("--layers", type=positive_int, default=model.layers)
     g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=model.bidirectional)
     g.add_argument("--dropout", type=probability, default=model.dropout, help="between layers (--layers > 1)")
-    g.add_argument("--cell", default=model.cell, choices=["basic", "lstm"])
+    add_cell_args(g, CellConfig.of(model))
     add_training_args(p, epochs=100, batch_size=16, patience=20)
     p.set_defaults(func=train)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from .base import TaskCommands
+from .cell_args import add_cell_args, cell_config
 from .common import (ENSEMBLE_HELP, add_training_args, fresh_or_warm, input_texts, positive_int, probability, train_and_report,
                      training_splits)
 
@@ -37,12 +38,14 @@ def train(args) -> int:
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
+    cells = cell_config(args)
     source_tok, target_tok = CORPUS_TOKENIZERS.get(args.corpus, ("char", "whitespace"))
     config = Seq2SeqConfig(source_tokenizer=_tokenizer(args.source_tokenizer or source_tok),
                            target_tokenizer=_tokenizer(args.target_tokenizer or target_tok),
                            embedding_dim=args.embedding_dim,
                            units=args.units, layers=args.layers, bidirectional=args.bidirectional,
-                           attention=args.attention, input_feeding=args.input_feeding, dropout=args.dropout,
+                           cell=cells.cell, cell_options=cells.options(), attention=args.attention,
+                           input_feeding=args.input_feeding, dropout=args.dropout,
                            label_smoothing=args.label_smoothing, beam_size=args.beam_size,
                            length_penalty=args.length_penalty, reverse_target=args.reverse_target).check()
     train_data, dev, test = _data(args)
@@ -53,6 +56,7 @@ def train(args) -> int:
 
 
 def add_parser(sub) -> None:
+    from ..nn import CellConfig
     from ..tasks.seq2seq import Seq2SeqConfig
 
     model = Seq2SeqConfig()
@@ -78,6 +82,7 @@ def add_parser(sub) -> None:
     g.add_argument("--layers", type=positive_int, default=model.layers)
     g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=model.bidirectional,
                    help="bidirectional encoder")
+    add_cell_args(g, CellConfig.of(model))
     g.add_argument("--attention", choices=["dot", "general", "additive", "none"], default=model.attention,
                    help="Luong dot/general, Bahdanau additive, or none")
     g.add_argument("--input-feeding", action=argparse.BooleanOptionalAction, default=model.input_feeding)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from .base import TaskCommands
+from .cell_args import add_cell_args, cell_config
 from .common import (add_training_args, non_negative_int, positive_int, probability, train_and_report,
                      training_splits)
 
@@ -47,13 +48,15 @@ def train(args) -> int:
     from ..train.trainer import seed_everything
 
     check_new_run(args.out)
+    cells = cell_config(args)
     fmt = _CORPUS_FORMAT.get(args.corpus, args.format) if args.corpus else args.format
     kind = args.kind or {"segmented": "words", "wordtag": "tags"}.get(fmt, "entities")
     if args.corpus == "pd98-seg":
         kind = args.kind or "words"
     train_data, dev, test = _tag_data(args)
     scheme = args.scheme or ("BMES" if kind == "words" else detect_scheme(train_data.tags))
-    config = TagConfig.for_kind(kind, scheme=scheme, format=fmt or "conll", **_model_options(args))
+    config = TagConfig.for_kind(kind, scheme=scheme, format=fmt or "conll", cell=cells.cell,
+                                cell_options=cells.options(), **_model_options(args))
     seed_everything(args.seed)
     task = TagTask.from_data(config, train_data)
     metric = task.primary_metric
@@ -62,6 +65,7 @@ def train(args) -> int:
 
 
 def add_parser(sub) -> None:
+    from ..nn import CellConfig
     from ..tasks.tag import KIND_DEFAULTS, TagConfig
 
     model = TagConfig()
@@ -102,6 +106,7 @@ def add_parser(sub) -> None:
     p.add_argument("--units", type=positive_int, help=default("units"))
     p.add_argument("--layers", type=positive_int, help=default("layers"))
     p.add_argument("--dropout", type=probability, help=default("dropout"))
+    add_cell_args(p, CellConfig.of(model))
     p.add_argument("--decoder", choices=["crf", "softmax"], help=default("decoder"))
     p.add_argument("--constraints", action=argparse.BooleanOptionalAction,
                    help="forbid the scheme's illegal transitions in the CRF (" +
