@@ -21,10 +21,9 @@ def add_columns(p) -> None:
 
 def _training_data(args):
     from ..data import read_labelled
-    from ..data.corpora import hold_out
 
     return training_splits(args, KIND, TASK, lambda f: read_labelled(f, args.text_column, args.label_column),
-                           lambda d: hold_out(d, 0.1), "training examples")
+                           "training examples")
 
 
 def _teacher(runs: list):

@@ -13,10 +13,9 @@ non_negative_float = checked(float, lambda v: v >= 0, "a number >= 0")
 
 
 def _text_data(args):
-    from ..data.corpora import hold_out
     from ..data.plain import read_text
 
-    return training_splits(args, KIND, TASK, read_text, lambda d: hold_out(d, 0.1), "lines")
+    return training_splits(args, KIND, TASK, read_text, "lines")
 
 
 def train(args) -> int:

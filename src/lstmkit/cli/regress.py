@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .base import TaskCommands
 from .cell_args import add_cell_args, cell_config
@@ -41,8 +42,8 @@ def _series_data(args, columns: list[str]):
         parts = split_chronological(data, dev=0.15, test=0.0)
         return parts["train"], parts["dev"]
 
-    return training_splits(args, KIND, TASK, lambda f: read_series(f, columns, min_rows=need, why=why), last_part,
-                           "steps", corpora="co2|sunspots")
+    return training_splits(args, KIND, TASK, lambda f: read_series(f, columns, min_rows=need, why=why), "steps",
+                           corpora="co2|sunspots", hold_out=last_part)
 
 
 def train(args) -> int:
@@ -85,8 +86,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="the run folder to create")
     g = p.add_argument_group("series")
     g.add_argument("--column", action="append", metavar="NAME",
-                   help="input column; repeat it or separate names by commas for several (default for a corpus: "
-                        "its series)")
+                   help="input column; repeat it or separate names by commas for several (default: a corpus's series, "
+                        "or the one column of a one-column CSV)")
     g.add_argument("--target", metavar="NAME", help="the column to forecast, one of --column (default: the first)")
     g.add_argument("--window", type=positive_int, default=model.window, help=f"T, steps read (default {model.window})")
     g.add_argument("--horizon", type=positive_int, default=model.horizon,
@@ -138,11 +139,17 @@ def predict(args, config: dict) -> list[dict]:
     m = config["model"]
     if args.texts:
         raise ValueError("a regression run forecasts from a CSV file: give --file F, not TEXT arguments")
+    stdin = None
     if not args.file:
-        raise ValueError(f"give --file F: a CSV with the column(s) {', '.join(m['columns'])}; its last "
-                         f"{m['window']} rows are the input")
-    data = read_series(args.file, m["columns"], min_rows=m["window"],
-                       why=f"the run reads the last {m['window']} rows")
+        if sys.stdin.isatty():
+            raise ValueError(f"give --file F (or the CSV on standard input): a CSV with the column(s) "
+                             f"{', '.join(m['columns'])}; its last {m['window']} rows are the input")
+        stdin = sys.stdin.read()
+        if not stdin.strip():
+            raise ValueError(f"nothing to forecast: give --file F (or the CSV on standard input) with the "
+                             f"column(s) {', '.join(m['columns'])}")
+    data = read_series(args.file or "<stdin>", m["columns"], min_rows=m["window"],
+                       why=f"the run reads the last {m['window']} rows", text=stdin)
     return load_run(args.run, args.device).predict_records([data])
 
 

@@ -20,16 +20,10 @@ def _tokenizer(name: str) -> dict:
 CORPUS_TOKENIZERS = {"cmudict-p2g": ("whitespace", "char")}
 
 
-def _hold_out_pairs(data):
-    from ..data.corpora import hold_out
-
-    return hold_out(data, 0.1)              # a tenth, by a salted hash of the source
-
-
 def _data(args):
     from ..data.pairs import read_pairs
 
-    return training_splits(args, KIND, TASK, read_pairs, _hold_out_pairs, "pairs", corpora="cmudict-g2p")
+    return training_splits(args, KIND, TASK, read_pairs, "pairs", corpora="cmudict-g2p")
 
 
 def train(args) -> int:
@@ -49,6 +43,13 @@ def train(args) -> int:
                            label_smoothing=args.label_smoothing, beam_size=args.beam_size,
                            length_penalty=args.length_penalty, reverse_target=args.reverse_target).check()
     train_data, dev, test = _data(args)
+    if args.target_tokenizer is None:        # the default, not the user's choice: say when it does not fit
+        from ..data.pairs import check_target_tokenizer
+        from ..train.runs import stderr_log
+
+        warning = check_target_tokenizer(train_data, config.target_tokenizer)
+        if warning:
+            stderr_log(f"warning: {warning}")
     seed_everything(args.seed)
     task, extra = fresh_or_warm(args, config, TASK, lambda: Seq2SeqTask.from_data(config, train_data))
     return train_and_report(args, task, train_data, dev, test, ("wer", "per", "exact_match", "wer_any"), "pairs",

@@ -12,19 +12,12 @@ TASK, KIND = "tag", "tagging"
 _CORPUS_FORMAT = {"msra-ner": "conll", "pd98-seg": "segmented", "pd98-pos": "wordtag"}
 
 
-def _hold_out_sentences(data, name: str):
-    from ..data.corpora import hold_out
-
-    return hold_out(data, 0.1)              # a tenth, by a salted hash of each sentence's text
-
-
 def _tag_data(args):
     from ..data.tagged import read_tagged
 
     if args.train and not args.corpus and not args.format:
         raise ValueError("--format conll|wordtag|segmented is required with --train")
-    return training_splits(args, KIND, TASK, lambda f: read_tagged(f, args.format),
-                           lambda d: _hold_out_sentences(d, str(args.train)), "sentences")
+    return training_splits(args, KIND, TASK, lambda f: read_tagged(f, args.format), "sentences")
 
 
 MODEL_OPTIONS = ("embedding_dim", "bigrams", "max_bigrams", "char_features", "word_features", "units", "layers",
