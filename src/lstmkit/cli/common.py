@@ -74,7 +74,7 @@ def input_texts(args) -> list[str]:
     texts = list(args.texts)
     if getattr(args, "file", None):
         texts += read_lines(args.file).texts
-    if not texts and not sys.stdin.isatty():
+    if not texts and sys.stdin is not None and not sys.stdin.isatty():
         texts = [line.rstrip("\n") for line in sys.stdin]
         texts = [t for t in texts if t.strip()] or texts
     return texts

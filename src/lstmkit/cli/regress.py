@@ -141,7 +141,7 @@ def predict(args, config: dict) -> list[dict]:
         raise ValueError("a regression run forecasts from a CSV file: give --file F, not TEXT arguments")
     stdin = None
     if not args.file:
-        if sys.stdin.isatty():
+        if sys.stdin is None or sys.stdin.isatty():
             raise ValueError(f"give --file F (or the CSV on standard input): a CSV with the column(s) "
                              f"{', '.join(m['columns'])}; its last {m['window']} rows are the input")
         stdin = sys.stdin.read()
