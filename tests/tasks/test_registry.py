@@ -165,3 +165,11 @@ def test_a_task_that_leaves_out_part_of_the_contract_cannot_be_built():
     with pytest.raises(TypeError, match="abstract"):
         Half()
     assert np.isclose(LengthConfig().scale, 10.0)
+
+
+def test_task_commands_take_their_hooks_as_functions():
+    cmds = TaskCommands("toy", read_test=lambda args, config: "read")
+    assert cmds.task == "toy" and cmds.read_test(None, None) == "read"
+    assert cmds.plain({"a": 1}) == '{"a": 1}'                    # a hook not given keeps its default
+    with pytest.raises(TypeError, match=r"unknown hooks \['read'\]"):
+        TaskCommands("toy", read=print)

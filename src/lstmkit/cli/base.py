@@ -12,9 +12,20 @@ from .common import input_texts
 
 
 class TaskCommands:
-    """A task's command-line half. ``task`` is its registry name."""
+    """A task's command-line half. ``task`` is its registry name. Override the hooks in a subclass, or give them
+    as functions: ``TaskCommands("tag", add_train_parser=add_parser, read_test=read_test, ...)``."""
 
     task: str = ""
+    HOOKS = ("add_train_parser", "add_evaluate_args", "add_predict_args", "add_commands", "read_test",
+             "evaluate_options", "joined_runs", "predict", "print_metrics", "plain")
+
+    def __init__(self, task: str = "", **hooks):
+        unknown = sorted(set(hooks) - set(self.HOOKS))
+        if unknown:
+            raise TypeError(f"TaskCommands: unknown hooks {unknown} (known: {', '.join(self.HOOKS)})")
+        self.task = task or self.task
+        for name, hook in hooks.items():
+            setattr(self, name, hook)
 
     def add_train_parser(self, sub) -> None:
         """Add ``train TASK`` to ``sub`` (argparse sub-parsers), its ``func`` set to the training command."""

@@ -180,14 +180,6 @@ def add_predict_args(p) -> None:
     p.add_argument("--ensemble", nargs="+", metavar="RUN", help=ENSEMBLE_HELP)
 
 
-class Commands(TaskCommands):
-    task = TASK
-    add_train_parser = staticmethod(add_parser)
-    add_evaluate_args = staticmethod(add_evaluate_args)
-    add_predict_args = staticmethod(add_predict_args)
-    read_test = staticmethod(read_test)
-    print_metrics = staticmethod(print_metrics)
-    plain = staticmethod(plain)
-
-    def joined_runs(self, args) -> dict:
-        return {"ensemble": args.ensemble or ()}
+COMMANDS = TaskCommands(TASK, add_train_parser=add_parser, add_evaluate_args=add_evaluate_args,
+                        add_predict_args=add_predict_args, read_test=read_test, print_metrics=print_metrics,
+                        plain=plain, joined_runs=lambda args: {"ensemble": args.ensemble or ()})

@@ -121,10 +121,5 @@ def plain(rec: dict) -> str:
 
 
 
-class Commands(TaskCommands):
-    task = TASK
-    add_train_parser = staticmethod(add_parser)
-    add_commands = staticmethod(add_commands)
-    read_test = staticmethod(read_test)
-    print_metrics = staticmethod(print_metrics)
-    plain = staticmethod(plain)
+COMMANDS = TaskCommands(TASK, add_train_parser=add_parser, add_commands=add_commands, read_test=read_test,
+                        print_metrics=print_metrics, plain=plain)

@@ -157,10 +157,5 @@ def plain(rec: dict) -> str:
     return f"{rec['input']}\tforecast " + " ".join(f"{v:.6g}" for v in rec["forecast"])
 
 
-class Commands(TaskCommands):
-    task = TASK
-    add_train_parser = staticmethod(add_parser)
-    predict = staticmethod(predict)
-    read_test = staticmethod(read_test)
-    print_metrics = staticmethod(print_metrics)
-    plain = staticmethod(plain)
+COMMANDS = TaskCommands(TASK, add_train_parser=add_parser, predict=predict, read_test=read_test,
+                        print_metrics=print_metrics, plain=plain)

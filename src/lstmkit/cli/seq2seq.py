@@ -157,16 +157,7 @@ def plain(rec: dict) -> str:
     return "\n".join(lines)
 
 
-class Commands(TaskCommands):
-    task = TASK
-    add_train_parser = staticmethod(add_parser)
-    add_evaluate_args = staticmethod(add_evaluate_args)
-    add_predict_args = staticmethod(add_predict_args)
-    read_test = staticmethod(read_test)
-    print_metrics = staticmethod(print_metrics)
-    predict = staticmethod(predict)
-    plain = staticmethod(plain)
-    joined_runs = staticmethod(joined_runs)
-
-    def evaluate_options(self, args) -> dict:
-        return {"beam_size": args.beam_size} if args.beam_size else {}
+COMMANDS = TaskCommands(TASK, add_train_parser=add_parser, add_evaluate_args=add_evaluate_args,
+                        add_predict_args=add_predict_args, read_test=read_test, print_metrics=print_metrics,
+                        predict=predict, plain=plain, joined_runs=joined_runs,
+                        evaluate_options=lambda args: {"beam_size": args.beam_size} if args.beam_size else {})

@@ -138,10 +138,5 @@ def add_evaluate_args(p) -> None:
     p.add_argument("--format", choices=["conll", "wordtag", "segmented"], help="tagged test data (default: the run's)")
 
 
-class Commands(TaskCommands):
-    task = TASK
-    add_train_parser = staticmethod(add_parser)
-    add_evaluate_args = staticmethod(add_evaluate_args)
-    read_test = staticmethod(read_test)
-    print_metrics = staticmethod(print_metrics)
-    plain = staticmethod(plain)
+COMMANDS = TaskCommands(TASK, add_train_parser=add_parser, add_evaluate_args=add_evaluate_args, read_test=read_test,
+                        print_metrics=print_metrics, plain=plain)

@@ -8,7 +8,7 @@ Adding a task: one module with a :class:`~lstmkit.train.task.Task` subclass (and
 :class:`~lstmkit.cli.base.TaskCommands`), then one entry::
 
     register_task(TaskSpec("count", task="mypkg.count:CountTask", data_kind="series",
-                           commands="mypkg.count:CountCommands", summary="count things"))
+                           commands="mypkg.count:COMMANDS", summary="count things"))
 
 Packages may also declare entries in the ``lstmkit.tasks`` entry-point group (each a ``TaskSpec``).
 """
@@ -121,15 +121,15 @@ def tasks_for_data(kind: str) -> list[str]:
 
 
 for _spec in (
-    TaskSpec("classify", "lstmkit.tasks.classify:ClassifyTask", "classification", "lstmkit.cli.classify:Commands",
+    TaskSpec("classify", "lstmkit.tasks.classify:ClassifyTask", "classification", "lstmkit.cli.classify:COMMANDS",
              "text classification: embedding -> LSTM -> pooling -> softmax"),
-    TaskSpec("tag", "lstmkit.tasks.tag:TagTask", "tagging", "lstmkit.cli.tag:Commands",
+    TaskSpec("tag", "lstmkit.tasks.tag:TagTask", "tagging", "lstmkit.cli.tag:COMMANDS",
              "sequence labelling: NER, word segmentation, POS (BiLSTM-CRF)"),
-    TaskSpec("seq2seq", "lstmkit.tasks.seq2seq:Seq2SeqTask", "seq2seq", "lstmkit.cli.seq2seq:Commands",
+    TaskSpec("seq2seq", "lstmkit.tasks.seq2seq:Seq2SeqTask", "seq2seq", "lstmkit.cli.seq2seq:COMMANDS",
              "sequence to sequence: LSTM encoder, attentional LSTM decoder, beam search"),
-    TaskSpec("lm", "lstmkit.tasks.lm:LMTask", "text", "lstmkit.cli.lm:Commands",
+    TaskSpec("lm", "lstmkit.tasks.lm:LMTask", "text", "lstmkit.cli.lm:COMMANDS",
              "language model: embedding -> LSTM -> next-token softmax"),
-    TaskSpec("regress", "lstmkit.tasks.regress:RegressTask", "series", "lstmkit.cli.regress:Commands",
+    TaskSpec("regress", "lstmkit.tasks.regress:RegressTask", "series", "lstmkit.cli.regress:COMMANDS",
              "numeric series: a window of the past -> the next values"),
 ):
     register_task(_spec)
