@@ -3,7 +3,6 @@ finds its dev tenth there too (its hash is salted; the corpus's own split hash p
 import json
 
 import pytest
-import torch
 
 from lstmkit.cli import main
 from lstmkit.data import load_corpus
@@ -12,13 +11,7 @@ from lstmkit.data.corpora import split_of
 TINY = ["--epochs", "1", "--units", "4", "--embedding-dim", "4", "--batch-size", "32", "--quiet", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny LSTMs train many times faster on one thread than on two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")   # conftest.py: small LSTMs, one thread
 
 
 def _held_out_line(err: str, n: int, what: str) -> int:

@@ -13,13 +13,7 @@ from lstmkit.train.runs import train_run
 from lstmkit.train.trainer import TrainConfig, fit
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small LSTMs train several times faster on one thread than on two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")   # conftest.py: small LSTMs, one thread
 
 
 def _series(values, name="toy", start=0, columns=("v",)):
