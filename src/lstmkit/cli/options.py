@@ -26,14 +26,10 @@ def saved_options(args) -> dict:
 
 
 def _read(path: str) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"--config: file not found: {path}")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"--config {path}: not UTF-8") from None
-    if p.suffix.lower() == ".toml":
+    from ..data import read_utf8
+
+    text = read_utf8(path)              # a missing file or bytes that are not UTF-8: an error naming file:line
+    if Path(path).suffix.lower() == ".toml":
         import tomllib
 
         try:
