@@ -173,3 +173,18 @@ def test_task_commands_take_their_hooks_as_functions():
     assert cmds.plain({"a": 1}) == '{"a": 1}'                    # a hook not given keeps its default
     with pytest.raises(TypeError, match=r"unknown hooks \['read'\]"):
         TaskCommands("toy", read=print)
+
+
+def test_building_a_task_never_changes_the_callers_config():
+    from lstmkit.data.tagged import TaggedDataset
+    from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask
+    from lstmkit.tasks.tag import TagConfig, TagTask
+
+    given = ClassifyConfig(units=4, embedding_dim=4)
+    task = ClassifyTask.from_data(given, TextDataset(["好", "差", "好的"], ["1", "0", "1"]))
+    assert task.config.labels == ["0", "1"] and given.labels == [] and given == ClassifyConfig(units=4, embedding_dim=4)
+    task.with_teacher(ClassifyTask.from_data(given, TextDataset(["好", "差"], ["1", "0"])), 0.3)
+    assert task.config.distill == 0.3 and given.distill == 0.0
+    tag_config = TagConfig(units=4, embedding_dim=4)
+    tagger = TagTask.from_data(tag_config, TaggedDataset([["张", "三"]], [["B-PER", "E-PER"]]))
+    assert tagger.config.labels == ["B-PER", "E-PER"] and tag_config.labels == []

@@ -46,7 +46,8 @@ def test_normaliser_is_fitted_on_train_only_and_applied_to_dev():
     dev = _series([1000.0, 2000.0, 3000.0, 4000.0])
     config = RegressConfig(window=2, horizon=1, relative=False)
     task = RegressTask.from_data(config, train)
-    assert config.columns == ["v"] and config.mean == [2.0] and config.std == [1.0]
+    assert task.config.columns == ["v"] and task.config.mean == [2.0] and task.config.std == [1.0]
+    assert config.columns == [] and config.mean == []          # a new config: the caller's is never changed
     enc = task.encode(dev)
     np.testing.assert_allclose(enc["inputs"][:, :, 0], [[998, 1998], [1998, 2998]])      # (x - 2) / 1
     np.testing.assert_allclose(enc["targets"][:, 0], [2998, 3998])

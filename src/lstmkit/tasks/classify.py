@@ -6,7 +6,7 @@ vocabulary, ``K`` classes.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -181,8 +181,7 @@ class ClassifyTask(ProbabilityOutputs, Task):
         labels = sorted(set(train.labels), key=_label_key)
         if len(labels) < 2:
             raise ValueError(f"the training set has {len(labels)} label(s) ({labels}); a classifier needs two or more")
-        config.labels = labels
-        config.check()
+        config = replace(config, labels=labels).check()        # a new config: the caller's stays as it was
         tok = make_tokenizer(config.tokenizer)
         tokens = [t[: config.maxlen] for t in tok.batch(train.texts)]
         vocab = Vocab.build(tokens, min_freq=config.min_freq, max_size=config.max_vocab)
@@ -212,7 +211,7 @@ class ClassifyTask(ProbabilityOutputs, Task):
                              f"{self.labels}")
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 < weight <= 1.0:
             raise ValueError(f"with_teacher: weight must be in (0, 1], got {weight!r}")
-        self.teacher, self.config.distill = teacher, float(weight)
+        self.teacher, self.config = teacher, replace(self.config, distill=float(weight))
         return self
 
     # -- pretrained starts (lstmkit.tasks.classify_pretrained) ----------------------------------------------

@@ -5,6 +5,8 @@ them. Shape legend: ``V`` vocabulary, ``E`` embedding size, ``H`` units.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from ..nn import CellConfig
@@ -24,8 +26,8 @@ def with_pretrained(task, pretrained, bigrams=None):
         raise ValueError(f"pretrained bigram matrix of shape {tuple(bigrams.matrix.shape)} does not fit the "
                          f"bigram vocabulary ({len(task.bigram_vocab) if task.bigram_vocab else 0} x "
                          f"{pretrained.dim})")
-    task.config.embedding_dim = pretrained.dim
-    new = type(task)(task.config, task.vocab, task.bigram_vocab)   # the model rebuilt at the file's E
+    config = replace(task.config, embedding_dim=pretrained.dim)
+    new = type(task)(config, task.vocab, task.bigram_vocab)        # the model rebuilt at the file's E
     with torch.no_grad():
         new.model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
         if bigrams is not None:   # only the rows the file gave: most bigrams are no word, and keep their start

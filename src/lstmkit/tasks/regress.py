@@ -10,7 +10,7 @@ forecast steps; the LSTM's units are written ``units`` here), ``D`` directions.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -150,18 +150,16 @@ class RegressTask(Task):
         """Fit the normaliser on the training series only (dev and test never shape it) and build the model."""
         if not isinstance(train, SeriesDataset):
             raise TypeError(f"RegressTask.from_data: train must be a SeriesDataset, got {type(train).__name__}")
-        if not config.columns:
-            config.columns = list(train.columns)
-        config.check()
+        config = replace(config, columns=list(config.columns or train.columns)).check()   # the caller's stays
         values = train.matrix(config.columns)                        # (S, I)
         if len(values) == 0:
             raise ValueError(f"{train.source}: the training series is empty")
         if config.normalize:
             std = values.std(axis=0)
-            config.mean = [float(v) for v in values.mean(axis=0)]
-            config.std = [float(s) if s > 0 else 1.0 for s in std]  # a constant column stays as it is
+            config = replace(config, mean=[float(v) for v in values.mean(axis=0)],
+                             std=[float(s) if s > 0 else 1.0 for s in std])   # a constant column stays as it is
         else:
-            config.mean, config.std = [], []
+            config = replace(config, mean=[], std=[])
         return cls(config)
 
     def describe(self) -> str:

@@ -13,7 +13,7 @@ Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, 
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -173,8 +173,7 @@ class TagTask(Task):
         if not train.sentences:
             raise ValueError("the training set is empty")
         seen = {t for tags in train.tags for t in tags}
-        config.labels = sorted(seen, key=lambda t: (t != "O", t.partition("-")[2], t))
-        config.check()
+        config = replace(config, labels=sorted(seen, key=lambda t: (t != "O", t.partition("-")[2], t))).check()
         vocab = Vocab.build(train.sentences, min_freq=config.min_freq, max_size=config.max_vocab)
         bigram_vocab = (Vocab.build((token_bigrams(s) for s in train.sentences), min_freq=2,
                                     max_size=config.max_bigrams) if config.bigrams else None)
