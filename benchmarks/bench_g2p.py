@@ -25,7 +25,7 @@ import time
 import torch
 
 from lstmkit.data.pairs import PairDataset, cmudict_g2p
-from lstmkit.tasks.seq2seq import sequence_report
+from lstmkit.train.metrics import sequence_report
 from lstmkit.tasks import load_task
 
 

@@ -16,7 +16,8 @@ import torch
 
 from _common import train_timed
 from lstmkit.data import load_corpus
-from lstmkit.tasks.tag import TagConfig, TagTask, tagging_report
+from lstmkit.tasks.tag import TagConfig, TagTask
+from lstmkit.train.metrics import tagging_report
 from lstmkit.text.tags import from_spans, spans
 from lstmkit.train.trainer import seed_everything
 
@@ -54,7 +55,7 @@ def bench_jieba_seg() -> dict:
             k += len(w)
         pred.append(from_spans(found, len(chars), "BMES"))
     seconds = time.perf_counter() - t0
-    m = tagging_report(test.tags, pred, TagConfig(kind="words", scheme="BMES", labels=["B", "M", "E", "S"]))
+    m = tagging_report(test.tags, pred, kind="words", scheme="BMES")
     assert all(spans(t, "BMES") for t in test.tags)
     return {"corpus": "pd98-seg", "model": "jieba (default dictionary, HMM)", "metric": "f1", "value": m["f1"],
             "precision": m["precision"], "recall": m["recall"], "token_accuracy": m["token_accuracy"],

@@ -7,7 +7,8 @@ import torch
 
 from lstmkit.cli import main
 from lstmkit.data.series import SeriesDataset
-from lstmkit.tasks.regress import RegressConfig, RegressTask, errors
+from lstmkit.tasks.regress import RegressConfig, RegressTask
+from lstmkit.train.metrics import errors
 from lstmkit.tasks import load_run
 from lstmkit.train.runs import train_run
 from lstmkit.train.trainer import TrainConfig, fit

@@ -9,7 +9,8 @@ import torch
 from lstmkit.cli import main
 from lstmkit.data import load_corpus
 from lstmkit.data.pairs import PairDataset, cmudict_g2p, read_pairs
-from lstmkit.tasks.seq2seq import Seq2SeqConfig, Seq2SeqTask, edit_distance, sequence_report
+from lstmkit.tasks.seq2seq import Seq2SeqConfig, Seq2SeqTask
+from lstmkit.train.metrics import edit_distance, sequence_report
 from lstmkit.tasks import load_run
 from lstmkit.train.checkpoint import save_run
 from lstmkit.train.trainer import TrainConfig, fit

@@ -6,7 +6,8 @@ import pytest
 
 from lstmkit.cli import main
 from lstmkit.data.tagged import TaggedDataset
-from lstmkit.tasks.tag import TagConfig, TagTask, tagging_report
+from lstmkit.tasks.tag import TagConfig, TagTask
+from lstmkit.train.metrics import tagging_report
 from lstmkit.tasks import load_run
 from lstmkit.train.checkpoint import save_run
 from lstmkit.train.trainer import TrainConfig, fit
@@ -57,7 +58,7 @@ def test_learns_toy_ner_and_round_trips(tmp_path, decoder):
 def test_entity_metrics_agree_with_seqeval():
     gold = [["B-PER", "E-PER", "O", "S-LOC"], ["B-ORG", "M-ORG", "E-ORG", "O"]]
     pred = [["B-PER", "E-PER", "O", "O"], ["B-ORG", "E-ORG", "O", "S-LOC"]]
-    r = tagging_report(gold, pred, TagConfig(kind="entities", scheme="BMES", labels=["O"]))
+    r = tagging_report(gold, pred, kind="entities", scheme="BMES")
     to_bioes = lambda seqs: [[t.replace("M-", "I-") for t in s] for s in seqs]  # noqa: E731
     g, p = to_bioes(gold), to_bioes(pred)
     assert r["f1"] == pytest.approx(seqeval_metrics.f1_score(g, p))

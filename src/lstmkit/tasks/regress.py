@@ -19,6 +19,7 @@ from torch import nn
 
 from ..data.series import SeriesDataset, first_target, make_windows
 from ..nn import LSTM, CellConfig, last_hidden
+from ..train.metrics import errors
 from ..train.task import Task
 
 LOSSES = ("mse", "mae")
@@ -298,11 +299,3 @@ class RegressTask(Task):
     @classmethod
     def from_saved(cls, config: RegressConfig, vocabs: dict) -> "RegressTask":
         return cls(config)
-
-
-def errors(pred: np.ndarray, true: np.ndarray, prefix: str = "") -> dict:
-    """Mean absolute and root mean squared error over every value of ``(N, H)`` arrays."""
-    diff = np.asarray(pred, dtype=np.float64) - np.asarray(true, dtype=np.float64)
-    if diff.size == 0:
-        return {f"{prefix}mae": math.nan, f"{prefix}rmse": math.nan}
-    return {f"{prefix}mae": float(np.abs(diff).mean()), f"{prefix}rmse": float(np.sqrt((diff ** 2).mean()))}

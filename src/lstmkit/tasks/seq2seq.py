@@ -21,7 +21,6 @@ import copy
 import dataclasses
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -30,6 +29,7 @@ from ..data.pairs import PairDataset
 from ..nn import CellConfig
 from ..nn.seq2seq import ATTENTIONS, Hypothesis, Seq2Seq, Seq2SeqEnsemble, length_penalty
 from ..text import Vocab, make_tokenizer
+from ..train.metrics import sequence_report
 from ..train.task import Task
 
 
@@ -353,33 +353,3 @@ class Seq2SeqTask(Task):
 
 def _direction(config: Seq2SeqConfig) -> str:
     return "right to left" if config.reverse_target else "left to right"
-
-
-def edit_distance(a: list, b: list) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions all cost 1)."""
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
-
-
-def sequence_report(refs: list, hyps: list, alternatives: list | None = None) -> dict:
-    """``per`` (edits / reference tokens), ``wer`` (share of inexact outputs), ``exact_match``, ``n``; and
-    ``wer_any``/``per_any`` against every accepted reference of each example (``alternatives``: a list of
-    references per example; without it, the one reference)."""
-    if len(refs) != len(hyps):
-        raise ValueError(f"sequence_report: {len(refs)} references but {len(hyps)} outputs")
-    alternatives = [[r] for r in refs] if alternatives is None else alternatives
-    if len(alternatives) != len(refs):
-        raise ValueError(f"sequence_report: {len(refs)} references but alternatives for {len(alternatives)}")
-    edits = [edit_distance(h, r) for r, h in zip(refs, hyps)]
-    exact = np.mean([e == 0 for e in edits]) if refs else 0.0
-    closest = [min(((edit_distance(h, a), len(a)) for a in alts), default=(e, len(r)))
-               for alts, h, e, r in zip(alternatives, hyps, edits, refs)]
-    return {"wer": float(1.0 - exact), "per": sum(edits) / max(1, sum(len(r) for r in refs)),
-            "exact_match": float(exact), "n": len(refs),
-            "wer_any": float(np.mean([d > 0 for d, _ in closest])) if refs else 1.0,
-            "per_any": sum(d for d, _ in closest) / max(1, sum(n for _, n in closest))}

@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass, field, replace
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,6 +26,7 @@ from ..nn.crf import CRF
 from ..nn.embedding import padded_embedding
 from ..text import Vocab, make_tokenizer
 from ..text.tags import SCHEMES, allowed_transitions, spans
+from ..train.metrics import tagging_report
 from ..train.task import Task
 from ..text.features import WORD_POSITIONS, token_bigrams, word_features, word_positions  # noqa: F401
 
@@ -236,7 +236,7 @@ class TagTask(Task):
             raise ValueError("evaluation needs tags")
         pred = self.predict_ids(enc, batch_size)
         return tagging_report([[self.labels[k] for k in s] for s in enc["tags"]],
-                              [[self.labels[k] for k in s] for s in pred], self.config)
+                              [[self.labels[k] for k in s] for s in pred], self.config.kind, self.config.scheme)
 
     def predict_records(self, texts: list[str]) -> list[dict]:
         """Raw texts -> tokens -> tags -> the kind's natural answer: entities, words, or (word, tag) pairs."""
@@ -278,34 +278,3 @@ class TagTask(Task):
             raise ValueError("this run uses jieba's parts of speech but keeps no vocabulary of them "
                              "(vocab_wordtags.json)")
         return cls(config, vocabs["tokens"], vocabs.get("bigrams"), vocabs.get("chars"), vocabs.get("wordtags"))
-
-
-def tagging_report(gold: list, pred: list, config: TagConfig) -> dict:
-    """Token accuracy always; for entities and words, span precision/recall/F1 with exact matches (seqeval's
-    conventions, micro-averaged), and per type for entities."""
-    pairs = [(g, p) for gs, ps in zip(gold, pred) for g, p in zip(gs, ps)]
-    report = {"token_accuracy": sum(g == p for g, p in pairs) / max(1, len(pairs)), "n_sentences": len(gold),
-              "n_tokens": len(pairs)}
-    if config.kind == "tags":
-        return report
-    counts: dict = {}
-    for gs, ps in zip(gold, pred):
-        g, p = set(spans(gs, config.scheme)), set(spans(ps, config.scheme))
-        for typ in {s[0] for s in g | p}:
-            c = counts.setdefault(typ, [0, 0, 0])      # true positives, predicted, gold
-            c[0] += len({s for s in g & p if s[0] == typ})
-            c[1] += len({s for s in p if s[0] == typ})
-            c[2] += len({s for s in g if s[0] == typ})
-
-    def prf(tp, npred, ngold):
-        tp, npred, ngold = int(tp), int(npred), int(ngold)
-        precision = tp / npred if npred else 0.0
-        recall = tp / ngold if ngold else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"precision": precision, "recall": recall, "f1": f1, "support": ngold}
-
-    total = np.sum(list(counts.values()), axis=0) if counts else np.zeros(3, int)
-    report.update({k: v for k, v in prf(*total).items() if k != "support"})
-    if config.kind == "entities":
-        report["per_type"] = {typ: prf(*c) for typ, c in sorted(counts.items())}
-    return report
