@@ -12,12 +12,13 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "lstmkit"
 
 # what each part of lstmkit may import from the others (its own modules always)
-BASE = {"io", "_version", "packaged", "progress"}
+BASE = {"io", "_version", "packaged", "progress", "checks"}
 ALLOWED = {
     "io": set(),
     "_version": set(),
     "packaged": set(),
     "progress": set(),
+    "checks": set(),
     "nn": BASE,
     "convert": BASE | {"nn"},
     "files": BASE | {"nn", "convert"},
@@ -86,3 +87,16 @@ def test_no_import_cycles_between_task_modules():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module in tasks:
                 assert families[node.module] == families[name], f"tasks/{name}.py imports tasks/{node.module}.py"
+
+
+def test_shared_argument_checks_name_the_option():
+    from lstmkit.checks import fractions, positive_ints
+
+    positive_ints({"units": 3}, ("units",))
+    for bad in (0, -1, 2.0, True, "3"):
+        with pytest.raises(ValueError, match=rf"LMConfig: units must be a positive int, got {bad!r}"):
+            positive_ints({"units": bad}, ("units",), "LMConfig")
+    fractions({"dropout": 0.0}, ("dropout",))
+    for bad in (1.0, -0.1, True, None):
+        with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+            fractions({"dropout": bad}, ("dropout",))

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import fractions, positive_ints
 from ..data.batching import PaddedBatches
 from ..data.readers import TextDataset
 from ..nn import LSTM, CellConfig, last_hidden
@@ -55,13 +56,8 @@ class ClassifyConfig:
     def check(self) -> "ClassifyConfig":
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        for name in ("maxlen", "embedding_dim", "units", "layers", "min_freq"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        for name in ("dropout", "token_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        positive_ints(self, ("maxlen", "embedding_dim", "units", "layers", "min_freq"))
+        fractions(self, ("dropout", "token_dropout"))
         a = self.adversarial
         if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0.0 <= a < 1.0:
             raise ValueError(f"adversarial must be a size in [0, 1) relative to the text's embedding norm "

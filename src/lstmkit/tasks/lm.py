@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import fractions, positive_ints
 from ..data.readers import TextDataset
 from ..nn import LSTM, CellConfig
 from ..text import Vocab, make_tokenizer
@@ -48,12 +49,8 @@ class LMConfig:
     reverse: bool = False         # a backward LM: the stream read from its end
 
     def check(self) -> "LMConfig":
-        for name in ("embedding_dim", "units", "layers", "min_freq", "bptt"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"LMConfig: {name} must be a positive int, got {v!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"LMConfig: dropout must be in [0, 1), got {self.dropout!r}")
+        positive_ints(self, ("embedding_dim", "units", "layers", "min_freq", "bptt"), "LMConfig")
+        fractions(self, ("dropout",), "LMConfig")
         CellConfig.of(self)
         make_tokenizer(self.tokenizer)
         return self

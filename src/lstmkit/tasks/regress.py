@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import fractions, positive_ints
 from ..data.series import SeriesDataset, first_target, make_windows
 from ..nn import LSTM, CellConfig, last_hidden
 from ..train.metrics import errors
@@ -63,14 +64,10 @@ class RegressConfig:
             self.target = self.columns[0]
         if self.columns and self.target not in self.columns:
             raise ValueError(f"target {self.target!r} must be one of the input columns {self.columns}")
-        for name in ("window", "horizon", "units", "layers"):
-            _check_positive(name, getattr(self, name))
-        if self.season is not None:
-            _check_positive("season", self.season)
+        positive_ints(self, ("window", "horizon", "units", "layers") + (("season",) if self.season is not None else ()))
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        fractions(self, ("dropout",))
         CellConfig.of(self)
         if self.mean or self.std:
             if len(self.mean) != len(self.columns) or len(self.std) != len(self.columns):
@@ -83,11 +80,6 @@ class RegressConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "RegressConfig":
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__}).check()
-
-
-def _check_positive(name: str, v) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
 
 
 class SeriesRegressor(nn.Module):
@@ -111,7 +103,7 @@ class WindowBatches:
     tensor of ``tensors`` at the batch's rows and ``"index"``, the example indices."""
 
     def __init__(self, tensors: dict, n: int, batch_size: int, shuffle: bool = False, seed: int = 0):
-        _check_positive("batch_size", batch_size)
+        positive_ints({"batch_size": batch_size}, ("batch_size",))
         order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
         self.tensors = tensors
         self.order = [order[k: k + batch_size] for k in range(0, n, batch_size)]

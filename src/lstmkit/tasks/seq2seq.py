@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..checks import fractions, positive_ints
 from ..data.batching import PaddedBatches
 from ..data.pairs import PairDataset
 from ..nn import CellConfig
@@ -63,13 +64,9 @@ class Seq2SeqConfig:
         if self.attention == "dot" and self.bidirectional:
             raise ValueError("attention 'dot' needs decoder and encoder outputs of one size: use --no-bidirectional "
                              "or attention 'general'/'additive'")
-        for name in ("embedding_dim", "units", "layers", "min_freq", "max_source_len", "max_target_len", "beam_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        for name in ("dropout", "label_smoothing"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        positive_ints(self, ("embedding_dim", "units", "layers", "min_freq", "max_source_len", "max_target_len",
+                             "beam_size"))
+        fractions(self, ("dropout", "label_smoothing"))
         CellConfig.of(self)
         if not self.length_penalty >= 0:
             raise ValueError(f"length_penalty must be >= 0, got {self.length_penalty!r}")

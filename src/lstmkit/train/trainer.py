@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..checks import positive_ints
+
 
 class TrainingError(ValueError):
     """Training cannot go on (a NaN loss, an empty training set); the message says what to change."""
@@ -45,10 +47,7 @@ class TrainConfig:
     ema: float = 0.0               # decay of an exponential moving average of the weights; 0 disables
 
     def check(self) -> "TrainConfig":
-        for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        positive_ints(self, ("epochs", "batch_size"))
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.schedule not in ("linear", "cosine", "constant"):
