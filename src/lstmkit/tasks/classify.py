@@ -18,6 +18,7 @@ from ..data.batching import PaddedBatches
 from ..data.readers import TextDataset
 from ..nn import LSTM, CellConfig, last_hidden
 from ..nn.embedding import padded_embedding
+from ..progress import progress
 from ..text import Vocab, make_tokenizer
 from ..text.features import token_bigrams
 from ..train.task import Task
@@ -303,7 +304,7 @@ class ClassifyTask(ProbabilityOutputs, Task):
         """``(N, K)`` class probabilities, in the input order."""
         self.model.eval()
         probs = np.zeros((len(enc.ids), len(self.labels)), dtype=np.float32)
-        for batch in self.batches(enc, batch_size):
+        for batch in progress(self.batches(enc, batch_size), "classifying", unit="batch", min_items=20):
             logits = (self.runner or self.model)(batch["ids"], batch["lengths"], batch.get("bigrams"))
             probs[batch["index"]] = F.softmax(logits, dim=1).cpu().numpy()
         return probs

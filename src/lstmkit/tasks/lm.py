@@ -25,6 +25,7 @@ from torch import nn
 from ..checks import fractions, positive_ints
 from ..data.readers import TextDataset
 from ..nn import LSTM, CellConfig
+from ..progress import progress
 from ..text import Vocab, make_tokenizer
 from ..train.task import Task
 
@@ -232,8 +233,8 @@ class LMTask(Task):
             raise ValueError("evaluation needs at least one token to predict")
         self.model.eval()
         total, n = 0.0, 0
-        for logits, batch in self.iter_logits(StreamBatches(enc.stream, batch_size, bptt, 0,
-                                                            self.model.embedding.weight.device)):
+        segments = StreamBatches(enc.stream, batch_size, bptt, 0, self.model.embedding.weight.device)
+        for logits, batch in self.iter_logits(progress(segments, "perplexity", unit="segment", min_items=20)):
             total += float(F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten(), ignore_index=IGNORE,
                                            reduction="sum"))
             n += batch["n_tokens"]

@@ -29,6 +29,7 @@ from ..data.batching import PaddedBatches
 from ..data.pairs import PairDataset
 from ..nn import CellConfig
 from ..nn.seq2seq import ATTENTIONS, Hypothesis, Seq2Seq, Seq2SeqEnsemble, length_penalty
+from ..progress import progress
 from ..text import Vocab, make_tokenizer
 from ..train.metrics import sequence_report
 from ..train.task import Task
@@ -288,7 +289,9 @@ class Seq2SeqTask(Task):
         rescore = bool(self.rescorers or self.inverse_rescorers)
         keep = beam_size if rescore else n_best
         out = [None] * len(enc["ids"])
-        for batch in self.batches({"ids": enc["ids"], "tgt_in": None, "tgt_out": None}, batch_size):
+        batches = self.batches({"ids": enc["ids"], "tgt_in": None, "tgt_out": None}, batch_size)
+        for batch in progress(batches, "decoding" if beam_size == 1 else f"beam search ({beam_size})", unit="batch",
+                              min_items=1 if beam_size > 1 and len(enc["ids"]) >= 500 else 20):
             max_len = self.max_output_len(int(batch["lengths"].max()))
             if beam_size == 1:
                 hyps = [[h] for h in self.model.greedy(batch["ids"], batch["lengths"], max_len)]

@@ -24,6 +24,7 @@ from ..data.tagged import TaggedDataset
 from ..nn import LSTM, CellConfig
 from ..nn.crf import CRF
 from ..nn.embedding import padded_embedding
+from ..progress import progress
 from ..text import Vocab, make_tokenizer
 from ..text.tags import SCHEMES, allowed_transitions, spans
 from ..train.metrics import tagging_report
@@ -194,7 +195,8 @@ class TagTask(Task):
             enc["first"] = [self.char_vocab.encode([t[0] for t in s]) for s in data.sentences]
             enc["last"] = [self.char_vocab.encode([t[-1] for t in s]) for s in data.sentences]
         if self.config.word_features:
-            feats = [word_features(s, self.word_tag_vocab is not None) for s in data.sentences]
+            feats = [word_features(s, self.word_tag_vocab is not None)
+                     for s in progress(data.sentences, "jieba word features", unit="sentence")]
             enc["wordpos"] = [places for places, _ in feats]
             if self.word_tag_vocab is not None:
                 enc["wordtag"] = [self.word_tag_vocab.encode(tags) for _, tags in feats]
@@ -222,7 +224,7 @@ class TagTask(Task):
         """The best tag ids for every sentence, in the input order."""
         self.model.eval()
         out = [None] * len(enc["ids"])
-        for batch in self.batches(enc, batch_size):
+        for batch in progress(self.batches(enc, batch_size), "tagging", unit="batch", min_items=20):
             emissions = (self.runner or self.model)(batch["ids"], batch["lengths"],
                                                     **{k: batch.get(k) for k in FEATURES})
             best = (self.model.crf.viterbi(emissions, batch["lengths"])[0] if self.model.crf is not None
