@@ -144,3 +144,35 @@ def test_a_forecaster_predicts_from_standard_input(tmp_path, capsys, monkeypatch
     assert main(["predict", str(run), "--json"]) == 0
     from_stdin = json.loads(capsys.readouterr().out)
     assert from_stdin["forecast"] == from_file["forecast"] and from_stdin["input"].startswith("<stdin>")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bars_show_on_a_terminal_only_and_quiet_silences_them(model, data, monkeypatch, capsys):
+    from lstmkit.progress import progress, set_progress
+
+    texts = ["真好"] * 3000                      # past MIN_ITEMS: tokenizing them shows a bar
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    try:
+        model.predict(texts)
+        assert "tokenizing (char)" in sys.stderr.getvalue()
+        sys.stderr.seek(0), sys.stderr.truncate()
+        set_progress(False)
+        model.predict(texts)
+        assert sys.stderr.getvalue() == ""
+        set_progress(True)
+        assert list(progress(range(3), "few")) == [0, 1, 2] and sys.stderr.getvalue() == ""   # too few: none
+    finally:
+        set_progress(True)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())          # not a terminal: never a bar
+    model.predict(texts)
+    assert sys.stderr.getvalue() == ""
+    (data / "many.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    assert main(["predict", str(data / "api"), "--file", str(data / "many.txt"), "--quiet"]) == 0
+    assert "tokenizing" not in sys.stderr.getvalue()
+    assert main(["predict", str(data / "api"), "--file", str(data / "many.txt")]) == 0
+    assert "tokenizing (char)" in sys.stderr.getvalue()
