@@ -24,14 +24,20 @@ import os
 import sys
 
 from .._version import __version__
+from ..checks import output_file
 from .common import DEVICE_HELP, input_texts, positive_int
 
 
-def _commands(config: dict, run) -> "TaskCommands":  # noqa: F821
-    """The command-line half of the task a run's config.json names (a clear error for an unknown task)."""
+def task_spec_of(config: dict, run=""):
+    """The registry entry of the task a run's config.json names (a clear error for an unknown task)."""
     from ..tasks import task_spec
 
-    return task_spec(config["task"], f"{run}/config.json").cli
+    return task_spec(config["task"], f"{run}/config.json" if run else "config.json")
+
+
+def _commands(config: dict, run) -> "TaskCommands":  # noqa: F821
+    """The command-line half of the task a run's config.json names."""
+    return task_spec_of(config, run).cli
 
 
 # -- commands --------------------------------------------------------------------------------------------------
@@ -73,6 +79,8 @@ def _cmd_explain(args) -> int:
         from ..explain.html import render_html
         from ..io import atomic_write_text
 
+        output_file(args.html, "--html", args.force, protected=_run_files(args.run) if args.run else ())
+
         atomic_write_text(args.html, render_html(tr))
         print(f"wrote {args.html}", file=sys.stderr)
     print(render_json(tr, full=args.full) if args.json else render_text(tr, args.time_steps))
@@ -87,6 +95,8 @@ def _explain_model(args, inputs) -> int:
     if args.html:
         from ..explain.html import render_model_html
         from ..io import atomic_write_text
+
+        output_file(args.html, "--html", args.force, protected=_run_files(args.run))
 
         atomic_write_text(args.html, render_model_html(tr))
         print(f"wrote {args.html}", file=sys.stderr)
@@ -154,6 +164,13 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _run_files(run) -> list:
+    """A run folder's own files (what no output of a command may replace)."""
+    from pathlib import Path
+
+    return [p for p in Path(run).rglob("*") if p.is_file() and p.suffix != ".onnx"]
+
+
 def _onnx_path(args) -> str:
     from pathlib import Path
 
@@ -166,8 +183,11 @@ def _predict_onnx(args, config: dict) -> list:
     from ..export.onnx import OnnxRunner
     from ..tasks import load_run
 
-    if config["task"] not in ("classify", "tag"):
-        raise ValueError(f"--backend onnx runs classifier and tagger runs; this is a {config['task']!r} run")
+    from ..tasks import task_specs
+
+    if not task_spec_of(config).task_class.onnx_backend:
+        backends = [n for n, s in task_specs().items() if s.task_class.onnx_backend]
+        raise ValueError(f"--backend onnx runs {' and '.join(backends)} runs; this is a {config['task']!r} run")
     path = _onnx_path(args)
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path} not found: run 'lstmkit export {args.run} --onnx {path}' first")
@@ -186,6 +206,7 @@ def _cmd_export(args) -> int:
 
     read_config(args.run)
     path = _onnx_path(args)
+    output_file(path, "--onnx", args.force, protected=_run_files(args.run))
     export_onnx(load_run(args.run), path)
     print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -246,6 +267,8 @@ def _add_predict(sub, commands):
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="onnx: run the exported model on onnxruntime (classifier and tagger runs)")
     p.add_argument("--onnx", metavar="FILE", help="the ONNX file for --backend onnx (default RUN/model.onnx)")
+    p.add_argument("--max-chars", type=positive_int, default=100_000, metavar="N",
+                   help="the longest input text accepted, in characters")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     if commands is not None:
         commands.add_predict_args(p.add_argument_group(f"{commands.task} runs"))
@@ -274,6 +297,7 @@ def build_parser(run_commands=None) -> argparse.ArgumentParser:
                                    "lengths as an input (ONNX LSTM sequence_lens), bidirectional included.")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--onnx", metavar="FILE", help="where to write it (default RUN/model.onnx)")
+    p.add_argument("--force", action="store_true", help="replace the --onnx file if it exists")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("explain", help="every step of the pipeline with its real shapes and values",
@@ -302,6 +326,7 @@ def build_parser(run_commands=None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the trace as one JSON document")
     p.add_argument("--full", action="store_true", help="with --json: every value, not summaries")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained page: diagram and heatmaps")
+    p.add_argument("--force", action="store_true", help="replace the --html file if it exists")
     p.set_defaults(func=_cmd_explain)
 
     p = sub.add_parser("params", help="parameter count with its formula, TensorFlow vs PyTorch layout",

@@ -5,7 +5,7 @@ checked :class:`lstmkit.nn.CellConfig` (a task config stores it as ``cell`` and 
 """
 from __future__ import annotations
 
-from .common import positive_float, positive_int
+from .common import finite_float, positive_float, positive_int
 
 # CellConfig's field -> the option that sets it
 FLAGS = {"forget_bias": "--forget-bias", "use_peepholes": "--peepholes", "cell_clip": "--cell-clip",
@@ -18,7 +18,7 @@ def add_cell_args(group, defaults) -> None:
     group.add_argument("--cell", default=defaults.cell, choices=["basic", "lstm"],
                        help="basic: TensorFlow's BasicLSTMCell; lstm: its LSTMCell, which also takes --peepholes, "
                             "--cell-clip, --num-proj and --proj-clip")
-    group.add_argument("--forget-bias", type=float, default=defaults.forget_bias, metavar="F",
+    group.add_argument("--forget-bias", type=finite_float, default=defaults.forget_bias, metavar="F",
                        help="added to the forget gate's pre-activation (a constant, not a weight)")
     group.add_argument("--peepholes", action="store_true", default=defaults.use_peepholes,
                        help="--cell lstm: diagonal peephole weights from the cell state c into the i, f, o gates")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 
@@ -20,7 +21,9 @@ def checked(cast, check, expected: str):
 
 positive_int = checked(int, lambda v: v > 0, "a positive integer")
 non_negative_int = checked(int, lambda v: v >= 0, "an integer >= 0")
-positive_float = checked(float, lambda v: v > 0, "a positive number")
+positive_float = checked(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+non_negative_float = checked(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+finite_float = checked(float, math.isfinite, "a finite number")
 probability = checked(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
@@ -39,8 +42,8 @@ def add_training_args(p, **defaults) -> None:
     g.add_argument("--epochs", type=positive_int, default=t.epochs)
     g.add_argument("--batch-size", type=positive_int, default=t.batch_size)
     g.add_argument("--lr", type=positive_float, default=t.lr)
-    g.add_argument("--weight-decay", type=float, default=t.weight_decay)
-    g.add_argument("--clip", type=float, default=t.clip, help="max gradient norm (0: no clipping)")
+    g.add_argument("--weight-decay", type=non_negative_float, default=t.weight_decay)
+    g.add_argument("--clip", type=non_negative_float, default=t.clip, help="max gradient norm (0: no clipping)")
     g.add_argument("--patience", type=int, default=t.patience,
                    help="epochs without dev improvement before stopping (0: never)")
     g.add_argument("--seed", type=int, default=t.seed)
@@ -77,6 +80,11 @@ def input_texts(args) -> list[str]:
     if not texts and sys.stdin is not None and not sys.stdin.isatty():
         texts = [line.rstrip("\n") for line in sys.stdin]
         texts = [t for t in texts if t.strip()] or texts
+    limit = getattr(args, "max_chars", None)
+    for k, text in enumerate(texts):
+        if limit and len(text) > limit:
+            raise ValueError(f"input {k + 1} has {len(text):,} characters, over --max-chars {limit:,} (split it, or "
+                             f"raise --max-chars)")
     return texts
 
 

@@ -5,11 +5,10 @@ import json
 
 from .base import TaskCommands
 from .cell_args import add_cell_args, cell_config
-from .common import (DEVICE_HELP, add_training_args, checked, fresh_or_warm, non_negative_int, positive_int,
-                     probability, train_and_report, training_splits)
+from .common import (DEVICE_HELP, add_training_args, fresh_or_warm, non_negative_float, non_negative_int,
+                     positive_int, probability, train_and_report, training_splits)
 
 TASK, KIND = "lm", "text"
-non_negative_float = checked(float, lambda v: v >= 0, "a number >= 0")
 
 
 def _text_data(args):

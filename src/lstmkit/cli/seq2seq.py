@@ -5,8 +5,8 @@ import argparse
 
 from .base import TaskCommands
 from .cell_args import add_cell_args, cell_config
-from .common import (ENSEMBLE_HELP, add_training_args, fresh_or_warm, input_texts, positive_int, probability, train_and_report,
-                     training_splits)
+from .common import (ENSEMBLE_HELP, add_training_args, fresh_or_warm, input_texts, non_negative_float, positive_int,
+                     probability, train_and_report, training_splits)
 
 TASK, KIND = "seq2seq", "seq2seq"
 
@@ -93,7 +93,7 @@ def add_parser(sub) -> None:
                    help="learn and decode each target right to left (outputs still read left to right); "
                         "such a run can rescore a left-to-right one's beam (evaluate/predict --rescore)")
     g.add_argument("--beam-size", type=positive_int, default=model.beam_size, help="evaluate's beam width")
-    g.add_argument("--length-penalty", type=float, default=model.length_penalty,
+    g.add_argument("--length-penalty", type=non_negative_float, default=model.length_penalty,
                    help="GNMT alpha: log P / ((5 + |Y|) / 6) ** alpha (0: no normalisation)")
     add_training_args(p, epochs=15, batch_size=64, lr=3e-3, patience=3)
     p.set_defaults(func=train)

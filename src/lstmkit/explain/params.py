@@ -15,6 +15,9 @@ def params_table(input_size: int, units: int, layers: int = 1, bidirectional: bo
                  num_proj: int | None = None, peepholes: bool = False) -> dict:
     """The counts as data: ``tensorflow`` and ``pytorch`` (None where PyTorch cannot hold the LSTM: peepholes),
     each ``{"rows": [{"name", "symbolic", "formula", "total"}], "total"}``, and ``difference`` (PyTorch's extra)."""
+    for name, v in (("input_size", input_size), ("units", units), ("layers", layers), ("num_proj", num_proj)):
+        if v is not None and v > 2 ** 31 - 1:          # past what a tensor dimension holds, even on meta
+            raise ValueError(f"params: {name} must be at most {2 ** 31 - 1:,}, got {v:,}")
     opts = {}
     if num_proj is not None or peepholes:
         opts = {"cell": "lstm", "num_proj": num_proj, "use_peepholes": peepholes}

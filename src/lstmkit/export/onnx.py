@@ -240,11 +240,14 @@ def export_onnx(task, path) -> None:
     """Write ``task``'s model as ONNX to ``path`` (atomically)."""
     from ..io import atomic_write_bytes
 
-    builders = {"classify": build_classifier_graph, "tag": build_tagger_graph, "seq2seq": build_seq2seq_encoder_graph}
-    if task.name not in builders:
-        raise ValueError(f"ONNX export covers classifier, tagger and seq2seq (encoder) runs; this is a "
-                         f"{task.name!r} run")
-    atomic_write_bytes(path, builders[task.name](task).SerializeToString())
+    from ..tasks import task_specs
+
+    specs = task_specs()
+    build = specs[task.name].onnx_builder if task.name in specs else None
+    if build is None:
+        covered = ", ".join(name for name, spec in specs.items() if spec.onnx is not None)
+        raise ValueError(f"ONNX export covers {covered} runs; this is a {task.name!r} run")
+    atomic_write_bytes(path, build(task).SerializeToString())
 
 
 class OnnxRunner:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checks import parameters_fit
 from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple, ParamCount, _describe, check_positive_int
 from .fused import _WeightCache, stack_blocker
 from .rnn import check_dtype, check_inputs, check_lengths, run_stack, _check_fused_flag
@@ -61,6 +62,11 @@ class LSTM(nn.Module):
         self.bidirectional, self.dropout, self.cell_type = bool(bidirectional), float(dropout), cell
         self.cell_options = dict(cell_options)
         D = 2 if bidirectional else 1
+        H, P = num_units, cell_options.get("num_proj") or num_units
+        extra = 3 * H * bool(cell_options.get("use_peepholes")) + H * P * bool(cell_options.get("num_proj"))
+        per_cell = [((input_size if k == 0 else D * P) + P) * 4 * H + 4 * H + extra for k in range(num_layers)]
+        parameters_fit("LSTM", D * sum(per_cell), f"input_size={input_size}, units={H}, layers={num_layers}"
+                       f"{', bidirectional' if bidirectional else ''}", device)
         factory = {"dtype": dtype, "device": device}
         layers, layer_in = [], input_size
         for _ in range(num_layers):

@@ -170,6 +170,7 @@ class ClassifyTask(ProbabilityOutputs, Task):
 
     @classmethod
     def from_data(cls, config: ClassifyConfig, train: TextDataset) -> "ClassifyTask":
+    onnx_backend = True
         """Build the tokenizer, the vocabulary (from the training texts) and the label set."""
         if not train.texts:
             raise ValueError("the training set is empty")

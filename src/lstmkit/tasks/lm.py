@@ -292,8 +292,9 @@ class LMTask(Task):
         """
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
             raise ValueError(f"generate: max_tokens must be an int >= 0, got {max_tokens!r}")
-        if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature < 0:
-            raise ValueError(f"generate: temperature must be a number >= 0, got {temperature!r}")
+        if (not isinstance(temperature, (int, float)) or isinstance(temperature, bool)
+                or not math.isfinite(temperature) or temperature < 0):
+            raise ValueError(f"generate: temperature must be a finite number >= 0, got {temperature!r}")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise ValueError(f"generate: top_k must be a positive int or None, got {top_k!r}")
         self.model.eval()

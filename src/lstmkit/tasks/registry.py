@@ -27,8 +27,9 @@ DATA_KINDS = ("classification", "tagging", "seq2seq", "text", "series")   # what
 class TaskSpec:
     """One task: its name, its class, the kind of data it trains on, and its command-line half.
 
-    ``task`` and ``commands`` are classes/objects or ``"module:attribute"`` import paths.
+    ``task``, ``commands`` and ``onnx`` are classes/objects/functions or ``"module:attribute"`` import paths.
     ``data_kind``: the kind of the built-in corpora it trains on (one of :data:`DATA_KINDS` or a new one).
+    ``onnx``: ``build(task) -> onnx.ModelProto``, the task's model as an ONNX graph (None: not exportable).
     """
 
     name: str
@@ -36,6 +37,7 @@ class TaskSpec:
     data_kind: str
     commands: Any = None
     summary: str = ""
+    onnx: Any = None
     _resolved: dict = field(default_factory=dict, repr=False, compare=False)
 
     def _get(self, part: str):
@@ -59,6 +61,11 @@ class TaskSpec:
     @property
     def config_class(self) -> type:
         return self.task_class.config_class
+
+    @property
+    def onnx_builder(self):
+        """The function that builds the task's ONNX graph, or None."""
+        return None if self.onnx is None else self._get("onnx")
 
     @property
     def cli(self):
@@ -122,11 +129,13 @@ def tasks_for_data(kind: str) -> list[str]:
 
 for _spec in (
     TaskSpec("classify", "lstmkit.tasks.classify:ClassifyTask", "classification", "lstmkit.cli.classify:COMMANDS",
-             "text classification: embedding -> LSTM -> pooling -> softmax"),
+             "text classification: embedding -> LSTM -> pooling -> softmax",
+             onnx="lstmkit.export.onnx:build_classifier_graph"),
     TaskSpec("tag", "lstmkit.tasks.tag:TagTask", "tagging", "lstmkit.cli.tag:COMMANDS",
-             "sequence labelling: NER, word segmentation, POS (BiLSTM-CRF)"),
+             "sequence labelling: NER, word segmentation, POS (BiLSTM-CRF)", onnx="lstmkit.export.onnx:build_tagger_graph"),
     TaskSpec("seq2seq", "lstmkit.tasks.seq2seq:Seq2SeqTask", "seq2seq", "lstmkit.cli.seq2seq:COMMANDS",
-             "sequence to sequence: LSTM encoder, attentional LSTM decoder, beam search"),
+             "sequence to sequence: LSTM encoder, attentional LSTM decoder, beam search",
+             onnx="lstmkit.export.onnx:build_seq2seq_encoder_graph"),
     TaskSpec("lm", "lstmkit.tasks.lm:LMTask", "text", "lstmkit.cli.lm:COMMANDS",
              "language model: embedding -> LSTM -> next-token softmax"),
     TaskSpec("regress", "lstmkit.tasks.regress:RegressTask", "series", "lstmkit.cli.regress:COMMANDS",

@@ -162,6 +162,7 @@ class TagTask(Task):
             raise ValueError("word_features='jieba-pos' needs a vocabulary of jieba's tags (vocab_wordtags.json)")
         self.word_tag_vocab = word_tag_vocab if config.word_features == "jieba-pos" else None
         self.model = Tagger(config, len(vocab), len(bigram_vocab) if self.bigram_vocab else 0,
+    onnx_backend = True
                             len(char_vocab) if self.char_vocab else 0,
                             len(word_tag_vocab) if self.word_tag_vocab else 0)
 
@@ -203,7 +204,10 @@ class TagTask(Task):
         if data.tags is not None:
             unknown = sorted({t for tags in data.tags for t in tags} - set(index))
             if unknown:
-                raise ValueError(f"{data.source}: tags {unknown[:5]} were not in the training set")
+                share = sum(t in index for tags in data.tags for t in tags) / max(1, sum(map(len, data.tags)))
+                hint = (f"; only {share:.0%} of its tags are the run's: is it {self.config.format} data (the run's "
+                        f"format), tagged with {', '.join(self.labels[:6])}...?" if share < 0.5 else "")
+                raise ValueError(f"{data.source}: tags {unknown[:5]} were not in the training set{hint}")
             enc["tags"] = [[index[t] for t in tags] for tags in data.tags]
         return enc
 

@@ -104,6 +104,25 @@ _JIEBA: dict = {}
 _JIEBA_LOCK = threading.Lock()
 
 
+def private_cache_dir(name: str) -> str:
+    """A cache folder only this user can write: ``$XDG_CACHE_HOME/lstmkit/NAME`` (``~/.cache/...``), made with
+    mode 0700; where that is not possible or not safe (another owner, writable by others), a fresh private
+    temporary folder. jieba loads its dictionary cache with ``marshal``, so the folder must be trusted."""
+    import os
+    import stat
+    import tempfile
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lstmkit" / name
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = base.stat()
+        if st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return str(base)
+    except (OSError, AttributeError):      # no home, a read-only one, or no getuid (Windows)
+        pass
+    return tempfile.mkdtemp(prefix=f"lstmkit-{name}-")
+
+
 def jieba_instance(user_dict: str | None):
     """One initialised jieba segmenter per user dictionary per process: the dictionary load is paid once."""
     with _JIEBA_LOCK:
@@ -112,6 +131,7 @@ def jieba_instance(user_dict: str | None):
 
             jieba.setLogLevel(logging.WARNING)
             seg = jieba.Tokenizer()
+            seg.tmp_dir = private_cache_dir("jieba")   # jieba unmarshals its cache: never from a shared /tmp
             seg.initialize()
             if user_dict is not None:
                 _check_user_dict(user_dict)

@@ -10,10 +10,17 @@ the folder: the task named in ``config.json`` is looked up in lstmkit's own regi
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:       # not on Windows: a second training there is stopped by check_new_run only
+    fcntl = None
 
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
@@ -73,10 +80,44 @@ def save_run(run_dir, task, train_config=None, extra: dict | None = None) -> Pat
 
 
 def check_new_run(run_dir) -> None:
-    """A run folder is never overwritten: fail before any work if ``run_dir`` already holds one."""
+    """A run folder is never overwritten, nor a folder of the user's: fail before any work unless ``run_dir`` is
+    new or an empty folder."""
     run = Path(run_dir)
+    if run.is_file():
+        raise FileExistsError(f"{run} is a file; --out names the folder the new run goes into")
     if (run / CONFIG).exists() or (run / WEIGHTS).exists():
         raise FileExistsError(f"{run} already holds a run; choose another --out or remove it")
+    if run.is_dir() and any(p.name != LOCK for p in run.iterdir()):
+        raise FileExistsError(f"{run} is a folder with files in it, not a run; a run goes into a new or empty "
+                              f"folder: choose another --out")
+
+
+LOCK = ".lstmkit.lock"
+
+
+@contextlib.contextmanager
+def claim_run(run_dir):
+    """Create ``run_dir`` (or take it empty) for one training, exclusively: a second training into the same
+    folder, even one started at the same instant, fails with a clear error. Yields whether the folder was
+    created here. The lock (``.lstmkit.lock``, held with ``flock``, so a killed process releases it) is removed
+    at the end."""
+    run = Path(run_dir)
+    check_new_run(run)
+    created = not run.exists()
+    run.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise FileExistsError(f"{run}: another lstmkit training is writing this run folder now; choose "
+                                      f"another --out") from None
+        check_new_run(run)      # the other may have finished between the first look and the lock
+        yield created
+    finally:
+        (run / LOCK).unlink(missing_ok=True)
+        os.close(fd)
 
 
 def append_metrics(run_dir, record: dict) -> None:
@@ -106,6 +147,14 @@ def read_config(run_dir) -> dict:
     return config
 
 
+def _inside(run: Path, name, what: str) -> Path:
+    """``run / name`` when ``name`` is a plain relative path inside the run folder (a run never reads outside)."""
+    p = Path(str(name))
+    if not isinstance(name, str) or p.is_absolute() or ".." in p.parts:
+        raise ValueError(f"{run / CONFIG}: {what} must be a file inside the run folder, got {name!r}")
+    return run / p
+
+
 def restore_run(run_dir, task_class_of, device: str = "cpu"):
     """Rebuild the task (tokenizer, vocabulary, model with its weights) saved in ``run_dir``, its model on
     ``device`` ("cpu", "cuda", "cuda:N" or "auto": CUDA when there is one). ``task_class_of(name, where)`` gives
@@ -116,16 +165,18 @@ def restore_run(run_dir, task_class_of, device: str = "cpu"):
     config = read_config(run)
     task_cls = task_class_of(config["task"], str(run / CONFIG))
     config_cls = task_cls.config_class
+    if not isinstance(config["model"], dict):
+        raise ValueError(f"{run / CONFIG}: 'model' must be an object of options, got {config['model']!r}"[:300])
     model_config = dict(config["model"])
-    tok = dict(model_config.get("tokenizer") or {})
-    if tok.get("user_dict"):
-        tok["user_dict"] = str(run / tok["user_dict"])
-        model_config["tokenizer"] = tok
-    if tok.get("name") == "run":
-        if Path(tok.get("path", "")).is_absolute() or ".." in Path(tok.get("path", "")).parts:
-            raise ValueError(f"{run / CONFIG}: the tokenizer run must be inside the run folder, got {tok['path']!r}")
-        tok["path"] = str(run / tok["path"])
-        model_config["tokenizer"] = tok
+    tok = model_config.get("tokenizer") or {}
+    if not isinstance(tok, dict):
+        raise ValueError(f"{run / CONFIG}: model.tokenizer must be an object such as {{\"name\": \"char\"}}, got "
+                         f"{tok!r}"[:300])
+    tok = dict(tok)
+    for key, what in (("user_dict", "the jieba user dictionary"), ("path", "the tokenizer run")):
+        if tok.get(key) and (key == "user_dict" or tok.get("name") == "run"):
+            tok[key] = str(_inside(run, tok[key], f"model.tokenizer.{key} ({what})"))
+    model_config["tokenizer"] = tok
     roles = config.get("vocabs")
     if roles is None:  # runs saved before "vocabs" was written: the token vocabulary, bigrams when used
         roles = {"tokens": VOCAB}
@@ -137,7 +188,10 @@ def restore_run(run_dir, task_class_of, device: str = "cpu"):
         if not (run / name).is_file():
             raise FileNotFoundError(f"{run} is not a complete run folder: it has no {name}")
     vocabs = {role: Vocab.load(run / name) for role, name in roles.items()}
-    task = task_cls.from_saved(config_cls.from_dict(model_config), vocabs)
+    try:
+        task = task_cls.from_saved(config_cls.from_dict(model_config), vocabs)
+    except (TypeError, ValueError, KeyError) as exc:   # a hand-edited value: say where it is
+        raise ValueError(f"{run / CONFIG}: model: {exc}"[:400]) from None
     try:
         state = load_safetensors((run / WEIGHTS).read_bytes())
     except (SafetensorError, ValueError) as exc:

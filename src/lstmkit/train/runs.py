@@ -28,16 +28,17 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     weights are saved as soon as they are found, so an interrupted run still leaves a usable model.
     """
     out = Path(out)
-    checkpoint.check_new_run(out)
+    with checkpoint.claim_run(out) as created:
+        return _train_into(task, train, dev, train_config, out, log, extra, created)
+
+
+def _train_into(task, train, dev, train_config, out: Path, log, extra, created: bool) -> dict:
     t0 = time.perf_counter()
     # a task may encode its training data with more than dev needs (a classifier's teacher probabilities)
     train_enc, dev_enc = task.encode_training(train), task.encode(dev)
     log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, {task.describe()}; "
         f"{sum(p.numel() for p in task.model.parameters()):,} parameters (encoding took {time.perf_counter() - t0:.1f} s)")
     metric = task.primary_metric
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / checkpoint.METRICS).unlink(missing_ok=True)
 
     def on_epoch(record):
         line = {k: v for k, v in record.items() if k != "dev"}

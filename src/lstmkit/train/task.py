@@ -43,6 +43,7 @@ class Task(abc.ABC):
         primary_metric: the dev metric that early stopping and model selection follow (may be a property).
         greater_is_better: False for errors, perplexity, ...
         unit: what the trainer's throughput counts (``"sentences"``; a language model counts ``"tokens"``).
+        onnx_backend: True where ``task.runner = OnnxRunner(path)`` makes prediction run the exported graph.
 
     Instance attributes: ``config`` (a ``config_class``), ``model`` (a ``torch.nn.Module``).
     """
@@ -52,6 +53,7 @@ class Task(abc.ABC):
     primary_metric: str
     greater_is_better: ClassVar[bool] = True
     unit: ClassVar[str] = "sentences"
+    onnx_backend: ClassVar[bool] = False     # predicts through an exported graph when ``runner`` is set
 
     config: Any
     model: torch.nn.Module
