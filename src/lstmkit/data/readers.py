@@ -2,6 +2,10 @@
 
 Everything is UTF-8; an undecodable byte, a missing column or an empty label is an error that names the file
 and the line. Blank lines are skipped and counted.
+
+Lines end at ``"\n"`` only (a ``"\r"`` before it is dropped): :func:`text_lines`. ``str.splitlines`` also cuts at
+U+2028, U+2029, U+0085, ``\x0b``, ``\x0c`` and ``\x1c``-``\x1e``, which are characters inside a line here
+(a JSON string may hold a raw U+2028), so no reader uses it.
 """
 from __future__ import annotations
 
@@ -55,6 +59,19 @@ def read_utf8(path) -> str:
                          f"convert the file to UTF-8") from None
 
 
+def text_lines(text: str) -> list[str]:
+    """``text`` cut into lines at ``"\n"`` only, each without the ``"\r"`` that ends it (CRLF files); a final
+    newline ends the last line, it does not start an empty one. Line ``k`` of the result is line ``k + 1`` of
+    the file as editors and ``grep -n`` count them. Unlike ``str.splitlines``, U+2028, U+0085, ``\x1c`` and the
+    like stay inside their line. Example: ``"a\u2028b\r\nc\n"`` -> ``["a\u2028b", "c"]``."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    elif lines[-1].endswith("\r"):
+        lines[-1] = lines[-1][:-1]
+    return lines
+
+
 def read_table(path, text_column: str = "text", label_column: str | None = "label",
                delimiter: str | None = None) -> TextDataset:
     """TSV (``.tsv``/``.txt``: tab) or CSV (``.csv``: comma) with a header row naming the columns."""
@@ -97,7 +114,7 @@ def read_jsonl(path, text_column: str = "text", label_column: str | None = "labe
     """One JSON object per line with the text and label keys."""
     path = Path(path)
     texts, labels, blank = [], [] if label_column else None, 0
-    for n, line in enumerate(read_utf8(path).splitlines(), 1):
+    for n, line in enumerate(text_lines(read_utf8(path)), 1):
         if not line.strip():
             blank += 1
             continue
@@ -142,7 +159,7 @@ def read_folder(path) -> TextDataset:
 def read_lines(path) -> TextDataset:
     """Unlabelled text, one per line (for prediction); blank lines are skipped and counted."""
     texts, blank = [], 0
-    for line in read_utf8(path).splitlines():
+    for line in text_lines(read_utf8(path)):
         if line.strip():
             texts.append(line.strip())
         else:

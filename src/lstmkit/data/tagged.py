@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..text.tags import from_spans
-from .readers import read_utf8
+from .readers import read_utf8, text_lines
 
 
 @dataclass
@@ -40,7 +40,7 @@ class TaggedDataset:
 
 def read_conll(path) -> TaggedDataset:
     sentences, tags, toks, tgs, blank = [], [], [], [], 0
-    for n, line in enumerate(read_utf8(path).splitlines(), 1):
+    for n, line in enumerate(text_lines(read_utf8(path)), 1):
         if not line.strip():
             if toks:
                 sentences.append(toks)
@@ -51,7 +51,7 @@ def read_conll(path) -> TaggedDataset:
             continue
         parts = line.split()
         if len(parts) < 2:
-            raise ValueError(f"{path}:{n}: expected 'token TAG', got {line!r}")
+            raise ValueError(f"{path}:{n}: expected 'token TAG', got {line[:60]!r}")
         toks.append(parts[0])
         tgs.append(parts[-1])
     if toks:
@@ -62,7 +62,7 @@ def read_conll(path) -> TaggedDataset:
 
 def read_wordtag(path) -> TaggedDataset:
     sentences, tags, blank = [], [], 0
-    for n, line in enumerate(read_utf8(path).splitlines(), 1):
+    for n, line in enumerate(text_lines(read_utf8(path)), 1):
         items = line.split()
         if not items:
             blank += 1
@@ -71,7 +71,7 @@ def read_wordtag(path) -> TaggedDataset:
         for item in items:
             word, sep, tag = item.rpartition("/")
             if not sep or not word or not tag:
-                raise ValueError(f"{path}:{n}: expected word/TAG, got {item!r}")
+                raise ValueError(f"{path}:{n}: expected word/TAG, got {item[:60]!r}")
             words.append(word)
             tgs.append(tag)
         sentences.append(words)
@@ -90,7 +90,7 @@ def segmented_to_chars(words: list[str]) -> tuple[list[str], list[str]]:
 
 def read_segmented(path) -> TaggedDataset:
     sentences, tags, blank = [], [], 0
-    for line in read_utf8(path).splitlines():
+    for line in text_lines(read_utf8(path)):
         words = line.split()
         if not words:
             blank += 1
