@@ -7,6 +7,11 @@ model: the next-token probabilities of the likeliest tokens; forecaster: the inp
 the parameter counts. ``render_model_text`` / ``ModelTrace.to_json`` / ``explain.html.render_model_html``
 show it.
 
+Every activation shown (embedded inputs, LSTM outputs and final states, the bridge, emissions, attention, logits,
+forecasts) is the model's own, recorded while its ``forward`` runs (:func:`lstmkit.nn.recording`; each model's
+docstring lists what it records), and the heatmaps are read from them: nothing here recomputes a model, so a
+change to one cannot drift from its walkthrough.
+
 Shape legend: ``B`` batch, ``T`` time steps, ``S`` source steps, ``E`` embedding size, ``H`` units, ``P`` the
 cells' output size where they project ``h`` (``num_proj``), ``D`` directions, ``K`` tags, ``V`` vocabulary, ``I``
 input features.
@@ -18,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..nn import recording
 from ..text import pad_sequences
 from .report import tensor_line
 from .trace import Step
@@ -128,8 +134,9 @@ def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
     enc = task.encode(TaggedDataset(tokens, None, "explain"))
     ids, lens = torch.from_numpy(padded), torch.from_numpy(lengths)
     feats = {k: torch.from_numpy(pad_sequences(enc[k])[0]) for k in FEATURES if enc.get(k) is not None}
-    x = m.embed(ids, **feats)                                                   # (B, T, E)
-    s5 = Step(5, "embedding lookup").add("embedded batch", "(B, T, E)", x)
+    with recording() as rec:
+        m(ids, lens, **feats)                                                   # (B, T, K)
+    s5 = Step(5, "embedding lookup").add("embedded batch", "(B, T, E)", rec["embedded"])
     if m.bigram_embedding is not None:
         s5.lines.append("each token's vector plus the vector of the token with its successor (bigram features)")
     if m.char_embedding is not None:
@@ -142,13 +149,12 @@ def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
         s5.lines.append(f"plus the vectors of each token's place in the word jieba finds"
                         f"{' and of its part of speech' if enc.get('wordtag') is not None else ''}: "
                         + " | ".join(places))
-    outputs, finals = m.lstm(x, lens)                                           # (B, T, 2P)
+    outputs, finals, emissions = rec["outputs"], rec["final_states"], rec["emissions"]   # (B, T, 2P), (B, T, K)
     P = _out(m.lstm)
     s6 = Step(6, "BiLSTM: every step's hidden state, both directions")
     _cells(s6, m.lstm)
     s6.add("outputs", f"(B, T, D*{P})", outputs, "forward h and backward h of each step, concatenated")
     _final_states(s6, finals, 2, P)
-    emissions = m.emit(outputs)                                                 # (B, T, K)
     K = len(task.labels)
     s7 = Step(7, f"per-step emissions: Linear(D*{P} -> K)").add("emissions", f"(B, T, K) = (B, T, {K})", emissions)
     if m.crf is not None:
@@ -159,8 +165,8 @@ def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
         s8 = Step(8, "per-step softmax: the likeliest tag of each token")
     probs = torch.softmax(emissions, dim=2)
     results = task.predict_records(texts)
-    for b, rec in enumerate(results):
-        s8.lines.append(f"input {b}: " + " ".join(f"{t}/{g}" for t, g in zip(rec.get("tokens", []), rec.get("tags", []))))
+    for b, r in enumerate(results):
+        s8.lines.append(f"input {b}: " + " ".join(f"{t}/{g}" for t, g in zip(r.get("tokens", []), r.get("tags", []))))
     steps += [s5, s6, s7, s8]
     maps = [[Heatmap(f"tag probabilities softmax(emissions)  (T, K) = ({int(n)}, {K})",
                      probs[b, : int(n)].numpy(), tokens[b], list(task.labels))] for b, n in enumerate(lengths)]
@@ -179,28 +185,30 @@ def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
     B, S = padded.shape
     D, H, out = m.directions, m.units, _out(m.encoder)
     P = m.output_size                                   # the size of h: num_proj, or H
-    s5 = Step(5, "source embedding lookup").add("embedded source", "(B, S, E)", m.src_embedding(src))
-    enc = m.encode(src, lens)
-    s6 = Step(6, "encoder LSTM: the memory the decoder attends to")
-    _cells(s6, m.encoder, "encoder")
-    _cells(s6, m.decoder, "decoder")
-    s6.add("memory (encoder outputs)", f"(B, S, D*{out}) = ({B}, {S}, {D}*{P})", enc["memory"],
-           "zero at padded source steps")
-    _final_states(s6, enc["finals"], D, out)
-    s7 = Step(7, "bridge: encoder final state -> decoder initial state")
-    s7.lines.append(f"per layer: c of both directions concatenated (B, {D * H}) -> Linear -> tanh -> (B, {H}); h "
-                    f"likewise (B, {D * P}) -> (B, {P})")
-    for k, st in enumerate(enc["state"]):
-        s7.add(f"decoder initial c, layer {k}", "(B, H)", st.c)
-        s7.add(f"decoder initial h, layer {k}", f"(B, {out})", st.h)
-    if enc["keys"] is not None:
-        s7.add("attention keys", "(B, S, H or A)", enc["keys"], f"{m.attention.score} score, computed once per batch")
     records = task.predict_records(texts, beam_size=task.config.beam_size, n_best=1)
     backwards = task.config.reverse_target               # the decoder writes the last token first
     written = [(r["tokens"] or [])[::-1] if backwards else (r["tokens"] or []) for r in records]
     outs = [task.target_vocab.encode(w) for w in written]
     tgt_in, _ = pad_sequences([[task.target_vocab.bos_id] + o for o in outs])
-    logits, weights = m(src, lens, torch.from_numpy(tgt_in), return_attention=True)   # (B, T, V), (B, T, S)
+    with recording() as rec:                             # the search's outputs replayed by teacher forcing
+        m(src, lens, torch.from_numpy(tgt_in))                                  # (B, T, V)
+    s5 = Step(5, "source embedding lookup").add("embedded source", "(B, S, E)", rec["embedded_source"])
+    s6 = Step(6, "encoder LSTM: the memory the decoder attends to")
+    _cells(s6, m.encoder, "encoder")
+    _cells(s6, m.decoder, "decoder")
+    s6.add("memory (encoder outputs)", f"(B, S, D*{out}) = ({B}, {S}, {D}*{P})", rec["memory"],
+           "zero at padded source steps")
+    _final_states(s6, rec["encoder_final_states"], D, out)
+    s7 = Step(7, "bridge: encoder final state -> decoder initial state")
+    s7.lines.append(f"per layer: c of both directions concatenated (B, {D * H}) -> Linear -> tanh -> (B, {H}); h "
+                    f"likewise (B, {D * P}) -> (B, {P})")
+    for k, st in enumerate(rec["decoder_state"]):
+        s7.add(f"decoder initial c, layer {k}", "(B, H)", st.c)
+        s7.add(f"decoder initial h, layer {k}", f"(B, {out})", st.h)
+    if "attention_keys" in rec:
+        s7.add("attention keys", "(B, S, H or A)", rec["attention_keys"],
+               f"{m.attention.score} score, computed once per batch")
+    logits, weights = rec["logits"], rec.get("attention")                     # (B, T, V), (B, T, S) or None
     T = tgt_in.shape[1]
     s8 = Step(8, f"decoder: beam search (K = {task.config.beam_size}), then each output step replayed")
     s8.lines.append(f"each step: [embed(y_(t-1)) (B, {m.tgt_embedding.embedding_dim}); att_(t-1) (B, {P})] -> "
@@ -216,7 +224,7 @@ def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
     s8.lines += [f"input {b}: {r['output']!r} (score {r['score']:.4f})" for b, r in enumerate(records)]
     steps += [s5, s6, s7, s8]
     maps = []
-    for b, rec in enumerate(records):
+    for b in range(len(records)):
         rows = written[b] + ["<eos>"]
         if weights is None:
             maps.append([])
@@ -247,9 +255,9 @@ def _trace_lm(task, run: str, texts: list) -> ModelTrace:
                   lines=[f"input {b}: {' | '.join(r)}" for b, r in enumerate(read)]),
              Step(3, "dictionarize, pad", lines=[f"vocabulary: V = {len(task.vocab):,}"])
              .add("padded ids", "(B, T)", padded).add("lengths", "(B,)", lengths)]
-    x = m.embedding(torch.from_numpy(padded))                                      # (B, T, E)
-    out, finals = m.lstm(x)                                                        # (B, T, P)
-    logits, _ = m(torch.from_numpy(padded))                                        # (B, T, V)
+    with recording() as rec:
+        m(torch.from_numpy(padded))                                                # (B, T, V)
+    x, out, finals, logits = rec["embedded"], rec["outputs"], rec["final_states"], rec["logits"]
     probs = torch.softmax(logits, dim=2)
     steps.append(Step(4, "embedding lookup").add("embedded", "(B, T, E)", x))
     P = _out(m.lstm)
@@ -291,9 +299,9 @@ def _trace_regress(task, run: str, paths: list) -> ModelTrace:
     datas = [read_series(p, c.columns, min_rows=c.window, why=f"the run reads the last {c.window} rows")
              for p in paths]
     raw = np.stack([d.matrix(c.columns)[-c.window:] for d in datas])               # (B, T, I)
-    x, base = task._model_inputs(raw)
-    xt = torch.from_numpy(x.astype(np.float32))
-    out, finals = m.lstm(xt)                                                       # (B, T, D*H)
+    with recording() as rec:
+        m(torch.from_numpy(task._model_inputs(raw)[0].astype(np.float32)))         # (B, H)
+    x, out, finals = rec["window"], rec["outputs"], rec["final_states"]           # (B, T, I), (B, T, D*units)
     B, T, I = raw.shape
     steps = [Step(1, "the last window of each series", lines=[f"input {b}: {d.source}, columns {c.columns}"
                                                                for b, d in enumerate(datas)])
@@ -303,13 +311,12 @@ def _trace_regress(task, run: str, paths: list) -> ModelTrace:
     s3 = Step(3, "LSTM over the window").add("outputs", f"(B, T, D*{_out(m.lstm)})", out)
     _cells(s3, m.lstm)
     _final_states(s3, finals, m.lstm.num_directions, _out(m.lstm))
-    pred = m(xt)
     s4 = Step(4, f"head: Linear(D*H -> H={c.horizon}), back to the target's units")
-    s4.add("outputs", f"(B, H) = ({B}, {c.horizon})", pred)
+    s4.add("outputs", f"(B, H) = ({B}, {c.horizon})", rec["forecast"])
     results = task.predict_records(datas)
     s4.lines += [f"input {b}: forecast {r['forecast']}" for b, r in enumerate(results)]
     steps += [s3, s4]
-    maps = [[Heatmap(f"model inputs (T, I) = ({T}, {I})", x[b], [f"t-{T - 1 - t}" for t in range(T)],
+    maps = [[Heatmap(f"model inputs (T, I) = ({T}, {I})", x[b].numpy(), [f"t-{T - 1 - t}" for t in range(T)],
                      list(c.columns), "signed")] for b in range(B)]
     return ModelTrace("regress", run, [str(p) for p in paths], steps, maps, results,
                       _params([("lstm", m.lstm.param_counts()), ("head", m.head)]))

@@ -6,6 +6,11 @@ outputs and final states -> the classifier head, and returns a :class:`Trace` th
 renderings read. Either a fresh model of the given sizes (random weights, vocabulary built from the texts)
 or, with ``run=``, a trained classifier's tokenizer, vocabulary and weights.
 
+The embedded batch, the outputs, the final states and the logits are the model's own, recorded while its
+``forward`` runs (:func:`lstmkit.nn.recording`; ``TextClassifier``'s docstring lists the names). The one thing
+computed here is the didactic loop of step 6, layer 0's forward cell one step at a time; it is checked against
+the recorded tensors, and a walkthrough that no longer matches its model raises instead of showing something else.
+
 Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, ``P`` projection size,
 ``D`` directions, ``K`` classes, ``V`` vocabulary.
 """
@@ -17,8 +22,9 @@ import numpy as np
 import torch
 
 from ..data import TextDataset
-from ..nn import CellConfig, LSTMStateTuple
+from ..nn import CellConfig, LSTMStateTuple, recording
 from ..tasks.classify import ClassifyConfig, ClassifyTask
+from ..text import pad_sequences
 
 
 @dataclass
@@ -151,8 +157,6 @@ def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: in
         s3.lines.append(f"text {b}: " + " ".join(f"{tok}={i}" for tok, i in zip(toks or ["<unk>"], seq)))
     steps.append(s3)
 
-    from ..text import pad_sequences
-
     padded, lengths = pad_sequences(ids)
     T = padded.shape[1]
     s4 = Step(4, "pad with 0 to one length")
@@ -161,10 +165,11 @@ def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: in
     steps.append(s4)
 
     ids_t, lens_t = torch.from_numpy(padded), torch.from_numpy(lengths)
-    with torch.no_grad():
-        x = model.embedding(ids_t)                                             # (B, T, E)
-        if model.bigram_embedding is not None:
-            x = x + model.bigram_embedding(torch.from_numpy(pad_sequences(enc.bigrams)[0][:, :T]))
+    bigrams = (torch.from_numpy(pad_sequences(enc.bigrams)[0][:, :T]) if model.bigram_embedding is not None
+               else None)                                                      # (B, T)
+    with torch.no_grad(), recording() as rec:
+        model(ids_t, lens_t, bigrams)                       # steps 5, 7 and 8 show what the model records
+    x = rec["embedded"]                                                        # (B, T, E)
     s5 = Step(5, "embedding lookup")
     s5.add("embedding table", "(V, E)", model.embedding.weight.detach())
     note = "row 0 of the table (<pad>) is zeros"
@@ -175,12 +180,11 @@ def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: in
     steps.append(s5)
 
     time_steps, s6 = _walk_layer0(lstm.cell(0), x, lens_t, tokens)
+    check_layer0(time_steps, rec, lstm)
     steps.append(s6)
 
-    with torch.no_grad():
-        outputs, final = lstm(x, lens_t)
-        logits = model.head(model.pool(outputs, final, lens_t))
-        probs = torch.softmax(logits, dim=1)
+    outputs, final, logits = rec["outputs"], rec["final_states"], rec["logits"]   # (B, T, D*P), ..., (B, K)
+    probs = torch.softmax(logits, dim=1)
     s7 = Step(7, "every step's hidden state and the final state")
     s7.add("outputs", f"(B, T, D*P) = ({len(texts)}, {T}, {D}*{P})", outputs,
            "zero at padded steps: " + ", ".join(f"text {b} steps {int(n)}..{T - 1}" for b, n in enumerate(lengths)
@@ -213,6 +217,31 @@ def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: in
               "pooling": task.config.pooling,
               "pooled": model.head.in_features}
     return Trace(config, steps, time_steps, params, texts, tokens, task.labels, prediction)
+
+
+def check_layer0(rows: list, rec, lstm, rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    """Hold step 6's hand-stepped loop (``rows``, from :func:`_walk_layer0`) to the model's own recorded tensors:
+    the final state of layer 0's forward cell always, and with one layer also h at every valid step (the forward
+    half of the recorded outputs; deeper stacks keep layer 0's outputs inside the fused kernel). Raises
+    ``RuntimeError`` naming the tensor and the largest difference when they disagree."""
+    P = lstm.cell(0).output_size
+    first = rec["final_states"][0]
+    fw = first[0] if lstm.bidirectional else first                             # LSTMStateTuple(c (B, H), h (B, P))
+    last = {t.name: t.values for t in rows[-1]["tensors"]}       # padding carries the state: the final one
+    pairs = [("final c of layer 0's forward cell", last["c_t"], fw.c.cpu().numpy()),
+             ("final h of layer 0's forward cell", last["h_t"], fw.h.cpu().numpy())]
+    if lstm.num_layers == 1:
+        valid = np.array([r["valid"] for r in rows]).T[:, :, None]             # (B, T, 1)
+        walked = np.stack([next(t.values for t in r["tensors"] if t.name == "h_t") for r in rows], axis=1)
+        pairs.append(("outputs of layer 0's forward cell (valid steps)", np.where(valid, walked, 0.0),
+                      np.where(valid, rec["outputs"][..., :P].cpu().numpy(), 0.0)))   # (B, T, P) each
+    for what, walked, recorded in pairs:
+        if walked.shape != recorded.shape or not np.allclose(walked, recorded, rtol=rtol, atol=atol):
+            got = (f"a largest difference of {float(np.abs(walked - recorded).max()):.3g}"
+                   if walked.shape == recorded.shape else f"shapes {walked.shape} and {recorded.shape}")
+            raise RuntimeError(f"explain: the step-by-step loop disagrees with the model's own {what}: expected "
+                               f"them equal within rtol={rtol}, atol={atol}, got {got}; the walkthrough no longer "
+                               f"matches the model")
 
 
 def _walk_layer0(cell, x, lengths, tokens):

@@ -6,10 +6,12 @@ from .cell_config import CellConfig
 from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple, ParamCount
 from .fused import fuse_blocker, tf_to_torch_weights
 from .lstm import LSTM, last_hidden
+from .record import Recording, record, recording
 from .rnn import MultiRNNCell, bidirectional_dynamic_rnn, dynamic_rnn
 from .sequences import reverse_within_lengths
 
 __all__ = [
     "BasicLSTMCell", "LSTMCell", "CellConfig", "LSTMStateTuple", "MultiRNNCell", "ParamCount", "LSTM", "last_hidden",
     "dynamic_rnn", "bidirectional_dynamic_rnn", "reverse_within_lengths", "fuse_blocker", "tf_to_torch_weights",
+    "record", "recording", "Recording",
 ]

@@ -37,6 +37,7 @@ from .attention import Attention
 from .cells import LSTMStateTuple
 from .embedding import padded_embedding
 from .lstm import LSTM
+from .record import record
 
 ATTENTIONS = ("dot", "general", "additive", "none")
 
@@ -156,6 +157,22 @@ class Seq2Seq(SearchMixin, nn.Module):
     ``"general"``, ``"additive"`` or ``"none"``; input_feeding; dropout; bos_id and eos_id of the target side;
     cell and ``**cell_options``: the encoder's and decoder's cells, as :class:`lstmkit.nn.LSTM` takes them
     (``cell="lstm", num_proj=P, use_peepholes=True, ...``).
+
+    Recorded under :func:`lstmkit.nn.recording` (``lstmkit explain`` shows these):
+
+    ========================  ============================================================================
+    ``embedded_source``       ``(B, S, E)`` the source vectors (before dropout)
+    ``memory``                ``(B, S, D*P)`` the encoder's outputs, zero at padded source steps
+    ``encoder_final_states``  per layer ``LSTMStateTuple(c (B, H), h (B, P))``, or its ``(fw, bw)`` pair
+    ``decoder_state``         the bridged initial state: per layer ``LSTMStateTuple(c (B, H), h (B, P))``
+    ``attention_keys``        ``(B, S, H or A)`` the memory as the score reads it
+    ``step_attention``        ``(B, S)`` once per decoder step (teacher forcing with input feeding, greedy
+                              and beam search): the weights over the source steps
+    ``attention``             ``(B, T, S)`` every output step's weights (``forward``)
+    ``logits``                ``(B, T, V)`` (``forward``)
+    ========================  ============================================================================
+
+    Without attention (``"none"``) the three attention names are never recorded.
     """
 
     def __init__(self, source_vocab: int, target_vocab: int, embedding_dim: int = 64, units: int = 256,
@@ -192,7 +209,9 @@ class Seq2Seq(SearchMixin, nn.Module):
         """``src (B, S)`` ids -> memory ``(B, S, D*P)``, its attention keys, the valid-step mask ``(B, S)``,
         the encoder's final states (``finals``, as ``LSTM`` returns them) and the decoder's initial state (one
         ``LSTMStateTuple(c (B, H), h (B, P))`` per layer)."""
-        memory, finals = self.encoder(self.dropout(self.src_embedding(src)), lengths)     # (B, S, D*P)
+        x = self.src_embedding(src)                                                       # (B, S, E)
+        record("embedded_source", x)
+        memory, finals = self.encoder(self.dropout(x), lengths)                          # (B, S, D*P)
         state = []
         for layer in finals:
             parts = layer if isinstance(layer, tuple) and not isinstance(layer, LSTMStateTuple) else (layer,)
@@ -201,6 +220,11 @@ class Seq2Seq(SearchMixin, nn.Module):
             state.append(LSTMStateTuple(torch.tanh(self.bridge_c(c)), torch.tanh(self.bridge_h(h))))
         mask = torch.arange(src.shape[1], device=src.device) < lengths.unsqueeze(1)      # (B, S)
         keys = self.attention.keys(memory) if self.attention is not None else None
+        record("memory", memory)
+        record("encoder_final_states", finals)
+        record("decoder_state", tuple(state))
+        if keys is not None:
+            record("attention_keys", keys)
         return {"memory": memory, "keys": keys, "mask": mask, "state": state, "finals": finals}
 
     # -- decoder ---------------------------------------------------------------------------------------------
@@ -219,6 +243,7 @@ class Seq2Seq(SearchMixin, nn.Module):
         if self.attention is None:
             return h, new_state, None
         context, weights = self.attention.attend(h, enc["keys"], enc["memory"], enc["mask"])  # (B, D*P), (B, S)
+        record("step_attention", weights)
         return torch.tanh(self.combine(torch.cat([context, h], dim=1))), new_state, weights  # (B, P)
 
     def forward(self, src, lengths, tgt_in, return_attention: bool = False):
@@ -242,6 +267,9 @@ class Seq2Seq(SearchMixin, nn.Module):
                 context, weights = self.attention.attend(h, enc["keys"], enc["memory"], enc["mask"])  # (B, T, D*P)
                 att = torch.tanh(self.combine(torch.cat([context, h], dim=2)))             # (B, T, P)
         logits = self.out(self.dropout(att))                                               # (B, T, V)
+        if weights is not None:
+            record("attention", weights)
+        record("logits", logits)
         return (logits, weights) if return_attention else logits
 
     def _next_log_probs(self, feed) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Text classification, the walkthrough end to end: tokens -> ids -> padded ids + lengths -> embeddings -> LSTM
 -> pooled sentence vector -> Linear -> softmax, trained with cross-entropy.
 
-Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, ``D`` directions, ``V``
-vocabulary, ``K`` classes.
+Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, ``P`` the cells' output size
+(``num_proj`` or ``H``), ``D`` directions, ``V`` vocabulary, ``K`` classes.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from torch import nn
 from ..checks import fractions, positive_ints
 from ..data.batching import PaddedBatches
 from ..data.readers import TextDataset
-from ..nn import LSTM, CellConfig, last_hidden
+from ..nn import LSTM, CellConfig, last_hidden, record
 from ..nn.embedding import padded_embedding
 from ..progress import progress
 from ..text import Vocab, make_tokenizer
@@ -81,6 +81,16 @@ class TextClassifier(nn.Module):
 
     Pooling: ``"last"`` the final state of the top layer (both directions), ``"max"``/``"mean"`` over every
     valid step's output, ``"max+mean"`` both concatenated. Padding never reaches the pooled vector.
+
+    Recorded under :func:`lstmkit.nn.recording` (``lstmkit explain`` shows these):
+
+    ================  ====================================================================
+    ``embedded``      ``(B, T, E)`` the input vectors (before dropout)
+    ``outputs``       ``(B, T, D*P)`` every step's h of the top layer, zero at padding
+    ``final_states``  per layer ``LSTMStateTuple(c (B, H), h (B, P))``, or its ``(fw, bw)`` pair
+    ``pooled``        ``(B, D*P)`` the sentence vector (``(B, 2*D*P)`` for max+mean)
+    ``logits``        ``(B, K)``
+    ================  ====================================================================
     """
 
     def __init__(self, config: ClassifyConfig, vocab_size: int, num_classes: int, bigram_vocab_size: int = 0):
@@ -107,12 +117,19 @@ class TextClassifier(nn.Module):
         x = self.embedding(ids)                                        # (B, T) -> (B, T, E)
         if self.bigram_embedding is not None:
             x = x + self.bigram_embedding(bigrams)                     # (B, T, E)
+        record("embedded", x)
         return x
 
     def classify(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Input vectors ``(B, T, E)`` -> logits ``(B, K)``."""
         outputs, states = self.lstm(self.dropout(x), lengths)          # (B, T, D*H)
-        return self.head(self.dropout(self.pool(outputs, states, lengths)))  # (B, D*H) -> (B, K)
+        record("outputs", outputs)
+        record("final_states", states)
+        pooled = self.pool(outputs, states, lengths)                   # (B, D*H)
+        record("pooled", pooled)
+        logits = self.head(self.dropout(pooled))                       # (B, D*H) -> (B, K)
+        record("logits", logits)
+        return logits
 
     def pool(self, outputs, states, lengths) -> torch.Tensor:
         """The sentence vector ``(B, D*H)`` (``(B, 2*D*H)`` for max+mean) from the valid steps only."""
@@ -153,6 +170,7 @@ class ClassifyTask(ProbabilityOutputs, Task):
 
     name = "classify"
     config_class = ClassifyConfig
+    onnx_backend = True
     primary_metric = "accuracy"
 
     def __init__(self, config: ClassifyConfig, vocab: Vocab, bigram_vocab: Vocab | None = None):
@@ -170,7 +188,6 @@ class ClassifyTask(ProbabilityOutputs, Task):
 
     @classmethod
     def from_data(cls, config: ClassifyConfig, train: TextDataset) -> "ClassifyTask":
-    onnx_backend = True
         """Build the tokenizer, the vocabulary (from the training texts) and the label set."""
         if not train.texts:
             raise ValueError("the training set is empty")

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..checks import fractions, positive_ints
 from ..data.readers import TextDataset
-from ..nn import LSTM, CellConfig
+from ..nn import LSTM, CellConfig, record
 from ..progress import progress
 from ..text import Vocab, make_tokenizer
 from ..train.task import Task
@@ -62,7 +62,17 @@ class LMConfig:
 
 
 class LanguageModel(nn.Module):
-    """``ids (B, T)`` and a state -> ``logits (B, T, V)`` for the next token at every step, and the final state."""
+    """``ids (B, T)`` and a state -> ``logits (B, T, V)`` for the next token at every step, and the final state.
+
+    Recorded under :func:`lstmkit.nn.recording` (``lstmkit explain`` shows these):
+
+    ================  ==========================================================
+    ``embedded``      ``(B, T, E)`` the token vectors (before dropout)
+    ``outputs``       ``(B, T, H)`` every step's h (``P`` with ``num_proj``)
+    ``final_states``  per layer ``LSTMStateTuple(c (B, H), h (B, H or P))``
+    ``logits``        ``(B, T, V)``
+    ================  ==========================================================
+    """
 
     def __init__(self, config: LMConfig, vocab_size: int):
         super().__init__()
@@ -86,14 +96,20 @@ class LanguageModel(nn.Module):
         return self.embedding.weight if self.head is None else self.head.weight
 
     def forward(self, ids: torch.Tensor, state=None):
-        x = self.dropout(self.embedding(ids))                              # (B, T) -> (B, T, E)
-        out, final = self.lstm(x, initial_state=state)                     # (B, T, H)
+        x = self.embedding(ids)                                            # (B, T) -> (B, T, E)
+        record("embedded", x)
+        out, final = self.lstm(self.dropout(x), initial_state=state)       # (B, T, H)
+        record("outputs", out)
+        record("final_states", final)
         out = self.dropout(out)
         if self.head is not None:
-            return self.head(out), final                                   # (B, T, H) @ (H, V) -> (B, T, V)
-        if self.proj is not None:
-            out = self.proj(out)                                           # (B, T, H) -> (B, T, E)
-        return F.linear(out, self.embedding.weight, self.out_bias), final  # (B, T, E) @ (E, V) -> (B, T, V)
+            logits = self.head(out)                                        # (B, T, H) @ (H, V) -> (B, T, V)
+        else:
+            if self.proj is not None:
+                out = self.proj(out)                                       # (B, T, H) -> (B, T, E)
+            logits = F.linear(out, self.embedding.weight, self.out_bias)   # (B, T, E) @ (E, V) -> (B, T, V)
+        record("logits", logits)
+        return logits, final
 
 
 def detach_state(state):

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..checks import fractions, positive_ints
 from ..data.series import SeriesDataset, first_target, make_windows
-from ..nn import LSTM, CellConfig, last_hidden
+from ..nn import LSTM, CellConfig, last_hidden, record
 from ..train.metrics import errors
 from ..train.task import Task
 
@@ -84,7 +84,17 @@ class RegressConfig:
 
 class SeriesRegressor(nn.Module):
     """``(B, T, I)`` windows -> LSTM -> top layer's final h ``(B, D*units)`` (``D*num_proj`` when the cells project
-    h) -> Linear -> ``(B, H)``."""
+    h) -> Linear -> ``(B, H)``.
+
+    Recorded under :func:`lstmkit.nn.recording` (``lstmkit explain`` shows these; ``H`` is the horizon):
+
+    ================  ======================================================================
+    ``window``        ``(B, T, I)`` the normalised input window the LSTM reads
+    ``outputs``       ``(B, T, D*units)`` every step's h of the top layer (``D*num_proj`` when projected)
+    ``final_states``  per layer ``LSTMStateTuple(c (B, units), h (B, units or num_proj))``, or a ``(fw, bw)`` pair
+    ``forecast``      ``(B, H)`` normalised (and relative, with ``relative``), as returned
+    ================  ======================================================================
+    """
 
     def __init__(self, config: RegressConfig):
         super().__init__()
@@ -94,8 +104,13 @@ class SeriesRegressor(nn.Module):
         self.head = nn.Linear(self.lstm.output_size, c.horizon)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, states = self.lstm(x)                                    # every window is T long: no lengths
-        return self.head(last_hidden(states))                        # (B, D*units) -> (B, H)
+        record("window", x)
+        outputs, states = self.lstm(x)                              # every window is T long: no lengths
+        record("outputs", outputs)
+        record("final_states", states)
+        forecast = self.head(last_hidden(states))                    # (B, D*units) -> (B, H)
+        record("forecast", forecast)
+        return forecast
 
 
 class WindowBatches:

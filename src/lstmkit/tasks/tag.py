@@ -21,7 +21,7 @@ from torch import nn
 
 from ..data.batching import PaddedBatches
 from ..data.tagged import TaggedDataset
-from ..nn import LSTM, CellConfig
+from ..nn import LSTM, CellConfig, record
 from ..nn.crf import CRF
 from ..nn.embedding import padded_embedding
 from ..progress import progress
@@ -104,7 +104,17 @@ class TagConfig:
 
 
 class Tagger(nn.Module):
-    """Emissions ``(B, T, K)`` from tokens, then a CRF (or nothing: a per-step softmax reads the emissions)."""
+    """Emissions ``(B, T, K)`` from tokens, then a CRF (or nothing: a per-step softmax reads the emissions).
+
+    Recorded under :func:`lstmkit.nn.recording` (``lstmkit explain`` shows these):
+
+    ================  ==================================================================
+    ``embedded``      ``(B, T, E)`` the token vectors plus their features' (before dropout)
+    ``outputs``       ``(B, T, 2P)`` every step's h, forward and backward concatenated
+    ``final_states``  per layer the pair ``(fw, bw)`` of ``LSTMStateTuple(c (B, H), h (B, P))``
+    ``emissions``     ``(B, T, K)``
+    ================  ==================================================================
+    """
 
     def __init__(self, config: TagConfig, vocab_size: int, bigram_vocab_size: int = 0, char_vocab_size: int = 0,
                  word_tag_vocab_size: int = 0):
@@ -136,17 +146,23 @@ class Tagger(nn.Module):
             x = x + self.word_embedding(wordpos)
         if self.word_tag_embedding is not None:
             x = x + self.word_tag_embedding(wordtag)
+        record("embedded", x)
         return x
 
     def forward(self, ids, lengths, bigrams=None, first=None, last=None, wordpos=None, wordtag=None):
         x = self.embed(ids, bigrams, first, last, wordpos, wordtag)       # (B, T, E)
-        outputs, _ = self.lstm(self.dropout(x), lengths)                   # (B, T, 2P): every step's h
-        return self.emit(self.dropout(outputs))                            # (B, T, K)
+        outputs, finals = self.lstm(self.dropout(x), lengths)              # (B, T, 2P): every step's h
+        record("outputs", outputs)
+        record("final_states", finals)
+        emissions = self.emit(self.dropout(outputs))                       # (B, T, K)
+        record("emissions", emissions)
+        return emissions
 
 
 class TagTask(Task):
     name = "tag"
     config_class = TagConfig
+    onnx_backend = True
 
     def __init__(self, config: TagConfig, vocab: Vocab, bigram_vocab: Vocab | None = None,
                  char_vocab: Vocab | None = None, word_tag_vocab: Vocab | None = None):
@@ -162,7 +178,6 @@ class TagTask(Task):
             raise ValueError("word_features='jieba-pos' needs a vocabulary of jieba's tags (vocab_wordtags.json)")
         self.word_tag_vocab = word_tag_vocab if config.word_features == "jieba-pos" else None
         self.model = Tagger(config, len(vocab), len(bigram_vocab) if self.bigram_vocab else 0,
-    onnx_backend = True
                             len(char_vocab) if self.char_vocab else 0,
                             len(word_tag_vocab) if self.word_tag_vocab else 0)
 
