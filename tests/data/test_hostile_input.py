@@ -6,7 +6,8 @@ import pytest
 
 from lstmkit.data import read_labelled, read_lines
 from lstmkit.data.pairs import read_pairs
-from lstmkit.data.readers import text_lines
+from lstmkit.data.readers import MAX_FIELD_CHARS, read_table, text_lines
+from lstmkit.data.series import csv_columns, read_series
 from lstmkit.data.tagged import read_tagged
 
 # every character str.splitlines() cuts at besides "\n" and "\r"
@@ -64,3 +65,61 @@ def test_tables_pairs_and_tagged_files_keep_their_line_numbers(tmp_path, ch):
         read_tagged(c, "conll")
     s = read_tagged(_write(tmp_path / "s.txt", "ab cd\n中国 人\n"), "segmented")
     assert len(s) == 2                      # one sentence per line, whatever the separators inside it
+
+
+# -- tables: long fields ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name,sep", [("big.tsv", "\t"), ("big.csv", ",")])
+def test_a_field_over_128_kib_is_read(tmp_path, name, sep):
+    long = "長" * 200_000
+    d = read_labelled(_write(tmp_path / name, f"label{sep}text\n1{sep}{long}\n0{sep}short\n"))
+    assert d.texts == [long, "short"] and d.labels == ["1", "0"]
+
+
+@pytest.mark.parametrize("name,sep", [("big.tsv", "\t"), ("big.csv", ",")])
+def test_a_field_over_the_limit_is_an_error_naming_file_and_line(tmp_path, name, sep):
+    f = _write(tmp_path / name, f"label{sep}text\n1{sep}ok\n0{sep}{'x' * (MAX_FIELD_CHARS + 1)}\n")
+    with pytest.raises(ValueError, match=rf"{name}:3: .*over the limit of 1,048,576 characters"):
+        read_labelled(f)
+    small = _write(tmp_path / f"small{name}", f"label{sep}text\n1{sep}ok\n0{sep}{'x' * 11}\n")
+    with pytest.raises(ValueError, match=rf"small{name}:3: .*over the limit of 10 "):
+        read_table(small, max_field=10)
+    assert read_table(small, max_field=11).texts == ["ok", "x" * 11]
+    with pytest.raises(ValueError, match="max_field must be a positive int"):
+        read_table(small, max_field=0)
+
+
+def test_series_csv_with_a_long_field_or_an_open_quote_is_a_value_error(tmp_path):
+    f = _write(tmp_path / "s.csv", f"value\n1\n{'9' * 200_000}x\n")
+    with pytest.raises(ValueError, match=r"s.csv:3: column 'value': expected a finite number"):
+        read_series(f, ["value"])
+    g = _write(tmp_path / "o.csv", 'value,note\n1,a\n2,"open\n3,b\n')
+    with pytest.raises(ValueError, match=r"o.csv:3: not valid CSV: a quoted field .* never closed"):
+        read_series(g, ["value"])
+    h = _write(tmp_path / "h.csv", f"{'v' * (MAX_FIELD_CHARS + 1)}\n1\n")
+    with pytest.raises(ValueError, match=r"h.csv:1: .*over the limit"):
+        csv_columns(h)
+
+
+# -- tables: TSV has no quoting, CSV has RFC 4180's ---------------------------------------------------------------
+def test_tsv_quotes_are_characters(tmp_path):
+    rows = ['1\t"hello'] + ["0\tx"] * 300 + ['1\t"a"b', '0\tsay "hi"', '1\t""']
+    d = read_labelled(_write(tmp_path / "q.tsv", "label\ttext\n" + "\n".join(rows) + "\n"))
+    assert len(d) == 304 and d.texts[0] == '"hello' and d.texts[-3:] == ['"a"b', 'say "hi"', '""']
+    bad = _write(tmp_path / "bad.tsv", 'label\ttext\n1\t"hello\n' + "0\tx\n" * 300 + "1\ta\tb\n")
+    with pytest.raises(ValueError, match=r"bad.tsv:303: expected 2 fields"):
+        read_labelled(bad)
+    assert read_table(_write(tmp_path / "q.txt", 'label\ttext\n1\t"a"b\n')).texts == ['"a"b']
+
+
+def test_csv_keeps_rfc4180_quoting_and_malformed_quoting_names_the_line(tmp_path):
+    d = read_labelled(_write(tmp_path / "ok.csv", 'label,text\n1,"a, ""b""\nc"\n0,plain "q"\n'))
+    assert d.texts == ['a, "b"\nc', 'plain "q"'] and d.labels == ["1", "0"]
+    with pytest.raises(ValueError, match=r"after.csv:3: not valid CSV: ',' expected after '\"'"):
+        read_labelled(_write(tmp_path / "after.csv", 'label,text\n1,ok\n0,"a"b\n1,c\n'))
+    with pytest.raises(ValueError, match=r"open.csv:3: not valid CSV: a quoted field .* never closed"):
+        read_labelled(_write(tmp_path / "open.csv", 'label,text\n1,ok\n0,"open\n1,c\n'))
+
+
+def test_a_column_named_twice_in_the_header_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match=r"d.tsv:1: column 'text' appears 2 times in the header"):
+        read_labelled(_write(tmp_path / "d.tsv", "text\tlabel\ttext\na\t1\tb\n"))

@@ -6,6 +6,13 @@ and the line. Blank lines are skipped and counted.
 Lines end at ``"\n"`` only (a ``"\r"`` before it is dropped): :func:`text_lines`. ``str.splitlines`` also cuts at
 U+2028, U+2029, U+0085, ``\x0b``, ``\x0c`` and ``\x1c``-``\x1e``, which are characters inside a line here
 (a JSON string may hold a raw U+2028), so no reader uses it.
+
+Tables: a ``.csv`` file is CSV (comma, RFC 4180 quoting: a quoted field may hold commas, newlines and doubled
+``""``; a quote left open or text after a closing quote is an error). Any other table (``.tsv``, ``.txt``, ...)
+is TSV as IANA's ``text/tab-separated-values`` defines it: fields split at each tab, no quoting, so a ``"`` is
+a character like any other (a TSV written with CSV quoting, e.g. by pandas' ``to_csv(sep="\t")``, must be
+written with ``quoting=csv.QUOTE_NONE`` or saved as ``.csv``). A field longer than :data:`MAX_FIELD_CHARS` is
+an error naming ``file:line``.
 """
 from __future__ import annotations
 
@@ -14,6 +21,10 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# The longest field (a text, a label, a number) a TSV/CSV file may hold, in characters: 1 Mi, about 400
+# pages of prose. Python's csv module stops at 128 Ki by default; longer texts belong in JSON Lines.
+MAX_FIELD_CHARS = 1_048_576
 
 
 @dataclass
@@ -72,30 +83,91 @@ def text_lines(text: str) -> list[str]:
     return lines
 
 
+def _check_max_field(max_field) -> int:
+    if isinstance(max_field, bool) or not isinstance(max_field, int) or max_field < 1:
+        raise ValueError(f"max_field must be a positive int (characters), got {max_field!r}")
+    return max_field
+
+
+def _too_long(path, line: int, k: int, length: int, max_field: int) -> ValueError:
+    return ValueError(f"{path}:{line}: field {k + 1} is {length:,} characters long, over the limit of "
+                      f"{max_field:,} characters for a table's field; put such texts in a JSON Lines file (.jsonl)")
+
+
+def tsv_records(text: str, path, max_field: int = MAX_FIELD_CHARS):
+    """``(line number, fields)`` for each line of TSV ``text``: split at every tab, no quoting (a ``"`` is a
+    character). ``path`` only names the file in errors; a field over ``max_field`` characters is one."""
+    _check_max_field(max_field)
+    for n, line in enumerate(text_lines(text), 1):
+        fields = line.split("\t")
+        if len(line) > max_field:
+            for k, f in enumerate(fields):
+                if len(f) > max_field:
+                    raise _too_long(path, n, k, len(f), max_field)
+        yield n, fields
+
+
+def csv_records(text: str, path, delimiter: str = ",", max_field: int = MAX_FIELD_CHARS):
+    """``(line number, fields)`` for each record of CSV ``text`` (RFC 4180 quoting; the line number is the
+    record's first line). Malformed quoting (a quote left open at the end of the file, text after a closing
+    quote) and a field over ``max_field`` characters are errors naming ``path:line``.
+
+    Python's csv module has one process-wide field size limit (128 Ki by default); it is raised to
+    ``max_field`` when lower, never lowered."""
+    _check_max_field(max_field)
+    if csv.field_size_limit() < max_field:
+        csv.field_size_limit(min(max_field, 2**31 - 1))      # a C long on every platform
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            why = str(exc)
+            if "field limit" in why:
+                raise ValueError(f"{path}:{start}: a field is over the limit of {max_field:,} characters for a "
+                                 f"table's field (or a quote opened there is never closed); put such texts in a "
+                                 f"JSON Lines file (.jsonl)") from None
+            if "unexpected end of data" in why:
+                why = "a quoted field opened in this record is never closed (a lone '\"')"
+            raise ValueError(f"{path}:{start}: not valid CSV: {why}; a '\"' in a field is written '\"\"' "
+                             f"inside a quoted field") from None
+        for k, f in enumerate(record):
+            if len(f) > max_field:
+                raise _too_long(path, start, k, len(f), max_field)
+        yield start, record
+
+
 def read_table(path, text_column: str = "text", label_column: str | None = "label",
-               delimiter: str | None = None) -> TextDataset:
-    """TSV (``.tsv``/``.txt``: tab) or CSV (``.csv``: comma) with a header row naming the columns."""
+               delimiter: str | None = None, max_field: int = MAX_FIELD_CHARS) -> TextDataset:
+    """TSV (tab, no quoting: any suffix but ``.csv``) or CSV (``.csv``: comma, RFC 4180 quoting) with a header
+    row naming the columns. ``delimiter``: ``"\t"`` reads TSV, anything else CSV with that delimiter; None
+    (default) chooses by the suffix. ``max_field``: the longest field allowed, in characters."""
     path = Path(path)
     text = read_utf8(path)
     if delimiter is None:
         delimiter = "," if path.suffix.lower() == ".csv" else "\t"
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader, None)
-    if not header:
-        raise ValueError(f"{path}:1: empty file; expected a header row with columns "
-                         f"{text_column!r}{f' and {label_column!r}' if label_column else ''}")
+    records = (tsv_records(text, path, max_field) if delimiter == "\t"
+               else csv_records(text, path, delimiter, max_field))
+    _, header = next(records, (1, None))
+    if not header or all(not h.strip() for h in header):
+        raise ValueError(f"{path}:1: {'empty file' if not text else 'blank first line'}; expected a header row "
+                         f"with columns {text_column!r}{f' and {label_column!r}' if label_column else ''}")
     header = [h.strip() for h in header]
     cols = {}
     for name in (text_column, label_column):
         if name is None:
             continue
         if name not in header:
-            raise ValueError(f"{path}:1: no column {name!r} in the header; columns are {header} "
+            raise ValueError(f"{path}:1: no column {name!r} in the header; columns are {header[:20]} "
                              f"(choose with --text-column/--label-column)")
+        if header.count(name) > 1:
+            raise ValueError(f"{path}:1: column {name!r} appears {header.count(name)} times in the header")
         cols[name] = header.index(name)
     texts, labels, blank = [], [] if label_column else None, 0
-    for row in reader:
-        n = reader.line_num
+    for n, row in records:
         if not row or all(not c.strip() for c in row):
             blank += 1
             continue

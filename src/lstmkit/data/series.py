@@ -19,8 +19,6 @@ Both split chronologically: the first 70% of the steps train, the next 15% dev, 
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpora import package_dir
-from .readers import read_utf8
+from .readers import csv_records, read_utf8
 
 
 @dataclass
@@ -84,7 +82,7 @@ def csv_columns(path) -> list[str]:
     An empty file, or a blank header, is an error naming the file. Example: a file starting ``date,co2`` ->
     ``["date", "co2"]``; one starting ``value`` -> ``["value"]``, the one column a series file may have.
     """
-    header = next(csv.reader(io.StringIO(read_utf8(path), newline="")), None)
+    _, header = next(csv_records(read_utf8(path), path), (1, None))
     if not header or not any(h.strip() for h in header):
         raise ValueError(f"{path}:1: empty file; expected a header row naming the columns")
     return [h.strip() for h in header]
@@ -106,8 +104,8 @@ def read_series(path, columns: list[str], min_rows: int = 1, label_column: str |
     path = Path(path)
     if isinstance(columns, str) or not columns:
         raise ValueError(f"read_series: columns must be a non-empty list of names, got {columns!r}")
-    reader = csv.reader(io.StringIO(read_utf8(path) if text is None else text, newline=""))
-    header = next(reader, None)
+    records = csv_records(read_utf8(path) if text is None else text, path)
+    _, header = next(records, (1, None))
     if not header or not any(h.strip() for h in header):
         raise ValueError(f"{path}:1: empty file; expected a header row naming the columns {columns}")
     header = [h.strip() for h in header]
@@ -117,9 +115,8 @@ def read_series(path, columns: list[str], min_rows: int = 1, label_column: str |
             raise ValueError(f"{path}:1: no column {name!r} (columns: {', '.join(header)})")
     where = [header.index(n) for n in columns]
     at_label = header.index(label_column) if label_column else None
-    rows, labels = [], []
-    for record in reader:
-        line = reader.line_num
+    rows, labels, line = [], [], 1
+    for line, record in records:
         if not record or not any(cell.strip() for cell in record):
             continue
         if len(record) != len(header):
@@ -138,7 +135,7 @@ def read_series(path, columns: list[str], min_rows: int = 1, label_column: str |
         if at_label is not None:
             labels.append(record[at_label].strip())
     if len(rows) < min_rows:
-        raise ValueError(f"{path}:{reader.line_num}: {len(rows)} data rows, need at least {min_rows}"
+        raise ValueError(f"{path}:{line}: {len(rows)} data rows, need at least {min_rows}"
                          + (f" ({why})" if why else ""))
     return SeriesDataset(np.array(rows, dtype=np.float64).reshape(len(rows), len(columns)), list(columns),
                          str(path), labels=labels if at_label is not None else None)
@@ -197,13 +194,13 @@ def co2() -> dict:
     """Mauna Loa CO2 as monthly means (weekly values averaged per month; empty months interpolated), split
     chronologically 70/15/15. Season 12."""
     path = _statsmodels_csv("co2")
-    reader = csv.reader(io.StringIO(read_utf8(path), newline=""))
-    header = [h.strip() for h in next(reader)]
+    records = csv_records(read_utf8(path), path)
+    header = [h.strip() for h in next(records, (1, []))[1]]
     if header != ["date", "co2"]:
         raise ValueError(f"{path}:1: expected the columns date,co2, got {','.join(header)}")
     sums: dict[tuple, list] = {}
     weeks = missing = 0
-    for record in reader:
+    for _, record in records:
         if not record:
             continue
         weeks += 1
