@@ -123,3 +123,39 @@ def test_csv_keeps_rfc4180_quoting_and_malformed_quoting_names_the_line(tmp_path
 def test_a_column_named_twice_in_the_header_is_an_error(tmp_path):
     with pytest.raises(ValueError, match=r"d.tsv:1: column 'text' appears 2 times in the header"):
         read_labelled(_write(tmp_path / "d.tsv", "text\tlabel\ttext\na\t1\tb\n"))
+
+
+# -- JSON Lines ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", ["[" * 200_000, '{"a": ' * 200_000, "1" * 5000])
+def test_deeply_nested_or_huge_json_is_a_value_error_naming_the_line(tmp_path, bad):
+    f = _write(tmp_path / "d.jsonl", '{"text": "a", "label": 1}\n' + bad + "\n")
+    with pytest.raises(ValueError, match=r"d.jsonl:2: not valid JSON"):
+        read_labelled(f)
+
+
+@pytest.mark.parametrize("label,kind", [({"a": 1}, "an object"), ([1], "an array"), ([], "an array")])
+def test_object_and_array_labels_are_errors_naming_line_and_key(tmp_path, label, kind):
+    f = _write(tmp_path / "d.jsonl", json.dumps({"text": "a", "y": 1}) + "\n" + json.dumps({"text": "b", "y": label}))
+    with pytest.raises(ValueError, match=rf"d.jsonl:2: key 'y' \(the label\) must be a string, a number or "
+                                         rf"true/false, got {kind}"):
+        read_labelled(f, label_column="y")
+
+
+def test_string_number_and_bool_labels_are_their_text(tmp_path):
+    lines = [{"text": "a", "label": " pos "}, {"text": "b", "label": 1}, {"text": "c", "label": 2.5},
+             {"text": "d", "label": True}, {"text": "e", "label": -3}]
+    d = read_labelled(_write(tmp_path / "d.jsonl", "\n".join(json.dumps(x) for x in lines)))
+    assert d.labels == ["pos", "1", "2.5", "True", "-3"]
+    for bad in ("NaN", "Infinity", "1e400"):
+        f = _write(tmp_path / "n.jsonl", '{"text": "a", "label": %s}\n' % bad)
+        with pytest.raises(ValueError, match=r"n.jsonl:1: key 'label' \(the label\) must be a finite number"):
+            read_labelled(f)
+    with pytest.raises(ValueError, match=r"e.jsonl:1: empty label in key 'label'"):
+        read_labelled(_write(tmp_path / "e.jsonl", '{"text": "a", "label": null}\n'))
+
+
+def test_a_text_that_is_not_a_string_names_its_json_type(tmp_path):
+    with pytest.raises(ValueError, match=r"t.jsonl:1: 'text' must be a string, got an array"):
+        read_labelled(_write(tmp_path / "t.jsonl", '{"text": ["a"], "label": 1}\n'))
+    with pytest.raises(ValueError, match=r"t.jsonl:1: expected a JSON object, got an array"):
+        read_labelled(_write(tmp_path / "t.jsonl", '["a", 1]\n'))

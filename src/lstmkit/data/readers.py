@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,6 +183,32 @@ def read_table(path, text_column: str = "text", label_column: str | None = "labe
     return TextDataset(texts, labels, str(path), blank)
 
 
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "true/false", int: "a number",
+               float: "a number", type(None): "null"}
+
+
+def _label_text(value, path, n: int, key: str) -> str:
+    """A JSON label as a class name: a string (stripped), a number as its text (``1`` -> ``"1"``, ``1.5`` ->
+    ``"1.5"``), true/false as ``"True"``/``"False"``; an object, an array or a number that is not finite is an
+    error, and so is an empty label."""
+    if isinstance(value, str):
+        label = value.strip()
+    elif isinstance(value, (bool, int)):
+        label = str(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path}:{n}: key {key!r} (the label) must be a finite number, got {value!r}")
+        label = str(value)
+    elif value is None:
+        label = ""
+    else:
+        raise ValueError(f"{path}:{n}: key {key!r} (the label) must be a string, a number or true/false, got "
+                         f"{_JSON_TYPES.get(type(value), type(value).__name__)}")
+    if not label:
+        raise ValueError(f"{path}:{n}: empty label in key {key!r}")
+    return label
+
+
 def read_jsonl(path, text_column: str = "text", label_column: str | None = "label") -> TextDataset:
     """One JSON object per line with the text and label keys."""
     path = Path(path)
@@ -193,20 +220,24 @@ def read_jsonl(path, text_column: str = "text", label_column: str | None = "labe
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+        except RecursionError:
+            raise ValueError(f"{path}:{n}: not valid JSON (arrays or objects nested too deeply)") from None
+        except ValueError as exc:          # e.g. an integer of more than 4300 digits
+            raise ValueError(f"{path}:{n}: not valid JSON ({exc})") from None
         if not isinstance(obj, dict):
-            raise ValueError(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
+            raise ValueError(f"{path}:{n}: expected a JSON object, got {_JSON_TYPES.get(type(obj), 'another')}")
         for key in (text_column, label_column):
             if key is not None and key not in obj:
-                raise ValueError(f"{path}:{n}: no key {key!r}; keys are {sorted(obj)}")
+                keys = sorted(obj)
+                raise ValueError(f"{path}:{n}: no key {key!r}; keys are {keys[:20]}"
+                                 + (f" and {len(keys) - 20} more" if len(keys) > 20 else ""))
         if not isinstance(obj[text_column], str):
-            raise ValueError(f"{path}:{n}: {text_column!r} must be a string, got {type(obj[text_column]).__name__}")
+            raise ValueError(f"{path}:{n}: {text_column!r} must be a string, got "
+                             f"{_JSON_TYPES.get(type(obj[text_column]), 'another value')}")
         texts.append(obj[text_column])
         if label_column:
-            label = str(obj[label_column]).strip() if obj[label_column] is not None else ""
-            if not label:
-                raise ValueError(f"{path}:{n}: empty label in key {label_column!r}")
-            labels.append(label)
+            labels.append(_label_text(obj[label_column], path, n, label_column))
     return TextDataset(texts, labels, str(path), blank)
 
 
