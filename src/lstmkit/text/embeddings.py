@@ -4,10 +4,16 @@ Formats: word2vec text (with or without its "count dim" header), GloVe text (no 
 (header line, then per word: the word, a space, ``dim`` little-endian float32; "auto" knows it by a ``.bin``
 name or by the bytes after the header). Only words in the vocabulary
 are kept, so a large file costs time, not memory. Every problem names the file and the line.
+
+Limits: a dimension of at most :data:`MAX_DIM`, and a binary file at least as long as its header says (``count``
+entries of a word, a space and ``4 * dim`` bytes): a header that claims more is an error before anything is
+allocated. A value that is not a finite number (``nan``, ``inf``, ``1e999``) is an error too.
 """
 from __future__ import annotations
 
 import codecs
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +23,12 @@ from ..packaged import install_command, package_dir
 from .vocab import Vocab
 
 FORMATS = ("auto", "word2vec", "glove", "word2vec-binary")
+
+# The largest vector dimension read. Published vectors have 25 to 1,000 (word2vec 300, GloVe 50-300, fastText
+# 300); the model's embedding matrix is (V, E) float32, so 10,000 already costs 40 kB per vocabulary entry.
+MAX_DIM = 10_000
+
+_COUNT = re.compile(r"[0-9]{1,18}")   # ASCII digits only: str.isdigit() also takes "²" and "３"
 
 
 @dataclass
@@ -43,8 +55,19 @@ class Pretrained:
                 f"({100 * self.coverage:.1f}%), dim {self.dim}{scaled}")
 
 
-def _is_header(parts: list[str]) -> bool:
-    return len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit()
+def _is_header(parts: list) -> bool:
+    """Whether a first line split on spaces is word2vec's ``count dim`` header (str or bytes parts)."""
+    if len(parts) != 2:
+        return False
+    parts = [p.decode("latin-1") if isinstance(p, bytes) else p for p in parts]
+    return all(_COUNT.fullmatch(p) for p in parts)
+
+
+def _check_dim(path, line: int, what: str, dim: int) -> int:
+    if not 1 <= dim <= MAX_DIM:
+        raise ValueError(f"{path}:{line}: {what} dimension {dim:,}; lstmkit reads dimensions 1 to {MAX_DIM:,} "
+                         f"(MAX_DIM)")
+    return dim
 
 
 def _read_text(path: Path, wanted: dict, fmt: str):
@@ -60,21 +83,26 @@ def _read_text(path: Path, wanted: dict, fmt: str):
             if n == 1 and _is_header(parts):
                 if fmt == "glove":
                     raise ValueError(f"{path}:1: GloVe files have no header, got {line!r}; use format 'word2vec'")
-                dim = int(parts[1])
+                dim = _check_dim(path, 1, "the header says", int(parts[1]))
                 continue
             if not line.strip():
                 continue
             if len(parts) < 2:
                 raise ValueError(f"{path}:{n}: expected 'word v1 v2 ...', got {line[:60]!r}")
             if dim is None:
-                dim = len(parts) - 1
+                dim = _check_dim(path, n, "the first vector has", len(parts) - 1)
             if len(parts) - 1 != dim:
                 raise ValueError(f"{path}:{n}: expected {dim} values after the word, got {len(parts) - 1}")
             if parts[0] in wanted:
                 try:
-                    vectors[parts[0]] = np.asarray(parts[1:], dtype=np.float32)
+                    with np.errstate(over="ignore"):          # 1e39 -> inf, reported just below
+                        vec = np.asarray(parts[1:], dtype=np.float32)
                 except ValueError:
                     raise ValueError(f"{path}:{n}: a value is not a number in {line[:60]!r}") from None
+                if not np.isfinite(vec).all():
+                    raise ValueError(f"{path}:{n}: a value is not a finite float32 (nan, inf or over 3.4e38) "
+                                     f"in {line[:60]!r}")
+                vectors[parts[0]] = vec
     return vectors, dim
 
 
@@ -82,8 +110,8 @@ def _looks_binary(path: Path) -> bool:
     """A 'count dim' header followed by bytes that are not UTF-8 text (or hold NULs): word2vec's binary format,
     whatever the file is called."""
     with open(path, "rb") as f:
-        first, rest = f.readline(), f.read(4096)
-    if not rest or not _is_header(first.decode("latin-1").split()):
+        first, rest = f.readline(256), f.read(4096)   # a header is short: never read a huge first line whole
+    if not rest or not _is_header(first.split()):
         return False
     if b"\x00" in rest:
         return True
@@ -97,10 +125,16 @@ def _looks_binary(path: Path) -> bool:
 def _read_binary(path: Path, wanted: dict):
     vectors = {}
     with open(path, "rb") as f:
-        header = f.readline().split()
-        if len(header) != 2 or not all(h.isdigit() for h in header):
-            raise ValueError(f"{path}:1: a binary word2vec file starts with 'count dim', got {header!r}")
-        count, dim = int(header[0]), int(header[1])
+        first = f.readline(256)
+        header = first.split()
+        if not first.endswith(b"\n") or not _is_header(header):
+            raise ValueError(f"{path}:1: a binary word2vec file starts with a 'count dim' line, got "
+                             f"{first[:60]!r}")
+        count, dim = int(header[0]), _check_dim(path, 1, "the header says", int(header[1]))
+        left = os.fstat(f.fileno()).st_size - len(first)
+        if count * (1 + 4 * dim) > left:   # each entry: a word (maybe empty), a space, dim float32
+            raise ValueError(f"{path}:1: the header says {count:,} vectors of dimension {dim:,}, at least "
+                             f"{count * (1 + 4 * dim):,} bytes, but {left:,} bytes follow it")
         for k in range(count):
             word = bytearray()
             while True:
@@ -119,7 +153,10 @@ def _read_binary(path: Path, wanted: dict):
             except UnicodeDecodeError:
                 raise ValueError(f"{path}: entry {k + 1}: the word is not UTF-8") from None
             if w in wanted:
-                vectors[w] = np.frombuffer(data, dtype="<f4").astype(np.float32)
+                vec = np.frombuffer(data, dtype="<f4").astype(np.float32)
+                if not np.isfinite(vec).all():
+                    raise ValueError(f"{path}: entry {k + 1} ({w[:30]!r}): a value is nan or inf")
+                vectors[w] = vec
     return vectors, dim
 
 
