@@ -7,6 +7,7 @@
     lstmkit export RUN [--onnx FILE]
     lstmkit generate RUN --prompt TEXT [--max-tokens N --temperature T --top-k K --seed S]
     lstmkit params --input-size I --units H [...]
+    lstmkit serve RUN [RUN ...] [--host H --port P --max-batch N --max-wait-ms MS --workers N ...]
 
 Each task's entry in the registry (:mod:`lstmkit.tasks.registry`) names its command-line half, a
 :class:`~lstmkit.cli.base.TaskCommands` (``cli/classify.py``, ...): its ``train`` sub-command, its own
@@ -25,7 +26,7 @@ import sys
 
 from .._version import __version__
 from ..checks import output_file
-from .common import DEVICE_HELP, input_texts, positive_int
+from .common import DEVICE_HELP, checked, input_texts, non_negative_float, positive_float, positive_int
 
 
 def task_spec_of(config: dict, run=""):
@@ -212,6 +213,44 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_serve(args) -> int:
+    try:
+        from ..serve import parse_run_argument, serve
+    except ImportError as e:
+        raise ValueError(f"serve needs the 'serve' extra: pip install 'lstmkit[serve]' ({e})") from None
+    limits = {"max_texts": args.max_texts, "max_chars": args.max_chars, "max_body": args.max_body,
+              "timeout": args.timeout}
+    settings = {"runs": [parse_run_argument(r) for r in args.runs], "device": args.device, "limits": limits,
+                "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms}
+    return serve(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+
+
+def _add_serve(sub):
+    p = sub.add_parser("serve", help="serve runs over HTTP (JSON), requests dynamically batched",
+                       description="Serve runs over HTTP: POST /v1/predict, GET /v1/models, /health, /ready, "
+                                   "/metrics. Concurrent requests for a model are batched (up to --max-batch inputs "
+                                   "arriving within --max-wait-ms). SIGTERM stops accepting, finishes the requests in "
+                                   "flight and exits 0. See docs/serving.md.")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="run folders; a model's name is its folder's name, or NAME=RUN")
+    p.add_argument("--host", default="127.0.0.1", help="the address to bind (0.0.0.0: every interface)")
+    p.add_argument("--port", type=checked(int, lambda v: 0 <= v <= 65535, "a port in 0..65535"), default=8080,
+                   help="the port (0: any free one, printed on stderr)")
+    p.add_argument("--max-batch", type=positive_int, default=64, metavar="N", help="inputs per model call (1: none)")
+    p.add_argument("--max-wait-ms", type=non_negative_float, default=5.0, metavar="MS",
+                   help="how long a batch waits for more requests after its first")
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                   help="server processes, each holding the models")
+    p.add_argument("--max-texts", type=positive_int, default=256, metavar="N", help="inputs per request")
+    p.add_argument("--max-chars", type=positive_int, default=100_000, metavar="N", help="characters per input")
+    p.add_argument("--max-body", type=positive_int, default=1 << 20, metavar="BYTES", help="bytes per request body")
+    p.add_argument("--timeout", type=positive_float, default=30.0, metavar="S", help="seconds per request (then 504)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
+                   help="uvicorn's log level")
+    p.set_defaults(func=_cmd_serve)
+
+
 # -- the parser ------------------------------------------------------------------------------------------------
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Every option's default in ``--help`` (unless its help says it already, or there is none to show)."""
@@ -341,6 +380,7 @@ def build_parser(run_commands=None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the counts as one JSON object")
     p.set_defaults(func=_cmd_params)
 
+    _add_serve(sub)
     for commands in clis:  # commands of one task's own (generate, ...)
         commands.add_commands(sub)
     return parser

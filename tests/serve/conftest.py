@@ -1,0 +1,136 @@
+"""A real ``lstmkit serve`` process on a free loopback port, tiny runs of every task to serve, and an HTTP client
+(urllib): what the serve tests share."""
+import contextlib
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lstmkit.cli import main
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+TINY = ["--epochs", "1", "--units", "4", "--embedding-dim", "4", "--quiet"]
+TRAIN = "label\ttext\n" + "".join(f"1\t这个真好{k}\n0\t那个太差了{k}\n" for k in range(12))
+CONLL = "".join("张 B-PER\n三 E-PER\n去 O\n北 B-LOC\n京 E-LOC\n\n李 B-PER\n四 E-PER\n好 O\n\n" for _ in range(4))
+PAIRS = "ab\tA B\nba\tB A\nabc\tA B C\n" * 6
+LINES = "今天天气很好\n明天也好\n" * 6
+SERIES = "y\n" + "".join(f"{(k % 16) / 4:.2f}\n" for k in range(96))
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    """One tiny run per task: {name: folder}, and the data files beside them."""
+    d = tmp_path_factory.mktemp("serve-runs")
+    for name, text in (("train.tsv", TRAIN), ("ner.conll", CONLL), ("pairs.tsv", PAIRS), ("lines.txt", LINES),
+                       ("series.csv", SERIES)):
+        (d / name).write_text(text, encoding="utf-8")
+    trainings = {
+        "cls": ["classify", "--train", d / "train.tsv", "--dev", d / "train.tsv", *TINY],
+        "ner": ["tag", "--train", d / "ner.conll", "--dev", d / "ner.conll", "--format", "conll",
+                "--word-features", "none", *TINY],
+        "s2s": ["seq2seq", "--train", d / "pairs.tsv", "--dev", d / "pairs.tsv", *TINY],
+        "lm": ["lm", "--train", d / "lines.txt", "--dev", d / "lines.txt", *TINY],
+        "fc": ["regress", "--train", d / "series.csv", "--window", "8", "--units", "4", "--epochs", "1", "--quiet"],
+    }
+    for name, argv in trainings.items():
+        assert main(["train", *map(str, argv), "--out", str(d / name)]) == 0, name
+    return d
+
+
+def predict_json(run, texts, *options) -> list[dict]:
+    """What ``lstmkit predict RUN TEXT... --json`` prints, one record per text (in this process)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["predict", str(run), *texts, "--json", "--quiet", "--device", "cpu", *options]) == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+class Server:
+    """``python -m lstmkit.cli serve ARGS --port 0`` (loopback only), its URL read from its stderr."""
+
+    def __init__(self, *args, tmp: Path):
+        self.log = (tmp / f"serve-{time.monotonic_ns()}.log").open("w+", encoding="utf-8")
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "lstmkit.cli", "serve", *map(str, args), "--host",
+                                      "127.0.0.1", "--port", "0", "--device", "cpu"], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self.log, env=env)
+        self.url = self._wait_for_url(60)
+        status, answer = self.get("/ready")
+        assert status == 200, (answer, self.stderr())
+
+    def _wait_for_url(self, seconds: float) -> str:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.log.seek(0)
+            found = re.search(r"on (http://127\.0\.0\.1:\d+)", self.log.read())
+            if found:
+                return found.group(1)
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"the server did not start: {self.stderr()}")
+
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    def request(self, method: str, path: str, body=None, raw: bytes | None = None, timeout: float = 30):
+        """(status, parsed JSON or text) of one request."""
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode("utf-8"))
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, text = resp.status, resp.read().decode("utf-8")
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read().decode("utf-8")
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def get(self, path: str):
+        return self.request("GET", path)
+
+    def post(self, body=None, raw: bytes | None = None, path: str = "/v1/predict", timeout: float = 30):
+        return self.request("POST", path, body, raw, timeout)
+
+    def metric(self, line_start: str) -> float:
+        """The value of the first /metrics line that starts with ``line_start``."""
+        _, text = self.get("/metrics")
+        for line in text.splitlines():
+            if line.startswith(line_start):
+                return float(line.rsplit(" ", 1)[1])
+        raise AssertionError(f"no metric line {line_start!r} in:\n{text}")
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close() if not self.log.closed else None
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def server(runs, tmp_path_factory):
+    """Every tiny run behind one server with small limits and a 20 ms batching window."""
+    s = Server(*(runs / n for n in ("cls", "ner", "s2s", "lm", "fc")), "--max-wait-ms", "20", "--max-batch", "32",
+               "--max-texts", "8", "--max-chars", "2000", "--max-body", "8192", tmp=tmp_path_factory.mktemp("log"))
+    yield s
+    s.stop()

@@ -1,0 +1,154 @@
+"""The HTTP API of a real ``lstmkit serve`` process: answers equal ``lstmkit predict --json`` for every task,
+concurrent clients share batches without changing an answer, and every bad request is refused with a status and
+an error while the server lives on."""
+import math
+import threading
+
+import pytest
+from conftest import predict_json
+
+TEXTS = ["这个真好", "那个太差了", "好", "这个真好这个真好这个真好", "差差差", "这个那个"]
+
+
+def same(a, b, tol=1e-5) -> bool:
+    """Equal JSON values, numbers to ``tol``."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, abs_tol=tol)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k], tol) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(same(x, y, tol) for x, y in zip(a, b))
+    return a == b
+
+
+@pytest.mark.parametrize("name,texts,options,flags", [
+    ("cls", TEXTS, None, []),
+    ("ner", ["张三去北京", "李四好", "北京"], None, []),
+    ("lm", ["今天天气很好", "明天", "今天也好"], None, []),
+    ("s2s", ["ab", "abc", "ba"], {"beam_size": 2, "n_best": 2}, ["--beam-size", "2", "--n-best", "2"]),
+])
+def test_answers_are_what_predict_json_prints(server, runs, name, texts, options, flags):
+    body = {"model": name, "texts": texts, **({"options": options} if options else {})}
+    status, answer = server.post(body)
+    assert status == 200, answer
+    assert answer["model"] == name
+    expected = predict_json(runs / name, texts, *flags)
+    assert len(answer["predictions"]) == len(texts)
+    assert same(answer["predictions"], expected), (answer["predictions"], expected)
+
+
+def test_a_forecaster_reads_csv_text(server, runs):
+    csv = (runs / "series.csv").read_text(encoding="utf-8")
+    status, answer = server.post({"model": "fc", "series": [csv, csv]})
+    assert status == 200, answer
+    expected = predict_json(runs / "fc", [], "--file", str(runs / "series.csv"))[0]
+    for k, got in enumerate(answer["predictions"]):
+        assert got["input"] == f"series[{k}]: rows 89-96 of 96"
+        assert same({**got, "input": ""}, {**expected, "input": ""})
+    status, answer = server.post({"model": "fc", "series": "y\n1\n2\n"})
+    assert status == 422 and "2 data rows, need at least 8" in answer["error"], answer
+    status, answer = server.post({"model": "fc", "texts": ["1,2"]})
+    assert status == 422 and "reads 'series'" in answer["error"], answer
+
+
+def test_models_health_ready(server):
+    status, listing = server.get("/v1/models")
+    assert status == 200
+    models = {m["name"]: m for m in listing["models"]}
+    assert set(models) == {"cls", "ner", "s2s", "lm", "fc"}
+    assert models["cls"]["task"] == "classify" and models["cls"]["labels"] == ["0", "1"]
+    assert models["cls"]["inputs"] == "texts" and models["fc"]["inputs"] == "series"
+    assert set(models["s2s"]["options"]) == {"beam_size", "n_best"} and models["cls"]["options"] == {}
+    assert models["ner"]["parameters"] > 0 and models["cls"]["vocabularies"]["tokens"] > 2
+    assert server.get("/health") == (200, {"status": "ok"})
+    status, ready = server.get("/ready")
+    assert status == 200 and ready["status"] == "ready"
+
+
+def test_32_concurrent_clients_share_batches_and_get_their_own_answers(server, runs):
+    expected = {rec["input"]: rec for rec in predict_json(runs / "cls", TEXTS)}
+    joined_before = _joined_batches(server)
+    start, results, errors = threading.Barrier(32), {}, []
+
+    def client(k):
+        texts = [TEXTS[k % len(TEXTS)], TEXTS[(k * 5 + 1) % len(TEXTS)]][: 1 + k % 2]
+        start.wait(10)
+        for _ in range(2):
+            status, answer = server.post({"model": "cls", "texts": texts})
+            if status != 200:
+                errors.append((status, answer))
+                return
+            results[k] = (texts, answer["predictions"])
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and len(results) == 32, errors
+    for texts, predictions in results.values():
+        assert [p["input"] for p in predictions] == texts
+        for p in predictions:
+            assert same(p, expected[p["input"]]), (p, expected[p["input"]])
+    assert _joined_batches(server) > joined_before          # some model call served more than one request
+    assert server.metric('lstmkit_batch_size_count{model="cls"}') >= 1
+
+
+def _joined_batches(server) -> float:
+    """Model calls of the classifier that joined two or more requests."""
+    total = server.metric('lstmkit_batch_requests_count{model="cls"}')
+    alone = server.metric('lstmkit_batch_requests_bucket{model="cls",le="1"}')
+    return total - alone
+
+
+BAD = [
+    ("invalid JSON", None, b'{"texts": ["a"', 400, "invalid JSON"),
+    ("not UTF-8", None, b'{"texts": ["\xff"], "model": "cls"}', 400, "invalid JSON"),
+    ("deeply nested", None, b"[" * 8000, 400, "invalid JSON"),
+    ("a list body", ["a"], None, 422, "must be a JSON object"),
+    ("no model among several", {"texts": ["a"]}, None, 422, "missing field 'model'"),
+    ("model not a string", {"texts": ["a"], "model": 3}, None, 422, "'model' must be a string"),
+    ("unknown model", {"texts": ["a"], "model": "nope"}, None, 404, "unknown model 'nope'"),
+    ("no texts", {"model": "cls"}, None, 422, "missing field 'texts'"),
+    ("texts a string", {"model": "cls", "texts": "a"}, None, 422, "must be a list of strings"),
+    ("a number among texts", {"model": "cls", "texts": ["a", 1]}, None, 422, "must be a list of strings"),
+    ("empty texts", {"model": "cls", "texts": []}, None, 422, "is empty"),
+    ("unknown field", {"model": "cls", "texts": ["a"], "text": "a"}, None, 422, "unknown field(s) ['text']"),
+    ("options a list", {"model": "cls", "texts": ["a"], "options": [1]}, None, 422, "'options' must be an object"),
+    ("unknown option", {"model": "cls", "texts": ["a"], "options": {"beam_size": 2}}, None, 422, "unknown option"),
+    ("bad option value", {"model": "s2s", "texts": ["ab"], "options": {"beam_size": 0}}, None, 422,
+     "must be a positive integer"),
+    ("option of a wrong type", {"model": "s2s", "texts": ["ab"], "options": {"n_best": "2"}}, None, 422,
+     "must be a positive integer"),
+    ("too many texts", {"model": "cls", "texts": ["a"] * 9}, None, 413, "over the limit of 8"),
+    ("a text too long", {"model": "cls", "texts": ["a" * 2001]}, None, 413, "over the limit of 2,000"),
+    ("a body too large", {"model": "cls", "texts": ["a" * 1500] * 6}, None, 413, "--max-body"),
+]
+
+
+@pytest.mark.parametrize("why,body,raw,status,message", BAD, ids=[b[0] for b in BAD])
+def test_bad_requests_are_refused_and_the_server_lives_on(server, why, body, raw, status, message):
+    got, answer = server.post(body, raw)
+    assert got == status and set(answer) == {"error"} and message in answer["error"], (got, answer)
+    assert server.post({"model": "cls", "texts": ["好"]})[0] == 200
+
+
+def test_unknown_paths_and_methods(server):
+    status, answer = server.get("/v2/predict")
+    assert status == 404 and "no such path" in answer["error"]
+    status, answer = server.get("/v1/predict")
+    assert status == 405 and "error" in answer
+    status, answer = server.post({"texts": ["a"]}, path="/v1/models")
+    assert status == 405
+
+
+def test_metrics_count_requests_and_errors_by_status(server):
+    server.post(raw=b"{")
+    server.post({"model": "cls", "texts": ["好"]})
+    assert server.metric('lstmkit_requests_total{path="/v1/predict",status="400"}') >= 1
+    assert server.metric('lstmkit_requests_total{path="/v1/predict",status="200"}') >= 1
+    assert server.metric('lstmkit_errors_total{status="400"}') >= 1
+    assert server.metric('lstmkit_queue_depth{model="cls"}') == 0
+    status, text = server.get("/metrics")
+    assert "# TYPE lstmkit_request_seconds histogram" in text
+    assert 'lstmkit_request_seconds_bucket{path="/v1/predict",le="+Inf"}' in text
