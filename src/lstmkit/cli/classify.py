@@ -43,7 +43,9 @@ def train(args) -> int:
     from ..train.runs import stderr_log
     from ..train.trainer import seed_everything
 
-    check_new_run(args.out)
+    from .common import run_mode
+
+    check_new_run(args.out, run_mode(args))
     cells = cell_config(args)
     tokenizer = ({"name": "run", "path": args.tokenizer[4:]} if args.tokenizer.startswith("run:")
                  else {"name": args.tokenizer})

@@ -54,6 +54,16 @@ def add_training_args(p, **defaults) -> None:
     g.add_argument("--ema", type=probability, default=t.ema, metavar="DECAY",
                    help="score, keep and save an exponential moving average of the weights (Polyak averaging) "
                         "with this decay per step, e.g. 0.999; 0 (the default): the weights themselves")
+    g.add_argument("--accumulate", type=positive_int, default=t.accumulate, metavar="N",
+                   help="gradient accumulation: each optimizer step sums the gradients of N batches of --batch-size "
+                        "(one batch N times larger, in the memory of one); the schedule counts optimizer steps")
+    g.add_argument("--checkpoint-every", type=non_negative_int, default=t.checkpoint_every, metavar="STEPS",
+                   help="save a resumable checkpoint into --out every STEPS optimizer steps (default 0: at each "
+                        "epoch's end, and at least every 10 minutes)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the training of the run --out from its last checkpoint (after a crash, a kill, "
+                        "Ctrl-C); the same options, so the result is the uninterrupted training's")
+    g.add_argument("--force", action="store_true", help="replace the run --out if there is one")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.add_argument("--limit", type=positive_int, metavar="N",
                    help="the first N examples of each split (train, dev, test): a quick trial")
@@ -67,7 +77,19 @@ def train_config(args):
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                        clip=args.clip, patience=args.patience, seed=args.seed, device=args.device, amp=args.amp,
-                       ema=args.ema, progress=not args.quiet and sys.stderr.isatty())
+                       ema=args.ema, accumulate=args.accumulate, checkpoint_every=args.checkpoint_every,
+                       progress=not args.quiet and sys.stderr.isatty())
+
+
+# options a resumed training may change: they alter neither the data, the model nor the arithmetic
+RESUME_FREE = {"quiet", "checkpoint_every", "device", "resume", "force"}
+
+
+def run_mode(args) -> str:
+    """How ``--out`` is taken: ``"new"`` (must not hold a run), ``"resume"`` or ``"force"`` (replace it)."""
+    if getattr(args, "resume", False) and getattr(args, "force", False):
+        raise ValueError("give --resume (continue the run) or --force (replace it), not both")
+    return "resume" if getattr(args, "resume", False) else "force" if getattr(args, "force", False) else "new"
 
 
 def input_texts(args) -> list[str]:
@@ -166,12 +188,18 @@ def train_and_report(args, task, train, dev, test, test_keys, unit: str, dev_sum
     """Train ``task`` into ``--out`` (the data's sources, and ``extra``, kept in config.json), then print the test
     split's ``test_keys`` when the corpus has one, else ``dev_summary(best dev metrics)``."""
     from ..train.runs import stderr_log, train_run
+    from ..train.trainer import TrainingInterrupted
 
     from .options import saved_options
 
     extra = {"data": {"train": train.source, "dev": dev.source, "corpus": args.corpus},
              "options": saved_options(args), **(extra or {})}
-    best = train_run(task, train, dev, train_config(args), args.out, log=stderr_log, extra=extra)
+    try:
+        best = train_run(task, train, dev, train_config(args), args.out, log=stderr_log, extra=extra,
+                         mode=run_mode(args), free_options=RESUME_FREE)
+    except TrainingInterrupted as exc:
+        print(f"lstmkit train {task.name}: {exc}", file=sys.stderr)
+        return 130
     if test is not None and len(test):
         report_test(args, args.out, test, test_keys, unit=unit)
     else:

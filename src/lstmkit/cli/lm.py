@@ -22,7 +22,9 @@ def train(args) -> int:
     from ..train.checkpoint import check_new_run
     from ..train.trainer import seed_everything
 
-    check_new_run(args.out)
+    from .common import run_mode
+
+    check_new_run(args.out, run_mode(args))
     cells = cell_config(args)
     config = LMConfig(tokenizer={"name": args.tokenizer}, min_freq=args.min_freq, max_vocab=args.max_vocab,
                       embedding_dim=args.embedding_dim, units=args.units, layers=args.layers, dropout=args.dropout,

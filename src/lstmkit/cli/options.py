@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-NOT_FROM_FILE = {"out", "config", "func", "command", "task", "help"}
+NOT_FROM_FILE = {"out", "config", "func", "command", "task", "help", "resume", "force"}
 
 
 def saved_options(args) -> dict:

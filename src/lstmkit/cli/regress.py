@@ -51,7 +51,9 @@ def train(args) -> int:
     from ..train.checkpoint import check_new_run
     from ..train.trainer import seed_everything
 
-    check_new_run(args.out)
+    from .common import run_mode
+
+    check_new_run(args.out, run_mode(args))
     cells = cell_config(args)
     columns = _columns(args.column)
     if args.target and columns and args.target not in columns:

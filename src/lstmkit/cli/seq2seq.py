@@ -31,7 +31,9 @@ def train(args) -> int:
     from ..train.checkpoint import check_new_run
     from ..train.trainer import seed_everything
 
-    check_new_run(args.out)
+    from .common import run_mode
+
+    check_new_run(args.out, run_mode(args))
     cells = cell_config(args)
     source_tok, target_tok = CORPUS_TOKENIZERS.get(args.corpus, ("char", "whitespace"))
     config = Seq2SeqConfig(source_tokenizer=_tokenizer(args.source_tokenizer or source_tok),

@@ -40,7 +40,9 @@ def train(args) -> int:
     from ..train.checkpoint import check_new_run
     from ..train.trainer import seed_everything
 
-    check_new_run(args.out)
+    from .common import run_mode
+
+    check_new_run(args.out, run_mode(args))
     cells = cell_config(args)
     fmt = _CORPUS_FORMAT.get(args.corpus, args.format) if args.corpus else args.format
     kind = args.kind or {"segmented": "words", "wordtag": "tags"}.get(fmt, "entities")

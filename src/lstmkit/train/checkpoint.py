@@ -1,4 +1,5 @@
-"""Run folders: ``config.json``, ``vocab.json``, ``model.safetensors``, ``metrics.jsonl``.
+"""Run folders: ``config.json``, ``vocab.json``, ``model.safetensors``, ``metrics.jsonl``, and while a training
+runs, its checkpoint (``checkpoint.json`` + ``checkpoint-<n>.safetensors``: :mod:`lstmkit.train.resume`).
 
 A task may own several vocabularies (``task.vocabs()``: role -> Vocab); the main one, role ``"tokens"``, is
 ``vocab.json``, any other ``vocab_<role>.json`` (e.g. ``vocab_bigrams.json``, ``vocab_target.json``); config.json
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -29,6 +31,7 @@ from safetensors.torch import save as save_safetensors
 from .._version import __version__
 from ..io import atomic_write_bytes, atomic_write_text
 from ..text import Vocab
+from .resume import CHECKPOINT
 from .trainer import resolve_device
 
 CONFIG, VOCAB, WEIGHTS, METRICS = "config.json", "vocab.json", "model.safetensors", "metrics.jsonl"
@@ -79,15 +82,31 @@ def save_run(run_dir, task, train_config=None, extra: dict | None = None) -> Pat
     return run
 
 
-def check_new_run(run_dir) -> None:
+MODES = ("new", "resume", "force")
+
+
+def _holds_run(run: Path) -> bool:
+    return any((run / name).exists() for name in (CONFIG, WEIGHTS, CHECKPOINT))
+
+
+def check_new_run(run_dir, mode: str = "new") -> None:
     """A run folder is never overwritten, nor a folder of the user's: fail before any work unless ``run_dir`` is
-    new or an empty folder."""
+    new or an empty folder. ``mode="resume"`` also takes a run folder (to continue its training), ``"force"``
+    a run folder to replace; neither takes a folder with other files in it."""
+    if mode not in MODES:
+        raise ValueError(f"check_new_run: mode must be one of {MODES}, got {mode!r}")
     run = Path(run_dir)
     if run.is_file():
         raise FileExistsError(f"{run} is a file; --out names the folder the new run goes into")
-    if (run / CONFIG).exists() or (run / WEIGHTS).exists():
-        raise FileExistsError(f"{run} already holds a run; choose another --out or remove it")
-    if run.is_dir() and any(p.name != LOCK for p in run.iterdir()):
+    if _holds_run(run):
+        if mode == "new":
+            raise FileExistsError(f"{run} already holds a run; choose another --out, continue it with --resume, or "
+                                  f"replace it with --force")
+        return
+    # a killed training may leave the lock and hidden temp files (.name.xxx.tmp) and nothing else
+    stray = [p for p in run.iterdir() if p.name != LOCK and not (mode == "resume" and p.name.startswith("."))] \
+        if run.is_dir() else []
+    if stray:
         raise FileExistsError(f"{run} is a folder with files in it, not a run; a run goes into a new or empty "
                               f"folder: choose another --out")
 
@@ -96,13 +115,14 @@ LOCK = ".lstmkit.lock"
 
 
 @contextlib.contextmanager
-def claim_run(run_dir):
+def claim_run(run_dir, mode: str = "new"):
     """Create ``run_dir`` (or take it empty) for one training, exclusively: a second training into the same
-    folder, even one started at the same instant, fails with a clear error. Yields whether the folder was
-    created here. The lock (``.lstmkit.lock``, held with ``flock``, so a killed process releases it) is removed
-    at the end."""
+    folder, even one started at the same instant, fails with a clear error. ``mode`` as in
+    :func:`check_new_run`; with ``"force"`` the old run's files are removed once the folder is claimed. Yields
+    whether the folder was created (or emptied) here. The lock (``.lstmkit.lock``, held with ``flock``, so a
+    killed process releases it) is removed at the end."""
     run = Path(run_dir)
-    check_new_run(run)
+    check_new_run(run, mode)
     created = not run.exists()
     run.mkdir(parents=True, exist_ok=True)
     fd = os.open(run / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
@@ -113,11 +133,41 @@ def claim_run(run_dir):
             except OSError:
                 raise FileExistsError(f"{run}: another lstmkit training is writing this run folder now; choose "
                                       f"another --out") from None
-        check_new_run(run)      # the other may have finished between the first look and the lock
+        check_new_run(run, mode)      # the other may have finished between the first look and the lock
+        if mode == "force":
+            for p in run.iterdir():
+                if p.name != LOCK:
+                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            created = True
         yield created
     finally:
         (run / LOCK).unlink(missing_ok=True)
         os.close(fd)
+
+
+def mark_finished(run_dir) -> None:
+    """Note in ``config.json`` that the run's training ran to its end (``"finished": true``): nothing to resume."""
+    run = Path(run_dir)
+    config = read_config(run)
+    config["finished"] = True
+    atomic_write_text(run / CONFIG, json.dumps(config, ensure_ascii=False, indent=2))
+
+
+def keep_metrics(run_dir, before_epoch: int) -> None:
+    """Rewrite ``metrics.jsonl`` with the lines of epochs before ``before_epoch`` only (a resumed training
+    writes the later ones again); lines that are not JSON objects with an epoch (a torn last line) go too."""
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("epoch"), int) and record["epoch"] < before_epoch:
+            kept.append(line + "\n")
+    atomic_write_text(path, "".join(kept))
 
 
 def append_metrics(run_dir, record: dict) -> None:

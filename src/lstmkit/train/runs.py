@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..data import TextDataset
 from . import checkpoint
+from .resume import CHECKPOINT, Checkpoints, contradictions
 from .trainer import TrainConfig, fit
 
 
@@ -21,19 +22,32 @@ def _epoch_line(record: dict, metric: str) -> str:
 
 
 def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainConfig, out, log=print,
-              extra: dict | None = None) -> dict:
+              extra: dict | None = None, mode: str = "new", free_options=()) -> dict:
     """Encode, train with early stopping, and write the best model into the run folder ``out``.
 
     ``metrics.jsonl`` gets one line per epoch (dev metrics without the confusion matrix); the best epoch's
-    weights are saved as soon as they are found, so an interrupted run still leaves a usable model.
+    weights are saved as soon as they are found, so an interrupted run still leaves a usable model, and a
+    checkpoint (:mod:`lstmkit.train.resume`) is kept as the training goes. ``mode``: ``"new"`` (``out`` must be
+    new or empty), ``"force"`` (an old run there is replaced), ``"resume"`` (continue the run's training from its
+    last checkpoint, or from the start when it has none yet; ``extra["options"]`` must then equal the run's, but
+    for the ``free_options``).
     """
     out = Path(out)
-    with checkpoint.claim_run(out) as created:
-        return _train_into(task, train, dev, train_config, out, log, extra, created)
+    with checkpoint.claim_run(out, mode) as created:
+        return _train_into(task, train, dev, train_config, out, log, extra or {}, created, mode, set(free_options))
 
 
-def _train_into(task, train, dev, train_config, out: Path, log, extra, created: bool) -> dict:
+def _train_into(task, train, dev, train_config, out: Path, log, extra, created: bool, mode: str, free: set) -> dict:
     t0 = time.perf_counter()
+    options = extra.get("options")
+    saves = Checkpoints(out, every=train_config.checkpoint_every, options=options, best_file=out / checkpoint.WEIGHTS,
+                        resume=mode == "resume")
+    if mode == "resume":
+        _check_resume(out, saves, options, free)   # before any change to the folder
+        start = saves.saved[1]["position"]["epoch"] if saves.saved else 1
+        checkpoint.keep_metrics(out, start)
+        log(f"resuming {out} at epoch {start} step {saves.saved[1]['position']['step']}" if saves.saved
+            else f"{out} has no checkpoint yet: training from the start")
     # a task may encode its training data with more than dev needs (a classifier's teacher probabilities)
     train_enc, dev_enc = task.encode_training(train), task.encode(dev)
     log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, {task.describe()}; "
@@ -50,15 +64,35 @@ def _train_into(task, train, dev, train_config, out: Path, log, extra, created: 
         checkpoint.save_run(out, task, train_config, extra)
 
     try:
-        best = fit(task, train_enc, dev_enc, train_config, on_epoch=on_epoch, on_best=on_best)
+        best = fit(task, train_enc, dev_enc, train_config, on_epoch=on_epoch, on_best=on_best, checkpoints=saves)
     except BaseException:
-        if created and not (out / checkpoint.WEIGHTS).exists():  # nothing usable: leave no half-made run
+        # nothing usable nor resumable: leave no half-made run
+        if created and not (out / checkpoint.WEIGHTS).exists() and not (out / CHECKPOINT).exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
+    checkpoint.mark_finished(out)
+    saves.finish()
     best["seconds_total"] = round(time.perf_counter() - t0, 1)
+    if saves.saves:
+        best["seconds_checkpoints"] = round(saves.seconds_saving, 2)
     log(f"best epoch {best['epoch']}: dev {metric} {best['dev'][metric]:.4f}; "
-        f"saved to {out} ({best['seconds_total']:.0f} s in all)")
+        f"saved to {out} ({best['seconds_total']:.0f} s in all, {saves.saves} checkpoints in "
+        f"{saves.seconds_saving:.1f} s)")
     return best
+
+
+def _check_resume(out: Path, saves: Checkpoints, options, free: set) -> None:
+    """A resumed training must be the saved one: the same options (but ``free``), and not finished."""
+    config = checkpoint.read_config(out) if (out / checkpoint.CONFIG).exists() else {}
+    if config.get("finished"):
+        raise ValueError(f"--resume {out}: this run finished its training; nothing to continue (use --force to "
+                         f"train it again)")
+    saved = saves.saved[1].get("options") if saves.saved else config.get("options")
+    differ = contradictions(saved, options, free)
+    if differ:
+        shown = ", ".join(f"--{k.replace('_', '-')} {(saved or {}).get(k)!r} (now {(options or {}).get(k)!r})"
+                          for k in differ)
+        raise ValueError(f"--resume {out}: options differ from the run's: {shown}; leave them out or as they were")
 
 
 def stderr_log(message: str) -> None:

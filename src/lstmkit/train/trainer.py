@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import math
+import os
 import random
+import signal
+import threading
 import time
 from dataclasses import dataclass
 
@@ -24,6 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..checks import positive_ints
+from .resume import TrainingState
 
 
 class TrainingError(ValueError):
@@ -45,9 +50,14 @@ class TrainConfig:
     device: str = "auto"           # "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", ...
     amp: str = "off"               # mixed precision: "off", "bf16" (autocast), "fp16" (autocast + loss scaling; CUDA)
     ema: float = 0.0               # decay of an exponential moving average of the weights; 0 disables
+    accumulate: int = 1            # micro-batches of batch_size per optimizer step (one batch N times larger)
+    checkpoint_every: int = 0      # optimizer steps between checkpoints (0: epoch ends, and every 10 minutes)
 
     def check(self) -> "TrainConfig":
-        positive_ints(self, ("epochs", "batch_size"))
+        positive_ints(self, ("epochs", "batch_size", "accumulate"))
+        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, int) or \
+                self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be an int >= 0 (0: at epoch ends), got {self.checkpoint_every!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.schedule not in ("linear", "cosine", "constant"):
@@ -153,13 +163,63 @@ class WeightAverage:
                     p.copy_(t)
 
 
-def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> dict:
+def split_batch(batch: dict, parts: int) -> list[dict]:
+    """``batch`` cut into ``parts`` consecutive micro-batches (sizes differing by one at most): every value whose
+    first dimension is the batch's ``B = len(batch["index"])`` is sliced; the rest (flags, padded length ``T``)
+    is shared, so each example is computed exactly as in the whole batch."""
+    size = len(batch["index"])
+    bounds = np.linspace(0, size, parts + 1).round().astype(int)
+    cut = lambda v, a, b: v[a:b] if (hasattr(v, "shape") and len(v.shape) and v.shape[0] == size) or (  # noqa: E731
+        isinstance(v, list) and len(v) == size) else v
+    return [{k: cut(v, a, b) for k, v in batch.items()} for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the training; the message says where its checkpoint is."""
+
+
+@contextlib.contextmanager
+def _signals_noted(enabled: bool):
+    """SIGINT and SIGTERM set ``flag["stop"]`` instead of stopping at once (a second one stops at once); in the
+    main thread only, where Python delivers signals, and when ``enabled``."""
+    flag = {"stop": False}
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def note(signum, frame):
+        if flag["stop"]:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+
+    old = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def _test_kill_after() -> int:
+    """Test only: ``LSTMKIT_TEST_KILL_AFTER_STEPS=K`` SIGKILLs the process right after optimizer step K (counted
+    over the whole training), as a crash would, so that tests can resume from whatever is on disk."""
+    value = os.environ.get("LSTMKIT_TEST_KILL_AFTER_STEPS", "")
+    return int(value) if value.isdigit() else 0
+
+
+def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, checkpoints=None) -> dict:
     """Train ``task.model`` on the encoded ``train`` set, select on ``dev``; returns the best epoch's record.
 
     ``on_epoch(record)`` is called after every epoch with ``{"epoch", "train_loss", "dev": metrics, "lr",
     "seconds", "<unit>_per_s"}`` (``sentences_per_s`` unless the task says otherwise); ``on_best(record)``
     whenever the dev metric improves. At the end the model holds the best epoch's weights. With ``config.ema``
     the dev set scores, and the best epoch keeps, the moving average of the weights instead of the last ones.
+
+    One optimizer step takes a batch of ``batch_size * accumulate`` examples, in ``accumulate`` micro-batches
+    whose gradients add up to the whole batch's (each loss weighted by its share of ``task.count``).
+    ``checkpoints`` (a :class:`lstmkit.train.resume.Checkpoints`) saves the training as it goes and, when it
+    holds one, continues from its last checkpoint: the result is the same, bit for bit, as a training that never
+    stopped. SIGINT and SIGTERM then save a checkpoint and raise :class:`TrainingInterrupted`.
     """
     config.check()
     seed_everything(config.seed)
@@ -170,59 +230,101 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None) -> d
     amp = AMP_DTYPES[config.amp]
     # float16 needs its loss scaled against underflowing gradients; bfloat16 has float32's range and needs none
     scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
-    n_batches = len(task.batches(train, config.batch_size, shuffle=True, seed=config.seed))
+    carries = getattr(task, "carries_state", False)
+    if carries and config.accumulate > 1:
+        raise ValueError(f"{task.name}: accumulate must be 1: its batches carry the model's state from one to the "
+                         f"next, so a batch cannot be cut into micro-batches (use a larger batch size)")
+    big = config.batch_size * config.accumulate
+    n_batches = len(task.batches(train, big, shuffle=True, seed=config.seed))    # optimizer steps per epoch
     if n_batches == 0:
         raise TrainingError("the training set is empty")
     total = n_batches * config.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, config.warmup, config.schedule))
     ema = WeightAverage(params, config.ema) if config.ema else None
-    best, best_state, stale = None, None, 0
+    state = TrainingState(model, opt, sched, scaler, ema)
+    best_state = None
+    if checkpoints is not None and checkpoints.saved is not None:
+        tensors, meta = checkpoints.saved
+        state.restore(tensors, meta)
+        if state.position.best is not None:
+            best_state = {k[len("best."):]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+    pos = state.position
     metric, greater, unit, count = task.primary_metric, task.greater_is_better, task.unit, task.count
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        t0, seen, loss_sum = time.perf_counter(), 0, 0.0
-        bar = tqdm(task.batches(train, config.batch_size, shuffle=True, seed=config.seed + epoch), total=n_batches,
-                   desc=f"epoch {epoch}/{config.epochs}", disable=not config.progress, leave=False, unit="batch")
-        for batch in bar:
-            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                loss = task.step(batch)  # the forward pass and the loss, in the autocast dtype where it helps
-            if not torch.isfinite(loss):
-                raise TrainingError(f"the loss became {loss.item()} at epoch {epoch} (after {seen:,} sentences); "
-                                    f"lower --lr (now {config.lr:g}) or keep --clip on (now {config.clip:g})")
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.clip > 0:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(params, config.clip)
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            if ema is not None:
-                ema.update()
-            n = count(batch)
-            seen += n
-            loss_sum += loss.item() * n
-            rate = seen / (time.perf_counter() - t0)
-            bar.set_postfix({"loss": f"{loss_sum / seen:.4f}", f"{unit}/s": f"{rate:.0f}"})
-        bar.close()
-        seconds = time.perf_counter() - t0
-        # scored, kept and saved: the weights themselves, or their moving average with ema
-        with ema.swapped() if ema is not None else contextlib.nullcontext():
-            dev_metrics = task.evaluate(dev)
-            record = {"epoch": epoch, "train_loss": loss_sum / seen, "dev": dev_metrics, "lr": sched.get_last_lr()[0],
-                      "seconds": round(seconds, 2), f"{unit}_per_s": round(seen / seconds, 1), "unit": unit}
-            improved = best is None or _better(dev_metrics, best["dev"], metric, greater)
-            record["best"] = improved
-            if on_epoch:
-                on_epoch(record)
-            if improved:
-                best, stale = record, 0
-                best_state = copy.deepcopy(model.state_dict())
-                if on_best:
-                    on_best(record)
-            else:
-                stale += 1
-        if config.patience and stale >= config.patience:
-            break
+    kill_after = _test_kill_after()
+
+    def checkpoint(stop: bool) -> None:
+        if carries and pos.step:     # the model's carried state is not saved: such a task resumes at epoch ends
+            if stop:
+                raise TrainingInterrupted(f"interrupted: the last checkpoint is at the end of epoch {pos.epoch - 1} "
+                                          f"({task.name} checkpoints at epoch ends only); continue with --resume")
+            return
+        checkpoints.save(state)
+        if stop:
+            raise TrainingInterrupted(f"interrupted: checkpoint saved at epoch {pos.epoch} step {pos.step}; "
+                                      f"continue with --resume")
+
+    with _signals_noted(checkpoints is not None) as signals:
+        while pos.epoch <= config.epochs and not (config.patience and pos.stale >= config.patience):
+            epoch = pos.epoch
+            model.train()
+            t0 = time.perf_counter() - pos.seconds
+            batches = task.batches(train, big, shuffle=True, seed=config.seed + epoch)
+            bar = tqdm(itertools.islice(batches, pos.step, None), total=n_batches, initial=pos.step,
+                       desc=f"epoch {epoch}/{config.epochs}", disable=not config.progress, leave=False, unit="batch")
+            for batch in bar:
+                micro = split_batch(batch, config.accumulate) if config.accumulate > 1 else [batch]
+                counts = [count(m) for m in micro]
+                opt.zero_grad(set_to_none=True)
+                for part, n in zip(micro, counts):
+                    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                        loss = task.step(part)  # the forward pass and the loss, in the autocast dtype where it helps
+                    if not torch.isfinite(loss):
+                        raise TrainingError(f"the loss became {loss.item()} at epoch {epoch} (after {pos.seen:,} "
+                                            f"sentences); lower --lr (now {config.lr:g}) or keep --clip on (now "
+                                            f"{config.clip:g})")
+                    # the micro-batches' mean losses, weighted by their share: the whole batch's mean
+                    scaler.scale(loss if len(micro) == 1 else loss * (n / sum(counts))).backward()
+                    pos.seen += n
+                    pos.loss_sum += loss.item() * n
+                if config.clip > 0:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(params, config.clip)
+                scaler.step(opt)
+                scaler.update()
+                sched.step()
+                if ema is not None:
+                    ema.update()
+                pos.step += 1
+                pos.global_step += 1
+                rate = pos.seen / (time.perf_counter() - t0)
+                bar.set_postfix({"loss": f"{pos.loss_sum / pos.seen:.4f}", f"{unit}/s": f"{rate:.0f}"})
+                if pos.step < n_batches and (signals["stop"] or (checkpoints is not None
+                                                                 and checkpoints.due(pos.global_step))):
+                    pos.seconds = time.perf_counter() - t0
+                    checkpoint(signals["stop"])
+                if pos.global_step == kill_after:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            bar.close()
+            seconds = time.perf_counter() - t0
+            # scored, kept and saved: the weights themselves, or their moving average with ema
+            with ema.swapped() if ema is not None else contextlib.nullcontext():
+                dev_metrics = task.evaluate(dev)
+                record = {"epoch": epoch, "train_loss": pos.loss_sum / pos.seen, "dev": dev_metrics,
+                          "lr": sched.get_last_lr()[0], "seconds": round(seconds, 2),
+                          f"{unit}_per_s": round(pos.seen / seconds, 1), "unit": unit}
+                improved = pos.best is None or _better(dev_metrics, pos.best["dev"], metric, greater)
+                record["best"] = improved
+                if on_epoch:
+                    on_epoch(record)
+                if improved:
+                    pos.best, pos.stale = record, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                    if on_best:
+                        on_best(record)
+                else:
+                    pos.stale += 1
+            pos.next_epoch()
+            if checkpoints is not None:
+                checkpoint(signals["stop"])
     model.load_state_dict(best_state)
-    return best
+    return pos.best
