@@ -17,9 +17,6 @@ import pytest
 
 from lstmkit.cli import main
 
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
-
 TINY = ["--epochs", "1", "--units", "4", "--embedding-dim", "4", "--quiet"]
 TRAIN = "label\ttext\n" + "".join(f"1\t这个真好{k}\n0\t那个太差了{k}\n" for k in range(12))
 CONLL = "".join("张 B-PER\n三 E-PER\n去 O\n北 B-LOC\n京 E-LOC\n\n李 B-PER\n四 E-PER\n好 O\n\n" for _ in range(4))

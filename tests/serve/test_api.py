@@ -5,6 +5,10 @@ import math
 import threading
 
 import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
 from conftest import predict_json
 
 TEXTS = ["这个真好", "那个太差了", "好", "这个真好这个真好这个真好", "差差差", "这个那个"]
@@ -150,5 +154,6 @@ def test_metrics_count_requests_and_errors_by_status(server):
     assert server.metric('lstmkit_errors_total{status="400"}') >= 1
     assert server.metric('lstmkit_queue_depth{model="cls"}') == 0
     status, text = server.get("/metrics")
+    assert status == 200
     assert "# TYPE lstmkit_request_seconds histogram" in text
     assert 'lstmkit_request_seconds_bucket{path="/v1/predict",le="+Inf"}' in text

@@ -7,6 +7,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
 from conftest import Server, predict_json
 
 from lstmkit.cli import main

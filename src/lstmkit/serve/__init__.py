@@ -11,5 +11,13 @@ and worker per model), :mod:`.metrics` (Prometheus text), :mod:`.app` (the route
 from .app import Service, build_app, load_service, serve
 from .models import Limits, RequestError, ServedModel, parse_run_argument
 
-__all__ = ["serve", "build_app", "load_service", "Service", "ServedModel", "Limits", "RequestError",
-           "parse_run_argument"]
+__all__ = [
+           "Limits",
+           "RequestError",
+           "ServedModel",
+           "Service",
+           "build_app",
+           "load_service",
+           "parse_run_argument",
+           "serve",
+]

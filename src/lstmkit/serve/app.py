@@ -42,13 +42,13 @@ def error(status: int, message: str) -> JSONResponse:
 class Service:
     """The served models, their batchers, the limits and the metrics: what the routes answer from."""
 
-    def __init__(self, models: list[ServedModel], limits: Limits = Limits(), max_batch: int = 64,
+    def __init__(self, models: list[ServedModel], limits: Limits | None = None, max_batch: int = 64,
                  max_wait: float = 0.005):
         names = [m.name for m in models]
         if not models or len(set(names)) != len(names):
             raise ValueError(f"serve: one or more models with distinct names, got {names} (name them: NAME=RUN)")
         self.models = {m.name: m for m in models}
-        self.limits, self.metrics = limits, ServerMetrics()
+        self.limits, self.metrics = limits or Limits(), ServerMetrics()
         self.batchers = {m.name: Batcher(m, self.metrics, max_batch, max_wait) for m in models}
 
     def model(self, name) -> ServedModel:

@@ -1,0 +1,94 @@
+"""The batcher alone, with a model that records its calls: requests arriving together share one call of at most
+--max-batch inputs, only equal options share a call, each request gets its own records back; and the metrics'
+text format."""
+import asyncio
+import threading
+
+import pytest
+
+pytest.importorskip("starlette")
+
+from lstmkit.serve.batcher import Batcher
+from lstmkit.serve.metrics import ServerMetrics
+from lstmkit.serve.models import RequestError
+
+
+class Recorder:
+    """A model whose records say which call computed them."""
+
+    name = "toy"
+
+    def __init__(self):
+        self.calls, self.lock = [], threading.Lock()
+
+    def predict(self, inputs, options):
+        if "bad" in inputs:
+            raise ValueError("a bad input")
+        with self.lock:
+            self.calls.append((list(inputs), options))
+            call = len(self.calls)
+        return [{"input": x, "call": call, "options": dict(options)} for x in inputs]
+
+
+def _serve(requests, max_batch=4, max_wait=0.05):
+    """Submit every (inputs, options) at once; (records per request or the error, the model's calls)."""
+    model, metrics = Recorder(), ServerMetrics()
+
+    async def go():
+        batcher = Batcher(model, metrics, max_batch, max_wait)
+        batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.submit(i, o) for i, o in requests), return_exceptions=True)
+        finally:
+            await batcher.stop()
+
+    return asyncio.run(go()), model.calls, metrics
+
+
+def test_requests_arriving_together_share_a_call_and_get_their_own_records():
+    answers, calls, metrics = _serve([(["a"], ()), (["b", "c"], ()), (["d"], ()), (["e"], ())], max_batch=4)
+    assert [[r["input"] for r in a] for a in answers] == [["a"], ["b", "c"], ["d"], ["e"]]
+    assert calls == [(["a", "b", "c", "d"], ()), (["e"], ())]     # "e" did not fit: the next call's first
+    assert [r["call"] for a in answers for r in a] == [1, 1, 1, 1, 2]
+    assert 'lstmkit_batch_size_bucket{model="toy",le="4"} 2' in metrics.text()
+    assert 'lstmkit_batch_requests_bucket{model="toy",le="1"} 1' in metrics.text()
+    assert 'lstmkit_queue_depth{model="toy"} 0' in metrics.text()
+
+
+def test_only_equal_options_share_a_call():
+    wide, narrow = (("beam_size", 4),), (("beam_size", 1),)
+    answers, calls, _ = _serve([(["a"], wide), (["b"], narrow), (["c"], wide)], max_batch=8)
+    assert sorted(calls) == sorted([(["a", "c"], wide), (["b"], narrow)])
+    assert [a[0]["options"] for a in answers] == [{"beam_size": 4}, {"beam_size": 1}, {"beam_size": 4}]
+
+
+def test_max_batch_1_runs_every_request_alone_and_a_large_one_is_split():
+    _, calls, _ = _serve([(["a"], ()), (["b"], ()), (["c"], ())], max_batch=1)
+    assert calls == [(["a"], ()), (["b"], ()), (["c"], ())]
+    answers, calls, _ = _serve([(list("abcde"), ())], max_batch=2)
+    assert [c[0] for c in calls] == [["a", "b"], ["c", "d"], ["e"]]
+    assert [r["input"] for r in answers[0]] == list("abcde")
+
+
+def test_a_failing_call_fails_its_requests_only_and_the_worker_goes_on():
+    answers, calls, _ = _serve([(["bad"], (("n", 1),)), (["a"], ())], max_batch=4)
+    assert calls == [(["a"], ())]
+    assert isinstance(answers[0], RequestError) and answers[0].status == 422 and "a bad input" in answers[0].message
+    assert answers[1][0]["input"] == "a"
+
+
+def test_metrics_text_format():
+    metrics = ServerMetrics()
+    metrics.request("/v1/predict", 200, 0.004)
+    metrics.request("/v1/predict", 413, 0.0005)
+    metrics.batch('a "quoted"\nname', 3, 2, 0.01)
+    text = metrics.text()
+    assert "# TYPE lstmkit_requests_total counter" in text
+    assert 'lstmkit_requests_total{path="/v1/predict",status="413"} 1' in text
+    assert 'lstmkit_errors_total{status="413"} 1' in text and 'status="200"} 1' in text
+    assert 'lstmkit_request_seconds_bucket{path="/v1/predict",le="0.001"} 1' in text
+    assert 'lstmkit_request_seconds_bucket{path="/v1/predict",le="0.005"} 2' in text
+    assert 'lstmkit_request_seconds_count{path="/v1/predict"} 2' in text
+    assert 'lstmkit_batch_size_bucket{model="a \\"quoted\\"\\nname",le="2"} 0' in text
+    assert 'lstmkit_batch_size_bucket{model="a \\"quoted\\"\\nname",le="4"} 1' in text
+    assert text.endswith("\n") and all(line.startswith("#") or " " in line for line in text.splitlines())
