@@ -1,0 +1,107 @@
+"""The option tables of the guides, generated from the command line's own parsers so that they cannot drift.
+
+A guide holds a table between two markers::
+
+    <!-- options:train classify -->
+    ...generated...
+    <!-- /options -->
+
+``python docs/options.py`` rewrites every such table in docs/*.md; ``python docs/options.py --check`` lists the
+files whose tables differ from the parsers (``tests/test_docs.py`` runs the check).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+MARKED = re.compile(r"(<!-- options:([a-z0-9 ]+) -->\n)(.*?)(<!-- /options -->)", re.S)
+REGENERATE = "python docs/options.py"
+
+
+def subparser(words: list[str]) -> argparse.ArgumentParser:
+    """The parser of ``lstmkit WORD WORD ...`` (``["train", "classify"]``)."""
+    from lstmkit.cli import build_parser
+
+    parser = build_parser()
+    for word in words:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[word]
+    return parser
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _default(action) -> str:
+    d = action.default
+    if action.required:
+        return "required"
+    if isinstance(action, argparse._StoreTrueAction):
+        return "off"
+    if d is None or d == argparse.SUPPRESS:
+        return ""
+    if isinstance(d, bool):
+        return "on" if d else "off"
+    if isinstance(d, (list, tuple)):
+        return ", ".join(f"`{v}`" for v in d) if d else ""
+    return f"`{d}`"
+
+
+def _help(parser, action) -> str:
+    text = parser._get_formatter()._expand_help(action) if action.help else ""
+    if action.default not in (None, False, argparse.SUPPRESS):   # the default has a column of its own
+        text = re.sub(r"\s*\(default:?[^()]*\)", "", text)
+    return _cell(text)
+
+
+def options_table(words: list[str]) -> str:
+    """Markdown tables of a sub-command's options, one per argparse group, with defaults."""
+    parser = subparser(words)
+    formatter = parser._get_formatter()
+    out = []
+    for group in parser._action_groups:
+        actions = [a for a in group._group_actions
+                   if a.option_strings and not isinstance(a, argparse._HelpAction)]
+        if not actions:
+            continue
+        title = "data and run" if group.title in ("options", "optional arguments") else group.title
+        out += [f"*{title}*", "", "| option | default | what it does |", "|---|---|---|"]
+        for a in actions:
+            invocation = formatter._format_action_invocation(a)
+            out.append(f"| `{_cell(invocation)}` | {_cell(_default(a))} | {_help(parser, a)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def render(text: str) -> str:
+    """``text`` with every marked table regenerated."""
+    return MARKED.sub(lambda m: m.group(1) + "\n" + options_table(m.group(2).split()) + "\n" + m.group(4), text)
+
+
+def stale(docs: Path = DOCS) -> list[str]:
+    """The guides whose option tables differ from the parsers'."""
+    return [p.name for p in sorted(docs.glob("*.md")) if render(p.read_text(encoding="utf-8")) !=
+            p.read_text(encoding="utf-8")]
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        names = stale()
+        for name in names:
+            print(f"docs/{name}: option tables out of date; run: {REGENERATE}")
+        return 1 if names else 0
+    for p in sorted(DOCS.glob("*.md")):
+        text = p.read_text(encoding="utf-8")
+        new = render(text)
+        if new != text:
+            p.write_text(new, encoding="utf-8")
+            print(f"rewrote docs/{p.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
