@@ -17,15 +17,17 @@ import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-MARKED = re.compile(r"(<!-- options:([a-z0-9 ]+) -->\n)(.*?)(<!-- /options -->)", re.S)
+MARKED = re.compile(r"(<!-- options:([a-z0-9@ ]+) -->\n)(.*?)(<!-- /options -->)", re.S)
 REGENERATE = "python docs/options.py"
 
 
-def subparser(words: list[str]) -> argparse.ArgumentParser:
-    """The parser of ``lstmkit WORD WORD ...`` (``["train", "classify"]``)."""
+def subparser(words: list[str], task: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``lstmkit WORD WORD ...`` (``["train", "classify"]``); ``task``: as for a run of that task
+    (``evaluate`` and ``predict`` then take its own options)."""
     from lstmkit.cli import build_parser
+    from lstmkit.tasks import task_spec
 
-    parser = build_parser()
+    parser = build_parser(task_spec(task).cli if task else None)
     for word in words:
         action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         parser = action.choices[word]
@@ -42,7 +44,7 @@ def _default(action) -> str:
         return "required"
     if isinstance(action, argparse._StoreTrueAction):
         return "off"
-    if d is None or d == argparse.SUPPRESS:
+    if d is None or d == argparse.SUPPRESS or d == "":
         return ""
     if isinstance(d, bool):
         return "on" if d else "off"
@@ -59,17 +61,24 @@ def _help(parser, action) -> str:
 
 
 def options_table(words: list[str]) -> str:
-    """Markdown tables of a sub-command's options, one per argparse group, with defaults."""
-    parser = subparser(words)
+    """Markdown tables of a sub-command's options, one per argparse group, with defaults. A last word ``@TASK``
+    (``["predict", "@seq2seq"]``) keeps only the options a run of that task adds."""
+    task = words[-1][1:] if words[-1].startswith("@") else None
+    parser = subparser(words[:-1] if task else words, task)
     formatter = parser._get_formatter()
-    out = []
+    groups = []
     for group in parser._action_groups:
         actions = [a for a in group._group_actions
                    if a.option_strings and not isinstance(a, argparse._HelpAction)]
-        if not actions:
-            continue
-        title = "data and run" if group.title in ("options", "optional arguments") else group.title
-        out += [f"*{title}*", "", "| option | default | what it does |", "|---|---|---|"]
+        if actions and (task is None or group.title == f"{task} runs"):
+            groups.append((group.title, actions))
+    if not groups:
+        return "(none)\n"
+    out = []
+    for title, actions in groups:
+        if len(groups) > 1:
+            out += [f"*{'data and run' if title in ('options', 'optional arguments') else title}*", ""]
+        out += ["| option | default | what it does |", "|---|---|---|"]
         for a in actions:
             invocation = formatter._format_action_invocation(a)
             out.append(f"| `{_cell(invocation)}` | {_cell(_default(a))} | {_help(parser, a)} |")

@@ -64,6 +64,8 @@ def test_the_table_generator_sees_every_option_with_its_default():
     assert "| `--out OUT` | required |" in table
     assert re.search(r"\| `--units UNITS` \| `\d+` \|", table)
     assert "`--bidirectional, --no-bidirectional` | on |" in table
+    own = _options_module().options_table(["predict", "@seq2seq"])     # only what a seq2seq run adds
+    assert "`--beam-size BEAM_SIZE`" in own and "--max-chars" not in own
 
 
 LINK = re.compile(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)")
