@@ -60,6 +60,17 @@ def _help(parser, action) -> str:
     return _cell(text)
 
 
+def _default_and_help(parser, action) -> tuple[str, str]:
+    """The default column and the help column; a default the help states in words ("default: 200 for --kind
+    entities, 100 otherwise") moves to the default column when argparse's own is None."""
+    default, text = _default(action), _help(parser, action)
+    if not default:
+        m = re.search(r"\(?\bdefault:?\s+([^()]+?)\)?$", text)
+        if m:
+            default, text = m.group(1), text[:m.start()].rstrip(" ;,")
+    return default, text
+
+
 def options_table(words: list[str]) -> str:
     """Markdown tables of a sub-command's options, one per argparse group, with defaults. A last word ``@TASK``
     (``["predict", "@seq2seq"]``) keeps only the options a run of that task adds."""
@@ -81,7 +92,8 @@ def options_table(words: list[str]) -> str:
         out += ["| option | default | what it does |", "|---|---|---|"]
         for a in actions:
             invocation = formatter._format_action_invocation(a)
-            out.append(f"| `{_cell(invocation)}` | {_cell(_default(a))} | {_help(parser, a)} |")
+            default, text = _default_and_help(parser, a)
+            out.append(f"| `{_cell(invocation)}` | {_cell(default)} | {text} |")
         out.append("")
     return "\n".join(out)
 
