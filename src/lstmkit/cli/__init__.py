@@ -26,7 +26,7 @@ import sys
 
 from .._version import __version__
 from ..checks import output_file
-from .common import DEVICE_HELP, checked, input_texts, non_negative_float, positive_float, positive_int
+from .common import DEVICE_HELP, argument_texts, checked, input_texts, non_negative_float, positive_float, positive_int
 
 
 def task_spec_of(config: dict, run=""):
@@ -51,57 +51,45 @@ def _cmd_params(args) -> int:
 
 
 def _cmd_explain(args) -> int:
-    from ..explain import render_json, render_text, trace
-
     from pathlib import Path
 
     if not args.run and args.texts and (Path(args.texts[0]) / "config.json").is_file():
         args.run = args.texts.pop(0)                  # explain RUN TEXT ..., as every command takes RUN first
-    run_task = None
     if args.run:
+        from ..explain.models import explain_run
         from ..train.checkpoint import read_config
 
-        run_task = read_config(args.run)["task"]
-        if run_task == "regress":                           # a forecaster reads CSV files, not texts
-            return _explain_model(args, list(args.texts) + ([args.file] if args.file else []))
-    texts = list(args.texts)
-    if args.file:
-        from ..data import read_lines
+        inputs = _commands(read_config(args.run), args.run).explain_inputs(args)
+        return _show_trace(args, explain_run(args.run, inputs))
+    from ..explain import trace
 
-        texts += read_lines(args.file).texts
+    texts = argument_texts(args)
     if not texts:
         raise ValueError("give one or more TEXT arguments (or --file F): they form one batch")
-    if run_task not in (None, "classify"):
-        return _explain_model(args, texts)
-    tr = trace(texts, tokenizer=args.tokenizer, maxlen=args.maxlen, embedding_dim=args.embedding_dim,
-               units=args.units, layers=args.layers, bidirectional=args.bidirectional, cell=args.cell,
-               num_proj=args.num_proj, peepholes=args.peepholes, classes=args.classes, run=args.run)
-    if args.html:
-        from ..explain.html import render_html
-        from ..io import atomic_write_text
+    return _show_trace(args, trace(texts, tokenizer=args.tokenizer, maxlen=args.maxlen,
+                                   embedding_dim=args.embedding_dim, units=args.units, layers=args.layers,
+                                   bidirectional=args.bidirectional, cell=args.cell, num_proj=args.num_proj,
+                                   peepholes=args.peepholes, classes=args.classes))
 
+
+def _show_trace(args, tr) -> int:
+    """A walkthrough on stdout (text or JSON), and with --html as a page: the classifier's :class:`Trace` or
+    another task's :class:`ModelTrace`."""
+    from ..explain import Trace, render_json, render_text
+    from ..explain.html import render_html, render_model_html
+    from ..explain.models import render_model_text
+    from ..io import atomic_write_text
+
+    classic = isinstance(tr, Trace)
+    if args.html:
         output_file(args.html, "--html", args.force, protected=_run_files(args.run) if args.run else ())
-
-        atomic_write_text(args.html, render_html(tr))
+        atomic_write_text(args.html, render_html(tr) if classic else render_model_html(tr))
         print(f"wrote {args.html}", file=sys.stderr)
-    print(render_json(tr, full=args.full) if args.json else render_text(tr, args.time_steps))
-    return 0
-
-
-def _explain_model(args, inputs) -> int:
-    """explain --run for a tagger, seq2seq, language model or forecaster."""
-    from ..explain.models import explain_run, render_model_text
-
-    tr = explain_run(args.run, inputs)
-    if args.html:
-        from ..explain.html import render_model_html
-        from ..io import atomic_write_text
-
-        output_file(args.html, "--html", args.force, protected=_run_files(args.run))
-
-        atomic_write_text(args.html, render_model_html(tr))
-        print(f"wrote {args.html}", file=sys.stderr)
-    print(json.dumps(tr.to_json(full=args.full), ensure_ascii=False) if args.json else render_model_text(tr))
+    if args.json:
+        print(render_json(tr, full=args.full) if classic else json.dumps(tr.to_json(full=args.full),
+                                                                          ensure_ascii=False))
+    else:
+        print(render_text(tr, args.time_steps) if classic else render_model_text(tr))
     return 0
 
 

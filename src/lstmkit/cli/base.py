@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .common import input_texts
+from .common import argument_texts, input_texts
 
 
 class TaskCommands:
@@ -17,7 +17,7 @@ class TaskCommands:
 
     task: str = ""
     HOOKS = ("add_train_parser", "add_evaluate_args", "add_predict_args", "add_commands", "read_test",
-             "evaluate_options", "joined_runs", "predict", "print_metrics", "plain")
+             "evaluate_options", "joined_runs", "predict", "print_metrics", "plain", "explain_inputs")
 
     def __init__(self, task: str = "", **hooks):
         unknown = sorted(set(hooks) - set(self.HOOKS))
@@ -60,6 +60,10 @@ class TaskCommands:
         if not texts:
             raise ValueError("nothing to predict: give TEXT arguments, --file F, or lines on standard input")
         return load_task(args.run, device=args.device, **self.joined_runs(args)).predict_records(texts)
+
+    def explain_inputs(self, args) -> list:
+        """``explain RUN ...``: what the walkthrough reads (texts, from TEXT arguments and ``--file`` lines)."""
+        return argument_texts(args)
 
     def print_metrics(self, metrics: dict, data) -> None:
         """``evaluate`` without ``--json``: the metrics for a person."""

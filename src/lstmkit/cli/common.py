@@ -92,13 +92,16 @@ def run_mode(args) -> str:
     return "resume" if getattr(args, "resume", False) else "force" if getattr(args, "force", False) else "new"
 
 
-def input_texts(args) -> list[str]:
-    """TEXT arguments, then ``--file`` lines, else lines on standard input when it is not a terminal."""
+def argument_texts(args) -> list[str]:
+    """TEXT arguments, then ``--file`` lines (standard input is not read)."""
     from ..data import read_lines
 
-    texts = list(args.texts)
-    if getattr(args, "file", None):
-        texts += read_lines(args.file).texts
+    return list(args.texts) + (read_lines(args.file).texts if getattr(args, "file", None) else [])
+
+
+def input_texts(args) -> list[str]:
+    """TEXT arguments, then ``--file`` lines, else lines on standard input when it is not a terminal."""
+    texts = argument_texts(args)
     if not texts and sys.stdin is not None and not sys.stdin.isatty():
         texts = [line.rstrip("\n") for line in sys.stdin]
         texts = [t for t in texts if t.strip()] or texts

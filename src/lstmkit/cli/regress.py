@@ -160,4 +160,5 @@ def plain(rec: dict) -> str:
 
 
 COMMANDS = TaskCommands(TASK, add_train_parser=add_parser, predict=predict, read_test=read_test,
-                        print_metrics=print_metrics, plain=plain)
+                        print_metrics=print_metrics, plain=plain,
+                        explain_inputs=lambda args: list(args.texts) + ([args.file] if args.file else []))  # CSVs

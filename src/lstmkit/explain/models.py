@@ -60,18 +60,21 @@ class ModelTrace:
 
 
 def explain_run(run, inputs: list) -> ModelTrace:
-    """Trace ``inputs`` (texts; for a forecaster, CSV paths) through the run's model."""
+    """Trace ``inputs`` (texts; for a forecaster, CSV paths) through the run's model: the task's walkthrough, as
+    the registry names it (a classifier's is :func:`lstmkit.explain.trace.trace_classifier`, a :class:`Trace`)."""
     from ..tasks import load_run
 
+    from ..tasks import task_specs
+
     task = load_run(run)
-    tracers = {"tag": _trace_tagger, "seq2seq": _trace_seq2seq, "lm": _trace_lm, "regress": _trace_regress}
-    if task.name not in tracers:
+    spec = task_specs().get(task.name)
+    if spec is None or spec.explain_tracer is None:
         raise ValueError(f"explain --run: no walkthrough for {task.name!r} runs yet")
     if not inputs:
         raise ValueError("give one or more TEXT arguments (or --file F): they form one batch")
     task.model.eval()
     with torch.no_grad():
-        return tracers[task.name](task, str(run), list(inputs))
+        return spec.explain_tracer(task, str(run), list(inputs))
 
 
 def _params(named: list) -> list:
@@ -125,7 +128,7 @@ def _final_states(step: Step, finals, D: int, out: str = "H") -> None:
             step.add(f"final c, {tag}", "(B, H)", st.c).add(f"final h, {tag}", f"(B, {out})", st.h)
 
 
-def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
+def trace_tagger(task, run: str, texts: list) -> ModelTrace:
     from ..data.tagged import TaggedDataset
     from ..tasks.tag import FEATURES
 
@@ -178,7 +181,7 @@ def _trace_tagger(task, run: str, texts: list) -> ModelTrace:
     return ModelTrace("tag", run, texts, steps, maps, results, params)
 
 
-def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
+def trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
     m = task.model
     steps, padded, lengths, tokens = _front(task, texts, task.source_tokenizer, task.vocab)
     src, lens = torch.from_numpy(padded), torch.from_numpy(lengths)
@@ -240,7 +243,7 @@ def _trace_seq2seq(task, run: str, texts: list) -> ModelTrace:
     return ModelTrace("seq2seq", run, texts, steps, maps, records, _params(named))
 
 
-def _trace_lm(task, run: str, texts: list) -> ModelTrace:
+def trace_lm(task, run: str, texts: list) -> ModelTrace:
     """A language model reads each text after <eos> (how its training stream separates texts) and predicts the
     next token at every step; a backward LM reads the text reversed."""
     m = task.model
@@ -290,7 +293,7 @@ def _trace_lm(task, run: str, texts: list) -> ModelTrace:
     return ModelTrace("lm", run, texts, steps, maps, results, _params(named))
 
 
-def _trace_regress(task, run: str, paths: list) -> ModelTrace:
+def trace_regress(task, run: str, paths: list) -> ModelTrace:
     """A forecaster reads the last window of each CSV: raw values -> normalised (relative) inputs -> LSTM ->
     the final h -> Linear -> the next H values."""
     from ..data.series import read_series

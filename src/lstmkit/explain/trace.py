@@ -134,6 +134,15 @@ def trace(texts, tokenizer="jieba", maxlen: int | None = None, embedding_dim: in
     else:
         task = _fresh_task(texts, tokenizer, maxlen or 200, embedding_dim, units, layers, bidirectional, cell,
                            num_proj, peepholes, classes, seed)
+    return _walk(task, texts, maxlen, run)
+
+
+def trace_classifier(task, run, texts) -> Trace:
+    """The walkthrough of a trained classifier run (the registry's ``explain`` for ``classify``)."""
+    return _walk(task, list(texts), None, run)
+
+
+def _walk(task, texts: list, maxlen, run) -> Trace:
     model = task.model.eval()
     maxlen = maxlen or task.config.maxlen
     lstm = model.lstm

@@ -30,6 +30,7 @@ class TaskSpec:
     ``task``, ``commands`` and ``onnx`` are classes/objects/functions or ``"module:attribute"`` import paths.
     ``data_kind``: the kind of the built-in corpora it trains on (one of :data:`DATA_KINDS` or a new one).
     ``onnx``: ``build(task) -> onnx.ModelProto``, the task's model as an ONNX graph (None: not exportable).
+    ``explain``: ``trace(task, run, inputs)``, the walkthrough of a trained run (None: ``explain`` has none).
     """
 
     name: str
@@ -38,6 +39,7 @@ class TaskSpec:
     commands: Any = None
     summary: str = ""
     onnx: Any = None
+    explain: Any = None
     _resolved: dict = field(default_factory=dict, repr=False, compare=False)
 
     def _get(self, part: str):
@@ -66,6 +68,11 @@ class TaskSpec:
     def onnx_builder(self):
         """The function that builds the task's ONNX graph, or None."""
         return None if self.onnx is None else self._get("onnx")
+
+    @property
+    def explain_tracer(self):
+        """The function that traces inputs through a trained run of the task, or None."""
+        return None if self.explain is None else self._get("explain")
 
     @property
     def cli(self):
@@ -130,15 +137,16 @@ def tasks_for_data(kind: str) -> list[str]:
 for _spec in (
     TaskSpec("classify", "lstmkit.tasks.classify:ClassifyTask", "classification", "lstmkit.cli.classify:COMMANDS",
              "text classification: embedding -> LSTM -> pooling -> softmax",
-             onnx="lstmkit.export.onnx:build_classifier_graph"),
+             onnx="lstmkit.export.onnx:build_classifier_graph", explain="lstmkit.explain.trace:trace_classifier"),
     TaskSpec("tag", "lstmkit.tasks.tag:TagTask", "tagging", "lstmkit.cli.tag:COMMANDS",
-             "sequence labelling: NER, word segmentation, POS (BiLSTM-CRF)", onnx="lstmkit.export.onnx:build_tagger_graph"),
+             "sequence labelling: NER, word segmentation, POS (BiLSTM-CRF)", onnx="lstmkit.export.onnx:build_tagger_graph",
+             explain="lstmkit.explain.models:trace_tagger"),
     TaskSpec("seq2seq", "lstmkit.tasks.seq2seq:Seq2SeqTask", "seq2seq", "lstmkit.cli.seq2seq:COMMANDS",
              "sequence to sequence: LSTM encoder, attentional LSTM decoder, beam search",
-             onnx="lstmkit.export.onnx:build_seq2seq_encoder_graph"),
+             onnx="lstmkit.export.onnx:build_seq2seq_encoder_graph", explain="lstmkit.explain.models:trace_seq2seq"),
     TaskSpec("lm", "lstmkit.tasks.lm:LMTask", "text", "lstmkit.cli.lm:COMMANDS",
-             "language model: embedding -> LSTM -> next-token softmax"),
+             "language model: embedding -> LSTM -> next-token softmax", explain="lstmkit.explain.models:trace_lm"),
     TaskSpec("regress", "lstmkit.tasks.regress:RegressTask", "series", "lstmkit.cli.regress:COMMANDS",
-             "numeric series: a window of the past -> the next values"),
+             "numeric series: a window of the past -> the next values", explain="lstmkit.explain.models:trace_regress"),
 ):
     register_task(_spec)
