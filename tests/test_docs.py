@@ -82,7 +82,7 @@ def _anchors(page: Path) -> set:
 def test_relative_links_and_anchors_resolve(page):
     bad = []
     for target, anchor in LINK.findall(page.read_text(encoding="utf-8")):
-        if "://" in target or target.endswith("serving.md"):    # docs/serving.md is written beside this work
+        if "://" in target:
             continue
         path = page.parent / target if target else page
         if not path.exists():
