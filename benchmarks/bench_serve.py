@@ -1,9 +1,10 @@
 """``lstmkit serve`` under load on loopback: requests/s and latency percentiles, dynamic batching on vs off.
 
-For each setting (batching: ``--max-batch 64 --max-wait-ms 5``; none: ``--max-batch 1``) a server process serves
-RUN on a free loopback port; then for each C in ``--clients`` (1, 8, 32) C threads share a fixed number of
-requests (``--requests``, one text each, drawn from ``--file`` or a built-in list), each client sending its next
-request when the last is answered. Latency is per request, send to answer; requests/s is requests over the
+For each setting (wait-5ms: ``--max-batch 64 --max-wait-ms 5``, the default; wait-0: ``--max-wait-ms 0``, a batch
+of whatever is queued when the model is free; none: ``--max-batch 1``) a server process serves RUN on a free
+loopback port; then for each C in ``--clients`` (1, 8, 32) C threads share a fixed number of requests
+(``--requests`` of ``--texts`` texts each, drawn from ``--file`` or a built-in list), each client sending its next
+request when the last is answered. "batch" is the mean inputs per model call. Latency is per request, send to answer; requests/s is requests over the
 wall time of the whole round. A warm-up round runs first. The client threads share the machine with the server,
 so on a small machine the numbers are the pair's, not the server's alone.
 
@@ -47,8 +48,8 @@ def start(run: str, *options: str):
     raise SystemExit(f"bench_serve: the server did not start:\n{log.read()}")
 
 
-def post(url: str, text: str) -> None:
-    req = urllib.request.Request(url + "/v1/predict", json.dumps({"texts": [text]}).encode("utf-8"),
+def post(url: str, texts: list[str]) -> None:
+    req = urllib.request.Request(url + "/v1/predict", json.dumps({"texts": texts}).encode("utf-8"),
                                  headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(req, timeout=60) as resp:
         if resp.status != 200:
@@ -56,7 +57,7 @@ def post(url: str, text: str) -> None:
         json.loads(resp.read())
 
 
-def load(url: str, texts: list[str], requests: int, clients: int) -> dict:
+def load(url: str, texts: list[str], requests: int, clients: int, per_request: int = 1) -> dict:
     """``requests`` requests from ``clients`` threads; requests/s and latency percentiles (ms)."""
     latencies, failures, lock = [], [], threading.Lock()
     counter = iter(range(requests))
@@ -69,7 +70,7 @@ def load(url: str, texts: list[str], requests: int, clients: int) -> dict:
                 return
             began = time.perf_counter()
             try:
-                post(url, texts[k % len(texts)])
+                post(url, [texts[(k + j) % len(texts)] for j in range(per_request)])
             except Exception as e:            # noqa: BLE001  (counted and reported, never hidden)
                 failures.append(str(e))
                 continue
@@ -96,23 +97,25 @@ def main() -> None:
     p.add_argument("run", help="a trained classifier run folder")
     p.add_argument("--requests", type=int, default=600, help="requests per round (default 600)")
     p.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients (default 1 8 32)")
+    p.add_argument("--texts", type=int, default=1, help="texts per request (default 1)")
     p.add_argument("--file", help="texts to send, one per line (default: eight built-in reviews)")
     args = p.parse_args()
     texts = [t for t in Path(args.file).read_text(encoding="utf-8").splitlines() if t.strip()] if args.file else TEXTS
-    settings = [("batching", ["--max-batch", "64", "--max-wait-ms", "5"]), ("none", ["--max-batch", "1"])]
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {args.requests} requests of one "
-          f"text per round; run {args.run}")
+    settings = [("wait-5ms", ["--max-batch", "64", "--max-wait-ms", "5"]),
+                ("wait-0", ["--max-batch", "64", "--max-wait-ms", "0"]), ("none", ["--max-batch", "1"])]
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {args.requests} requests of "
+          f"{args.texts} text(s) per round; run {args.run}")
     print(f"{'batching':<10}{'clients':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'batch':>7}"
           f"{'failed':>8}")
     for name, options in settings:
         proc, url = start(args.run, *options)
         try:
-            load(url, texts, min(100, args.requests), max(args.clients))            # warm-up
+            load(url, texts, min(100, args.requests), max(args.clients), args.texts)            # warm-up
             for clients in args.clients:
                 before = _calls(url)
-                r = load(url, texts, args.requests, clients)
+                r = load(url, texts, args.requests, clients, args.texts)
                 calls = _calls(url) - before
-                mean = args.requests / calls if calls else float("nan")
+                mean = args.requests * args.texts / calls if calls else float("nan")
                 print(f"{name:<10}{clients:>8}{r['rps']:>9.1f}{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}"
                       f"{mean:>7.1f}{r['failed']:>8}", flush=True)
         finally:

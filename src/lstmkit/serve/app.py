@@ -208,9 +208,15 @@ def serve(settings: dict, host: str = "127.0.0.1", port: int = 8080, workers: in
     print(f"lstmkit serve: {', '.join(service.models)} on http://{where[0]}:{where[1]} "
           f"({workers} worker{'s' if workers > 1 else ''})", file=sys.stderr, flush=True)
     if workers > 1:
+        import inspect
+
         from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(config, target=_Server(config).run, sockets=[sock]).run()
+        del service                          # each worker loads its own copy
+        if "target" in inspect.signature(Multiprocess).parameters:      # uvicorn before its Process class
+            Multiprocess(config, target=_Server(config).run, sockets=[sock]).run()
+        else:
+            Multiprocess(config, sockets=[sock]).run()
         return 0
     server = _Server(config)
     server.run(sockets=[sock])
