@@ -59,35 +59,11 @@ def predict_json(run, texts, *options) -> list[dict]:
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
-class Server:
-    """``python -m lstmkit.cli serve ARGS --port 0`` (loopback only), its URL read from its stderr."""
+class Client:
+    """An HTTP client (urllib) of the server at ``url``."""
 
-    def __init__(self, *args, tmp: Path):
-        self.log = (tmp / f"serve-{time.monotonic_ns()}.log").open("w+", encoding="utf-8")
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "lstmkit.cli", "serve", *map(str, args), "--host",
-                                      "127.0.0.1", "--port", "0", "--device", "cpu"], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=self.log, env=env)
-        self.url = self._wait_for_url(60)
-        status, answer = self.get("/ready")
-        assert status == 200, (answer, self.stderr())
-
-    def _wait_for_url(self, seconds: float) -> str:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.log.seek(0)
-            found = re.search(r"on (http://127\.0\.0\.1:\d+)", self.log.read())
-            if found:
-                return found.group(1)
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"the server did not start: {self.stderr()}")
-
-    def stderr(self) -> str:
-        self.log.seek(0)
-        return self.log.read()
+    def __init__(self, url: str):
+        self.url = url
 
     def request(self, method: str, path: str, body=None, raw: bytes | None = None, timeout: float = 30):
         """(status, parsed JSON or text) of one request."""
@@ -117,6 +93,37 @@ class Server:
             if line.startswith(line_start):
                 return float(line.rsplit(" ", 1)[1])
         raise AssertionError(f"no metric line {line_start!r} in:\n{text}")
+
+
+class Server(Client):
+    """``python -m lstmkit.cli serve ARGS --port 0`` (loopback only), its URL read from its stderr."""
+
+    def __init__(self, *args, tmp: Path):
+        self.log = (tmp / f"serve-{time.monotonic_ns()}.log").open("w+", encoding="utf-8")
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "lstmkit.cli", "serve", *map(str, args), "--host",
+                                      "127.0.0.1", "--port", "0", "--device", "cpu"], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self.log, env=env)
+        self.url = self._wait_for_url(60)
+        status, answer = self.get("/ready")
+        assert status == 200, (answer, self.stderr())
+
+    def _wait_for_url(self, seconds: float) -> str:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.log.seek(0)
+            found = re.search(r"on (http://127\.0\.0\.1:\d+)", self.log.read())
+            if found:
+                return found.group(1)
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"the server did not start: {self.stderr()}")
+
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
 
     def stop(self, sig=signal.SIGTERM, timeout: float = 20) -> int:
         if self.proc.poll() is None:

@@ -9,24 +9,38 @@ import urllib.request
 import pytest
 
 pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
+uvicorn = pytest.importorskip("uvicorn")
 
-from conftest import Server, predict_json
+from conftest import Client, Server, predict_json
 
 from lstmkit.cli import main
+from lstmkit.serve import build_app, load_service
 
 
-def test_a_request_past_the_timeout_is_a_504(runs, tmp_path):
-    # a lone text waits 2 s for company (--max-wait-ms), past the 0.3 s --timeout; a full batch runs at once
-    s = Server(runs / "cls", "--max-batch", "2", "--max-wait-ms", "2000", "--timeout", "0.3", tmp=tmp_path)
+def test_a_request_past_the_timeout_is_a_504(runs):
+    # in this process (uvicorn in a thread): a lone text waits 2 s for company (max_wait_ms), past the 0.3 s
+    # timeout; a full batch of two runs at once
+    settings = {"runs": [["cls", str(runs / "cls")]], "device": "cpu", "max_batch": 2, "max_wait_ms": 2000,
+                "limits": {"timeout": 0.3}}
+    config = uvicorn.Config(build_app(load_service(settings)), host="127.0.0.1", port=0, log_level="warning",
+                            lifespan="on")
+    server, sock = uvicorn.Server(config), config.bind_socket()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
     try:
+        end = time.monotonic() + 20
+        while not server.started and thread.is_alive() and time.monotonic() < end:
+            time.sleep(0.02)
+        s = Client(f"http://127.0.0.1:{sock.getsockname()[1]}")
         status, answer = s.post({"texts": ["好"]})
         assert status == 504 and "no answer within 0.3 s" in answer["error"], answer
         status, answer = s.post({"texts": ["好", "差"]})
         assert status == 200 and [p["input"] for p in answer["predictions"]] == ["好", "差"]
         assert s.metric('lstmkit_errors_total{status="504"}') == 1
     finally:
-        assert s.stop() == 0
+        server.should_exit = True
+        thread.join(20)
+    assert not thread.is_alive()
 
 
 def test_sigterm_finishes_the_request_in_flight_and_exits_0(runs, tmp_path):
