@@ -3,11 +3,13 @@
 import contextlib
 import io
 import json
+import math
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -57,6 +59,17 @@ def predict_json(run, texts, *options) -> list[dict]:
     with contextlib.redirect_stdout(out):
         assert main(["predict", str(run), *texts, "--json", "--quiet", "--device", "cpu", *options]) == 0
     return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def same(a, b, tol=1e-5) -> bool:
+    """Equal JSON values, numbers to ``tol``."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, abs_tol=tol)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k], tol) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(same(x, y, tol) for x, y in zip(a, b))
+    return a == b
 
 
 class Client:
@@ -135,6 +148,30 @@ class Server(Client):
                 self.proc.wait(5)
         self.log.close() if not self.log.closed else None
         return self.proc.returncode
+
+
+@contextlib.contextmanager
+def in_process(settings: dict):
+    """The app of ``settings`` on uvicorn in a thread of this process, on a free loopback port: a Client."""
+    import uvicorn
+
+    from lstmkit.serve import build_app, load_service
+
+    config = uvicorn.Config(build_app(load_service({"device": "cpu", **settings})), host="127.0.0.1", port=0,
+                            log_level="warning", lifespan="on")
+    server, sock = uvicorn.Server(config), config.bind_socket()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
+    try:
+        end = time.monotonic() + 20
+        while not server.started and thread.is_alive() and time.monotonic() < end:
+            time.sleep(0.02)
+        assert server.started, "uvicorn did not start"
+        yield Client(f"http://127.0.0.1:{sock.getsockname()[1]}")
+    finally:
+        server.should_exit = True
+        thread.join(20)
+    assert not thread.is_alive()
 
 
 @pytest.fixture(scope="session")

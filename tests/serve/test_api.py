@@ -1,7 +1,6 @@
 """The HTTP API of a real ``lstmkit serve`` process: answers equal ``lstmkit predict --json`` for every task,
 concurrent clients share batches without changing an answer, and every bad request is refused with a status and
 an error while the server lives on."""
-import math
 import threading
 
 import pytest
@@ -9,20 +8,9 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from conftest import predict_json
+from conftest import predict_json, same
 
 TEXTS = ["这个真好", "那个太差了", "好", "这个真好这个真好这个真好", "差差差", "这个那个"]
-
-
-def same(a, b, tol=1e-5) -> bool:
-    """Equal JSON values, numbers to ``tol``."""
-    if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, abs_tol=tol)
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k], tol) for k in a)
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(same(x, y, tol) for x, y in zip(a, b))
-    return a == b
 
 
 @pytest.mark.parametrize("name,texts,options,flags", [

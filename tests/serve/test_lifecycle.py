@@ -1,5 +1,6 @@
 """A server's life: a request that waits past --timeout is a 504 and the server lives on; SIGTERM stops accepting,
 finishes the request in flight, and exits 0; a run that cannot be served is a one-line error before binding."""
+import shutil
 import signal
 import threading
 import time
@@ -9,38 +10,44 @@ import urllib.request
 import pytest
 
 pytest.importorskip("starlette")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")
 
-from conftest import Client, Server, predict_json
+from conftest import Server, in_process, predict_json, same
 
 from lstmkit.cli import main
-from lstmkit.serve import build_app, load_service
+from lstmkit.serve import load_service
 
 
 def test_a_request_past_the_timeout_is_a_504(runs):
-    # in this process (uvicorn in a thread): a lone text waits 2 s for company (max_wait_ms), past the 0.3 s
-    # timeout; a full batch of two runs at once
-    settings = {"runs": [["cls", str(runs / "cls")]], "device": "cpu", "max_batch": 2, "max_wait_ms": 2000,
-                "limits": {"timeout": 0.3}}
-    config = uvicorn.Config(build_app(load_service(settings)), host="127.0.0.1", port=0, log_level="warning",
-                            lifespan="on")
-    server, sock = uvicorn.Server(config), config.bind_socket()
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
-    thread.start()
-    try:
-        end = time.monotonic() + 20
-        while not server.started and thread.is_alive() and time.monotonic() < end:
-            time.sleep(0.02)
-        s = Client(f"http://127.0.0.1:{sock.getsockname()[1]}")
+    # a lone text waits 2 s for company (max_wait_ms), past the 0.3 s timeout; a full batch of two runs at once
+    settings = {"runs": [["cls", str(runs / "cls")]], "max_batch": 2, "max_wait_ms": 2000, "limits": {"timeout": 0.3}}
+    with in_process(settings) as s:
         status, answer = s.post({"texts": ["好"]})
         assert status == 504 and "no answer within 0.3 s" in answer["error"], answer
         status, answer = s.post({"texts": ["好", "差"]})
         assert status == 200 and [p["input"] for p in answer["predictions"]] == ["好", "差"]
         assert s.metric('lstmkit_errors_total{status="504"}') == 1
-    finally:
-        server.should_exit = True
-        thread.join(20)
-    assert not thread.is_alive()
+
+
+def test_the_onnx_backend_answers_as_predict_backend_onnx(runs, tmp_path):
+    pytest.importorskip("onnxruntime")
+    for name in ("cls", "ner"):
+        assert main(["export", str(runs / name), "--onnx", str(tmp_path / f"{name}.onnx")]) == 0
+    texts = {"cls": ["这个真好", "那个太差了", "好"], "ner": ["张三去北京", "李四好"]}
+    for name in ("cls", "ner"):
+        run = tmp_path / name
+        shutil.copytree(runs / name, run)
+        shutil.copy(tmp_path / f"{name}.onnx", run / "model.onnx")
+    with in_process({"runs": [[n, str(tmp_path / n)] for n in texts], "backend": "onnx"}) as s:
+        for name, batch in texts.items():
+            status, answer = s.post({"model": name, "texts": batch})
+            assert status == 200, answer
+            assert same(answer["predictions"], predict_json(tmp_path / name, batch, "--backend", "onnx"))
+        assert {m["backend"] for m in s.get("/v1/models")[1]["models"]} == {"onnx"}
+    with pytest.raises(ValueError, match="--backend onnx runs classify and tag runs"):
+        load_service({"runs": [["lm", str(runs / "lm")]], "backend": "onnx"})
+    with pytest.raises(FileNotFoundError, match="lstmkit export"):
+        load_service({"runs": [["cls", str(runs / "cls")]], "backend": "onnx"})
 
 
 def test_sigterm_finishes_the_request_in_flight_and_exits_0(runs, tmp_path):

@@ -209,7 +209,7 @@ def _cmd_serve(args) -> int:
     limits = {"max_texts": args.max_texts, "max_chars": args.max_chars, "max_body": args.max_body,
               "timeout": args.timeout}
     settings = {"runs": [parse_run_argument(r) for r in args.runs], "device": args.device, "limits": limits,
-                "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms}
+                "backend": args.backend, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms}
     return serve(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
 
 
@@ -233,7 +233,10 @@ def _add_serve(sub):
     p.add_argument("--max-chars", type=positive_int, default=100_000, metavar="N", help="characters per input")
     p.add_argument("--max-body", type=positive_int, default=1 << 20, metavar="BYTES", help="bytes per request body")
     p.add_argument("--timeout", type=positive_float, default=30.0, metavar="S", help="seconds per request (then 504)")
-    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP + " (the torch backend)")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="onnx: each run's RUN/model.onnx ('lstmkit export RUN') on onnxruntime (classifier and "
+                        "tagger runs)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level")
     p.set_defaults(func=_cmd_serve)

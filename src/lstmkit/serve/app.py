@@ -176,9 +176,10 @@ def build_app(service: Service):
 
 # -- the server ------------------------------------------------------------------------------------------------
 def load_service(settings: dict) -> Service:
-    """The service ``settings`` describe: ``runs`` ([name, folder] pairs), ``device``, ``max_batch``,
+    """The service ``settings`` describe: ``runs`` ([name, folder] pairs), ``device``, ``backend``, ``max_batch``,
     ``max_wait_ms``, ``limits`` (:class:`Limits` fields)."""
-    models = [ServedModel(name, run, settings.get("device", "auto")) for name, run in settings["runs"]]
+    models = [ServedModel(name, run, settings.get("device", "auto"), settings.get("backend", "torch"))
+              for name, run in settings["runs"]]
     return Service(models, Limits(**settings.get("limits", {})), settings.get("max_batch", 64),
                    settings.get("max_wait_ms", 5.0) / 1000)
 

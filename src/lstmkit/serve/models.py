@@ -47,16 +47,30 @@ def parse_run_argument(value: str) -> tuple[str, str]:
 
 
 class ServedModel:
-    """One loaded run: ``name``, ``run`` (its folder), ``task`` (the rebuilt task), ``kind`` (its data kind)."""
+    """One loaded run: ``name``, ``run`` (its folder), ``task`` (the rebuilt task), ``kind`` (its data kind),
+    ``backend``: "torch", or "onnx" (the graph ``lstmkit export RUN`` wrote to RUN/model.onnx, on onnxruntime,
+    for the tasks that can predict through it)."""
 
-    def __init__(self, name: str, run: str, device: str = "auto"):
-        from ..tasks import load_run, task_spec
+    def __init__(self, name: str, run: str, device: str = "auto", backend: str = "torch"):
+        from ..tasks import load_run, task_spec, task_specs
         from ..train.checkpoint import read_config
 
         config = read_config(run)                  # a clear error for a folder that is not a run
-        self.name, self.run = name, run
-        self.kind = task_spec(config["task"], f"{run}/config.json").data_kind
+        spec = task_spec(config["task"], f"{run}/config.json")
+        self.name, self.run, self.kind, self.backend = name, run, spec.data_kind, backend
+        if backend not in ("torch", "onnx"):
+            raise ValueError(f"serve: --backend is torch or onnx, got {backend!r}")
+        onnx = Path(run) / "model.onnx"
+        if backend == "onnx" and not spec.task_class.onnx_backend:
+            able = " and ".join(n for n, s in task_specs().items() if s.task_class.onnx_backend)
+            raise ValueError(f"serve --backend onnx runs {able} runs; {run} is a {config['task']!r} run")
+        if backend == "onnx" and not onnx.is_file():
+            raise FileNotFoundError(f"{onnx} not found: run 'lstmkit export {run}' first")
         self.task = load_run(run, device)
+        if backend == "onnx":
+            from ..export.onnx import OnnxRunner
+
+            self.task.runner = OnnxRunner(onnx)
         params = inspect.signature(self.task.predict_records).parameters
         self.defaults = {k: p.default for k, p in list(params.items())[1:]
                          if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is not p.empty}
@@ -68,8 +82,9 @@ class ServedModel:
     def info(self) -> dict:
         """What ``GET /v1/models`` says of the model."""
         task = self.task
-        return {"name": self.name, "task": task.name, "run": str(self.run), "inputs": self.input_field,
-                "options": {k: v for k, v in self.defaults.items()}, "labels": list(getattr(task, "labels", []) or []),
+        return {"name": self.name, "task": task.name, "run": str(self.run), "backend": self.backend,
+                "inputs": self.input_field, "options": dict(self.defaults),
+                "labels": list(getattr(task, "labels", []) or []),
                 "parameters": sum(p.numel() for p in task.model.parameters()),
                 "vocabularies": {role: len(v) for role, v in task.vocabs().items()}, "config": task.config_dict()}
 
