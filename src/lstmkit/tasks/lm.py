@@ -178,6 +178,7 @@ class LMTask(Task):
     primary_metric = "perplexity"
     greater_is_better = False
     unit = "tokens"          # the trainer's throughput counts predicted tokens, not rows
+    carries_state = True     # a segment starts from the state the previous one left (``_state``)
 
     @staticmethod
     def count(batch) -> int:

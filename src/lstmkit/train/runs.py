@@ -88,6 +88,8 @@ def _check_resume(out: Path, saves: Checkpoints, options, free: set) -> None:
         raise ValueError(f"--resume {out}: this run finished its training; nothing to continue (use --force to "
                          f"train it again)")
     saved = saves.saved[1].get("options") if saves.saved else config.get("options")
+    if saved is None:           # nothing saved yet (or no options to compare): the training starts afresh
+        return
     differ = contradictions(saved, options, free)
     if differ:
         shown = ", ".join(f"--{k.replace('_', '-')} {(saved or {}).get(k)!r} (now {(options or {}).get(k)!r})"

@@ -44,6 +44,8 @@ class Task(abc.ABC):
         greater_is_better: False for errors, perplexity, ...
         unit: what the trainer's throughput counts (``"sentences"``; a language model counts ``"tokens"``).
         onnx_backend: True where ``task.runner = OnnxRunner(path)`` makes prediction run the exported graph.
+        carries_state: True where each training batch starts from the state the previous one left (a language
+            model's): such batches are not cut into micro-batches, and a training resumes at epoch ends only.
 
     Instance attributes: ``config`` (a ``config_class``), ``model`` (a ``torch.nn.Module``).
     """
@@ -54,6 +56,7 @@ class Task(abc.ABC):
     greater_is_better: ClassVar[bool] = True
     unit: ClassVar[str] = "sentences"
     onnx_backend: ClassVar[bool] = False     # predicts through an exported graph when ``runner`` is set
+    carries_state: ClassVar[bool] = False    # the model's state runs on from one training batch to the next
 
     config: Any
     model: torch.nn.Module
