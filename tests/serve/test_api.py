@@ -86,11 +86,41 @@ def test_32_concurrent_clients_share_batches_and_get_their_own_answers(server, r
     assert server.metric('lstmkit_batch_size_count{model="cls"}') >= 1
 
 
-def _joined_batches(server) -> float:
-    """Model calls of the classifier that joined two or more requests."""
-    total = server.metric('lstmkit_batch_requests_count{model="cls"}')
-    alone = server.metric('lstmkit_batch_requests_bucket{model="cls",le="1"}')
+def _joined_batches(server, model: str = "cls") -> float:
+    """Model calls of ``model`` that joined two or more requests."""
+    total = server.metric(f'lstmkit_batch_requests_count{{model="{model}"}}')
+    alone = server.metric(f'lstmkit_batch_requests_bucket{{model="{model}",le="1"}}')
     return total - alone
+
+
+MORE = {"ner": ["张三去北京", "李四好", "北京", "张三李四去北京好"], "lm": ["今天天气很好", "明天", "今天也好", "好"],
+        "s2s": ["ab", "abc", "ba", "cab"]}
+
+
+def test_batches_of_a_tagger_a_language_model_and_seq2seq_change_no_answer(server, runs):
+    expected = {name: {r["input"]: r for r in predict_json(runs / name, texts)} for name, texts in MORE.items()}
+    before = {name: _joined_batches(server, name) for name in MORE}
+    names = list(MORE)
+    start, results, errors = threading.Barrier(24), [], []
+
+    def client(k):
+        name, texts = names[k % 3], MORE[names[k % 3]]
+        batch = [texts[k % 4], texts[(k + 1) % 4]][: 1 + k % 2]
+        start.wait(10)
+        status, answer = server.post({"model": name, "texts": batch})
+        (results if status == 200 else errors).append((name, batch, answer))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and len(results) == 24, errors
+    for name, batch, answer in results:
+        assert [p["input"] for p in answer["predictions"]] == batch
+        for p in answer["predictions"]:
+            assert same(p, expected[name][p["input"]]), (name, p, expected[name][p["input"]])
+    assert sum(_joined_batches(server, name) - before[name] for name in MORE) > 0
 
 
 BAD = [

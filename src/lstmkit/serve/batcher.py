@@ -38,6 +38,7 @@ class Batcher:
         if max_batch < 1 or max_wait < 0:
             raise ValueError(f"Batcher: max_batch >= 1 and max_wait >= 0, got {max_batch} and {max_wait}")
         self.model, self.metrics = model, metrics
+        metrics.add_model(model.name)
         self.max_batch, self.max_wait = max_batch, max_wait
         self.queue: asyncio.Queue | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lstmkit-{model.name}")

@@ -66,6 +66,10 @@ class Histogram(_Metric):
         super().__init__(name, help, labels)
         self.buckets = tuple(buckets)
 
+    def zero(self, *labels) -> None:
+        """Show the series of ``labels`` (no observation yet) from the first scrape on."""
+        self.values.setdefault(labels, ([0] * (len(self.buckets) + 1), 0.0))
+
     def observe(self, *labels, value: float) -> None:
         counts, total = self.values.get(labels, ([0] * (len(self.buckets) + 1), 0.0))
         counts[bisect.bisect_left(self.buckets, value)] += 1
@@ -101,6 +105,14 @@ class ServerMetrics:
         self.batch_latency = Histogram("lstmkit_batch_seconds", "Time of one model call.", ("model",))
         self.queue_depth = Gauge("lstmkit_queue_depth", "Inputs waiting for a model call.", ("model",))
         self.inputs = Counter("lstmkit_inputs_total", "Inputs predicted, by model.", ("model",))
+
+    def add_model(self, model: str) -> None:
+        """Every per-model series at zero, so that a scrape shows each served model before its first call."""
+        with self._lock:
+            for histogram in (self.batch_size, self.batch_requests, self.batch_latency):
+                histogram.zero(model)
+            self.queue_depth.inc(model, by=0)
+            self.inputs.inc(model, by=0)
 
     def request(self, path: str, status: int, seconds: float) -> None:
         with self._lock:

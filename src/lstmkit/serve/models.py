@@ -132,14 +132,18 @@ class ServedModel:
         if unknown:
             known = ", ".join(self.defaults) or "none"
             raise RequestError(422, f"unknown option(s) {unknown} for a {self.task.name!r} model (known: {known})")
+        checked = {}
         for key, value in given.items():
             default = self.defaults[key]
             want = int if default is None else type(default)
             if want is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise RequestError(422, f"option {key!r} must be a positive integer, got {value!r}")
+            if want is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)                   # JSON's 1 for a float option
             if want is not int and not isinstance(value, want):
                 raise RequestError(422, f"option {key!r} must be a {want.__name__}, got {_type(value)}")
-        return tuple(sorted(given.items()))
+            checked[key] = value
+        return tuple(sorted(checked.items()))
 
     def predict(self, inputs: list, options: tuple) -> list[dict]:
         """``predict_records`` on one batch of inputs: one record per input (called in an executor thread)."""
