@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lstmkit.text import pad_sequences
+from lstmkit.text.tags import detect_scheme, from_spans, spans, split_tag
 
 
 # -- pad_sequences: ids are ints that fit the dtype, never truncated or wrapped --------------------------------------
@@ -30,3 +31,31 @@ def test_pad_sequences_checks_value_and_dtype_and_reads_numpy_ids():
     padded, lengths = pad_sequences([np.array([5, 6], dtype=np.int32), [np.int64(7)]], dtype="int16")
     assert padded.tolist() == [[5, 6], [7, 0]] and padded.dtype == np.int16 and lengths.tolist() == [2, 1]
     assert pad_sequences([[2**63]], maxlen=0)[0].shape == (1, 0)     # nothing kept, nothing to check
+
+
+# -- tag schemes ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("found,length,shown", [
+    ([("X", 5, 7)], 3, r"span 0 must be \(type, start, end\) with 0 <= start < end <= length \(3\), got \('X', 5, 7\)"),
+    ([("X", 2, 2)], 4, r"span 0 must be .* got \('X', 2, 2\)"),           # wrote E-X before B-X
+    ([("X", -1, 2)], 4, r"span 0 must be"),                                 # indexed from the end
+    ([(1, 0, 2)], 4, r"span 0 must be \(type, start, end\)"),
+    ([("X", 0, 3), ("Y", 1, 2)], 4, r"spans \('X', 0, 3\) and \('Y', 1, 2\) overlap"),
+])
+def test_from_spans_refuses_spans_outside_the_tokens_or_overlapping(found, length, shown):
+    with pytest.raises(ValueError, match=rf"from_spans: {shown}"):
+        from_spans(found, length, "BIOES")
+
+
+def test_from_spans_takes_spans_in_any_order_and_checks_the_length():
+    assert from_spans([("Y", 3, 4), ("X", 0, 2)], 4, "BIOES") == ["B-X", "E-X", "O", "S-Y"]
+    with pytest.raises(ValueError, match=r"from_spans: length must be a non-negative int, got -1"):
+        from_spans([], -1, "BIO")
+
+
+def test_tags_that_are_not_strings_are_type_errors():
+    with pytest.raises(TypeError, match=r"a tag must be a string, got int 3"):
+        split_tag(3, "BIO")
+    with pytest.raises(TypeError, match=r"a tag must be a string, got NoneType"):
+        spans(["O", None], "BIO")
+    with pytest.raises(TypeError, match=r"detect_scheme: a tag must be a string, got int"):
+        detect_scheme([["O", 1]])

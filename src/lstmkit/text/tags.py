@@ -23,6 +23,8 @@ def _check_scheme(scheme: str) -> str:
 
 def split_tag(tag: str, scheme: str) -> tuple[str, str]:
     """``"B-PER"`` -> ``("B", "PER")``; ``"O"`` -> ``("O", "")``; a prefix the scheme lacks is an error."""
+    if not isinstance(tag, str):
+        raise TypeError(f"a tag must be a string, got {type(tag).__name__} {repr(tag)[:40]}")
     prefix, _, kind = tag.partition("-")
     if prefix not in SCHEMES[_check_scheme(scheme)] or (prefix == "O" and kind):
         raise ValueError(f"tag {tag!r} is not a {scheme} tag (prefixes {', '.join(SCHEMES[scheme])})")
@@ -60,9 +62,28 @@ def spans(tags: list[str], scheme: str) -> list[tuple[str, int, int]]:
     return out
 
 
+def _check_spans(found, length: int) -> list[tuple[str, int, int]]:
+    """``found`` sorted by start, each ``(type, start, end)`` inside ``0 .. length`` and none overlapping."""
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ValueError(f"from_spans: length must be a non-negative int, got {length!r}")
+    for k, span in enumerate(found):
+        ok = isinstance(span, (tuple, list)) and len(span) == 3 and isinstance(span[0], str) and all(
+            isinstance(i, int) and not isinstance(i, bool) for i in span[1:])
+        if not ok or not 0 <= span[1] < span[2] <= length:
+            raise ValueError(f"from_spans: span {k} must be (type, start, end) with 0 <= start < end <= length "
+                             f"({length}), got {repr(span)[:60]}")
+    ordered = sorted(found, key=lambda span: span[1])
+    for a, b in zip(ordered, ordered[1:]):
+        if b[1] < a[2]:
+            raise ValueError(f"from_spans: spans {repr(a)[:40]} and {repr(b)[:40]} overlap")
+    return ordered
+
+
 def from_spans(found: list[tuple[str, int, int]], length: int, scheme: str) -> list[str]:
-    """Tags of ``length`` tokens marking ``found`` spans in ``scheme``."""
+    """Tags of ``length`` tokens marking ``found`` spans in ``scheme``. Spans are ``(type, start, end)`` with
+    ``0 <= start < end <= length``, in any order, none overlapping; any other is a ValueError."""
     _check_scheme(scheme)
+    found = _check_spans(found, length)
     tags = ["O"] * length
     inside = "M" if scheme == "BMES" else "I"
     for kind, start, end in found:
@@ -85,7 +106,7 @@ def convert(tags: list[str], source: str, target: str) -> list[str]:
 
 def problems(tags: list[str], scheme: str) -> list[str]:
     """What breaks the scheme's rules: dangling continuations, entities BIOES/BMES leave without ``E``."""
-    inside = "M" if scheme == "BMES" else "I"
+    inside = "M" if _check_scheme(scheme) == "BMES" else "I"
     out, open_kind = [], None          # the type of the entity still open, if any
     for k, tag in enumerate(tags):
         prefix, kind = split_tag(tag, scheme)
@@ -115,7 +136,7 @@ def allowed_transitions(labels: list[str], scheme: str):
     a continuation (I/M/E) only after B or a continuation of the same type; in BIOES/BMES an entity must close
     with E before anything else begins, and a sequence can neither start with a continuation nor end inside one.
     """
-    inside = "M" if scheme == "BMES" else "I"
+    inside = "M" if _check_scheme(scheme) == "BMES" else "I"
     parts = [split_tag(lab, scheme) for lab in labels]
     closes = scheme != "BIO"
 
@@ -134,7 +155,12 @@ def allowed_transitions(labels: list[str], scheme: str):
 
 def detect_scheme(tag_lists) -> str:
     """The scheme a data set's tags use: BMES when an M prefix appears, BIOES for E/S without M, else BIO."""
-    prefixes = {t.partition("-")[0] for tags in tag_lists for t in tags}
+    prefixes = set()
+    for tags in tag_lists:
+        for t in tags:
+            if not isinstance(t, str):
+                raise TypeError(f"detect_scheme: a tag must be a string, got {type(t).__name__} {repr(t)[:40]}")
+            prefixes.add(t.partition("-")[0])
     if "M" in prefixes:
         return "BMES"
     return "BIOES" if prefixes & {"E", "S"} else "BIO"
