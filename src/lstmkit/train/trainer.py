@@ -200,11 +200,12 @@ def _signals_noted(enabled: bool):
             signal.signal(s, handler)
 
 
-def _test_kill_after() -> int:
+def _test_kill_after() -> tuple[int, int]:
     """Test only: ``LSTMKIT_TEST_KILL_AFTER_STEPS=K`` SIGKILLs the process right after optimizer step K (counted
-    over the whole training), as a crash would, so that tests can resume from whatever is on disk."""
-    value = os.environ.get("LSTMKIT_TEST_KILL_AFTER_STEPS", "")
-    return int(value) if value.isdigit() else 0
+    over the whole training), as a crash would, so that tests can resume from whatever is on disk;
+    ``K:TERM`` sends SIGTERM instead (as ``kill`` or a scheduler would). Returns (K, signal); K = 0: never."""
+    step, _, name = os.environ.get("LSTMKIT_TEST_KILL_AFTER_STEPS", "").partition(":")
+    return (int(step) if step.isdigit() else 0), (signal.SIGTERM if name == "TERM" else signal.SIGKILL)
 
 
 def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, checkpoints=None) -> dict:
@@ -250,7 +251,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
             best_state = {k[len("best."):]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
     pos = state.position
     metric, greater, unit, count = task.primary_metric, task.greater_is_better, task.unit, task.count
-    kill_after = _test_kill_after()
+    kill_after, kill_with = _test_kill_after()
 
     def checkpoint(stop: bool) -> None:
         if carries and pos.step:     # the model's carried state is not saved: such a task resumes at epoch ends
@@ -303,7 +304,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
                     pos.seconds = time.perf_counter() - t0
                     checkpoint(signals["stop"])
                 if pos.global_step == kill_after:
-                    os.kill(os.getpid(), signal.SIGKILL)
+                    os.kill(os.getpid(), kill_with)
             bar.close()
             seconds = time.perf_counter() - t0
             # scored, kept and saved: the weights themselves, or their moving average with ema
