@@ -30,4 +30,13 @@ def _umask() -> int:
 
 
 def atomic_write_text(path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """``text`` as UTF-8, written whole or not at all. A lone surrogate (``"\\ud800"``: not Unicode text, it has
+    no UTF-8 form) is a ValueError naming the file and where it is; nothing is written."""
+    if not isinstance(text, str):
+        raise TypeError(f"{path}: expected text (str) to write, got {type(text).__name__}")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{path}: cannot write character {exc.start:,} ({text[exc.start]!r}): a lone surrogate "
+                         f"is not Unicode text and has no UTF-8 form") from None
+    atomic_write_bytes(path, data)

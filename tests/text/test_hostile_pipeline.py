@@ -1,9 +1,12 @@
 """Issue 25, what fuzzing the text pipeline found (tests/data/test_fuzz_readers.py): each case was a traceback of
 another type or a silent misreading; each is now a ValueError/TypeError that says what was wrong."""
+import json
+
 import numpy as np
 import pytest
 
-from lstmkit.text import pad_sequences
+from lstmkit.io import atomic_write_text
+from lstmkit.text import Vocab, pad_sequences
 from lstmkit.text.tags import detect_scheme, from_spans, spans, split_tag
 
 
@@ -59,3 +62,39 @@ def test_tags_that_are_not_strings_are_type_errors():
         spans(["O", None], "BIO")
     with pytest.raises(TypeError, match=r"detect_scheme: a tag must be a string, got int"):
         detect_scheme([["O", 1]])
+
+
+# -- vocabulary files ------------------------------------------------------------------------------------------------
+def test_vocab_tokens_must_be_strings():
+    with pytest.raises(TypeError, match=r"Vocab: token 2 must be a string, got int 3"):
+        Vocab(["<pad>", "<unk>", 3])
+    with pytest.raises(TypeError, match=r"Vocab: token 2 must be a string, got list \['x'\]"):
+        Vocab.from_json({"tokens": ["<pad>", "<unk>", ["x"]]})
+    with pytest.raises(ValueError, match=r"Vocab: 'bos_eos' must be true or false, got 'false'"):
+        Vocab.from_json({"tokens": ["<pad>", "<unk>"], "bos_eos": "false"})    # was True: bool("false")
+
+
+@pytest.mark.parametrize("raw,shown", [
+    (b'{"tokens": ["<pad>", "<unk>", "caf\xe9"]}', r"not UTF-8 \(byte 34: invalid continuation byte\)"),
+    (b"[" * 100_000, r"not valid JSON \(maximum recursion depth exceeded"),
+    (b'{"tokens": ["<pad>", "<unk>", 1]}', r"Vocab: token 2 must be a string"),
+    (b'{"tokens": 1', r"1: not valid JSON"),
+])
+def test_a_bad_vocab_file_is_an_error_naming_it(tmp_path, raw, shown):
+    f = tmp_path / "vocab.json"
+    f.write_bytes(raw)
+    with pytest.raises((ValueError, TypeError), match=rf"vocab.json:? ?{shown}"):
+        Vocab.load(f)
+
+
+def test_a_token_with_a_lone_surrogate_is_an_error_naming_the_file_and_nothing_is_written(tmp_path):
+    vocab = Vocab.build([["ok", "a\ud800b"]])
+    f = tmp_path / "vocab.json"
+    with pytest.raises(ValueError, match=r"vocab.json: cannot write character \d+ \('\\ud800'\): a lone surrogate"):
+        vocab.save(f)
+    assert list(tmp_path.iterdir()) == []                     # no file, no temp file left behind
+    good = Vocab.build([["ok", "中"]])
+    good.save(f)
+    assert Vocab.load(f).itos == good.itos and json.loads(f.read_text(encoding="utf-8"))["tokens"][3] == "中"
+    with pytest.raises(TypeError, match=r"x.txt: expected text \(str\) to write, got bytes"):
+        atomic_write_text(tmp_path / "x.txt", b"raw")

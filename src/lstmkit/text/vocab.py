@@ -19,8 +19,14 @@ class Vocab:
     """A token <-> id mapping. Build with :meth:`build`; ``encode``/``decode``; ``save``/``load`` as JSON."""
 
     def __init__(self, tokens: list[str], bos_eos: bool = False):
+        if isinstance(tokens, (str, bytes)):
+            raise TypeError(f"Vocab: tokens must be a list of strings, got a {type(tokens).__name__}")
+        tokens = list(tokens)
+        for i, t in enumerate(tokens):
+            if not isinstance(t, str):
+                raise TypeError(f"Vocab: token {i} must be a string, got {type(t).__name__} {repr(t)[:40]}")
         specials = [PAD, UNK] + ([BOS, EOS] if bos_eos else [])
-        if list(tokens[: len(specials)]) != specials:
+        if tokens[: len(specials)] != specials:
             raise ValueError(f"Vocab: the first tokens must be {specials}, got {list(tokens[:len(specials)])}")
         if len(set(tokens)) != len(tokens):
             dup = next(t for t, n in Counter(tokens).items() if n > 1)
@@ -95,19 +101,31 @@ class Vocab:
     def from_json(cls, data: dict) -> "Vocab":
         if not isinstance(data, dict) or not isinstance(data.get("tokens"), list):
             raise ValueError("Vocab: expected a JSON object with a 'tokens' list")
-        return cls(data["tokens"], bool(data.get("bos_eos", False)))
+        bos_eos = data.get("bos_eos", False)
+        if not isinstance(bos_eos, bool):
+            raise ValueError(f"Vocab: 'bos_eos' must be true or false, got {repr(bos_eos)[:40]}")
+        return cls(data["tokens"], bos_eos)
 
     def save(self, path) -> None:
         atomic_write_text(path, json.dumps(self.to_json(), ensure_ascii=False))
 
     @classmethod
     def load(cls, path) -> "Vocab":
-        with open(path, encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-        return cls.from_json(data)
+        """A vocabulary saved by :meth:`save`; a file that is not UTF-8 JSON of one is a ValueError naming it."""
+        with open(path, "rb") as f:
+            raw = f.read()
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 (byte {exc.start:,}: {exc.reason})") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        except (ValueError, RecursionError) as exc:     # nested too deeply, an integer of 4300+ digits
+            raise ValueError(f"{path}: not valid JSON ({str(exc)[:100] or 'nested too deeply'})") from None
+        try:
+            return cls.from_json(data)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"{path}: {exc}") from None
 
     def __repr__(self) -> str:
         return f"Vocab(size={len(self)}, bos_eos={self.bos_eos})"
