@@ -123,6 +123,8 @@ def test_csv_keeps_rfc4180_quoting_and_malformed_quoting_names_the_line(tmp_path
 def test_a_column_named_twice_in_the_header_is_an_error(tmp_path):
     with pytest.raises(ValueError, match=r"d.tsv:1: column 'text' appears 2 times in the header"):
         read_labelled(_write(tmp_path / "d.tsv", "text\tlabel\ttext\na\t1\tb\n"))
+    with pytest.raises(ValueError, match=r"d.csv:1: column 'value' appears 2 times in the header"):
+        read_series(_write(tmp_path / "d.csv", "value,value\n1,2\n"), ["value"])
 
 
 # -- JSON Lines ---------------------------------------------------------------------------------------------------

@@ -113,6 +113,8 @@ def read_series(path, columns: list[str], min_rows: int = 1, label_column: str |
     for name in wanted:
         if name not in header:
             raise ValueError(f"{path}:1: no column {name!r} (columns: {', '.join(header)})")
+        if header.count(name) > 1:
+            raise ValueError(f"{path}:1: column {name!r} appears {header.count(name)} times in the header")
     where = [header.index(n) for n in columns]
     at_label = header.index(label_column) if label_column else None
     rows, labels, line = [], [], 1
