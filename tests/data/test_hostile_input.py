@@ -6,7 +6,7 @@ import pytest
 
 from lstmkit.data import read_labelled, read_lines
 from lstmkit.data.pairs import read_pairs
-from lstmkit.data.readers import MAX_FIELD_CHARS, read_table, text_lines
+from lstmkit.data.readers import MAX_FIELD_CHARS, decode_utf8, read_table, text_lines
 from lstmkit.data.series import csv_columns, read_series
 from lstmkit.data.tagged import read_tagged
 
@@ -26,6 +26,12 @@ def test_text_lines_cut_at_newline_only_and_drop_the_carriage_return_before_it()
     assert text_lines("a\r\nb\r\n") == ["a", "b"] and text_lines("a\r\nb\r") == ["a", "b"]
     assert text_lines("a\r\r\nb") == ["a\r", "b"]           # one "\r" belongs to the line end, not two
     assert text_lines("x" + "y".join(ODD_BREAKS) + "z\n") == ["x" + "y".join(ODD_BREAKS) + "z"]
+
+
+def test_standard_input_bytes_decode_as_a_file_does():
+    assert text_lines(decode_utf8("\ufeffa\u2028b\r\nc\n".encode("utf-8"), "<stdin>")) == ["a\u2028b", "c"]
+    with pytest.raises(ValueError, match=r"<stdin>:2: not UTF-8 \(byte 0xe9: invalid continuation byte\)"):
+        decode_utf8(b"ok\ncaf\xe9 au lait\n", "<stdin>")
 
 
 @pytest.mark.parametrize("ch", ODD_BREAKS)

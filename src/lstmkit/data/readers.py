@@ -62,12 +62,19 @@ def read_utf8(path) -> str:
         raise FileNotFoundError(f"file not found: {path}")
     if path.is_dir():
         raise IsADirectoryError(f"expected a file, got a folder: {path}")
-    raw = path.read_bytes()
+    return decode_utf8(path.read_bytes(), path)
+
+
+def decode_utf8(raw: bytes, name) -> str:
+    """``raw`` bytes (a file's, standard input's) as text, a leading BOM dropped; a byte that is not UTF-8 is a
+    ValueError naming ``name:line``. Example: ``text_lines(decode_utf8(sys.stdin.buffer.read(), "<stdin>"))``
+    reads standard input as :func:`read_lines` reads a file (``sys.stdin`` itself turns such bytes into lone
+    surrogates, ``"\\udce9"``, under the usual ``surrogateescape`` error handler)."""
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ValueError(f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x}: {exc.reason}); "
+        raise ValueError(f"{name}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x}: {exc.reason}); "
                          f"convert the file to UTF-8") from None
 
 
