@@ -50,7 +50,7 @@ def _cli(args: list, kill_after="") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "LSTMKIT_TEST_KILL_AFTER_STEPS"} | {"OMP_NUM_THREADS": "1"}
     if kill_after:
         env["LSTMKIT_TEST_KILL_AFTER_STEPS"] = str(kill_after)
-    return subprocess.run([sys.executable, "-m", "lstmkit.cli", *args], stdin=subprocess.DEVNULL,
+    return subprocess.run([sys.executable, "-m", "lstmkit.cli", *args], check=False, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, env=env, timeout=120)
 
 

@@ -458,6 +458,7 @@ def main(argv=None) -> int:
         name = args.command + (f" {args.task}" if getattr(args, "task", None) else "")
         print(f"lstmkit {name}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("lstmkit: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:      # a training's says where its checkpoint is
+        name = args.command + (f" {args.task}" if getattr(args, "task", None) else "")
+        print(f"lstmkit {name}: {exc}" if str(exc) else "lstmkit: interrupted", file=sys.stderr)
         return 130

@@ -191,18 +191,13 @@ def train_and_report(args, task, train, dev, test, test_keys, unit: str, dev_sum
     """Train ``task`` into ``--out`` (the data's sources, and ``extra``, kept in config.json), then print the test
     split's ``test_keys`` when the corpus has one, else ``dev_summary(best dev metrics)``."""
     from ..train.runs import stderr_log, train_run
-    from ..train.trainer import TrainingInterrupted
 
     from .options import saved_options
 
     extra = {"data": {"train": train.source, "dev": dev.source, "corpus": args.corpus},
              "options": saved_options(args), **(extra or {})}
-    try:
-        best = train_run(task, train, dev, train_config(args), args.out, log=stderr_log, extra=extra,
-                         mode=run_mode(args), free_options=RESUME_FREE)
-    except TrainingInterrupted as exc:
-        print(f"lstmkit train {task.name}: {exc}", file=sys.stderr)
-        return 130
+    best = train_run(task, train, dev, train_config(args), args.out, log=stderr_log, extra=extra,
+                     mode=run_mode(args), free_options=RESUME_FREE)
     if test is not None and len(test):
         report_test(args, args.out, test, test_keys, unit=unit)
     else:

@@ -10,14 +10,15 @@ import argparse
 import json
 from pathlib import Path
 
-NOT_FROM_FILE = {"out", "config", "func", "command", "task", "help", "resume", "force"}
+NOT_FROM_FILE = {"out", "config", "func", "command", "task", "help"}
+RUN_CONTROL = {"resume", "force"}       # how --out is taken: never kept in a run, nor read from a file
 
 
 def saved_options(args) -> dict:
     """The options a train command ran with, as ``config.json`` keeps them (``options``): JSON values only."""
     keep = {}
     for key, value in vars(args).items():
-        if key in NOT_FROM_FILE or callable(value):
+        if key in NOT_FROM_FILE or key in RUN_CONTROL or callable(value):
             continue
         if value is None or isinstance(value, (bool, int, float, str)) or (
                 isinstance(value, list) and all(isinstance(v, (bool, int, float, str)) for v in value)):
@@ -111,4 +112,5 @@ def options_from_file(path: str, parser: argparse.ArgumentParser, task: str) -> 
     data = _read(path)
     if "task" in data and "model" in data:
         data = _from_run(data, path, task)
+    data = {k: v for k, v in data.items() if k.replace("-", "_").lstrip("_") not in RUN_CONTROL}
     return checked_options(data, parser, f"--config {path}", f"train {task}")

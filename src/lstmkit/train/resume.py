@@ -14,9 +14,13 @@ When the training ends both files go, and the run's ``config.json`` says ``"fini
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import random
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -89,7 +93,9 @@ class TrainingState:
 
     def restore(self, tensors: dict, meta: dict) -> None:
         """Put a captured checkpoint back: weights, optimizer, schedule, scaler, average, generators, position."""
-        prefix = lambda p: {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}  # noqa: E731
+        def prefix(p: str) -> dict:
+            return {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}
+
         self.model.load_state_dict(prefix("model."))
         state: dict = {}
         for name, value in prefix("optimizer.").items():
@@ -109,6 +115,40 @@ class TrainingState:
             self.ema.updates = meta["ema_updates"]
         self.position = Position(**meta["position"])
         _set_rng(tensors, meta["rng"])     # last: nothing above may draw from them
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the training; the message says where its checkpoint is."""
+
+
+@contextlib.contextmanager
+def signals_noted(enabled: bool):
+    """SIGINT and SIGTERM set ``flag["stop"]`` instead of stopping at once (a second one stops at once); in the
+    main thread only, where Python delivers signals, and when ``enabled``."""
+    flag = {"stop": False}
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def note(signum, frame):
+        if flag["stop"]:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+
+    old = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def test_kill_after() -> tuple[int, int]:
+    """Test only: ``LSTMKIT_TEST_KILL_AFTER_STEPS=K`` SIGKILLs the process right after optimizer step K (counted
+    over the whole training), as a crash would, so that tests can resume from whatever is on disk;
+    ``K:TERM`` sends SIGTERM instead (as ``kill`` or a scheduler would). Returns (K, signal); K = 0: never."""
+    step, _, name = os.environ.get("LSTMKIT_TEST_KILL_AFTER_STEPS", "").partition(":")
+    return (int(step) if step.isdigit() else 0), (signal.SIGTERM if name == "TERM" else signal.SIGKILL)
 
 
 def _rng_meta(tensors: dict) -> dict:

@@ -18,8 +18,6 @@ import itertools
 import math
 import os
 import random
-import signal
-import threading
 import time
 from dataclasses import dataclass
 
@@ -28,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..checks import positive_ints
-from .resume import TrainingState
+from .resume import TrainingInterrupted, TrainingState, signals_noted, test_kill_after
 
 
 class TrainingError(ValueError):
@@ -169,43 +167,13 @@ def split_batch(batch: dict, parts: int) -> list[dict]:
     is shared, so each example is computed exactly as in the whole batch."""
     size = len(batch["index"])
     bounds = np.linspace(0, size, parts + 1).round().astype(int)
-    cut = lambda v, a, b: v[a:b] if (hasattr(v, "shape") and len(v.shape) and v.shape[0] == size) or (  # noqa: E731
-        isinstance(v, list) and len(v) == size) else v
-    return [{k: cut(v, a, b) for k, v in batch.items()} for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
+    def cut(v, a: int, b: int):
+        per_example = (hasattr(v, "shape") and len(v.shape) and v.shape[0] == size) or (
+            isinstance(v, list) and len(v) == size)
+        return v[a:b] if per_example else v
 
-class TrainingInterrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped the training; the message says where its checkpoint is."""
-
-
-@contextlib.contextmanager
-def _signals_noted(enabled: bool):
-    """SIGINT and SIGTERM set ``flag["stop"]`` instead of stopping at once (a second one stops at once); in the
-    main thread only, where Python delivers signals, and when ``enabled``."""
-    flag = {"stop": False}
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def note(signum, frame):
-        if flag["stop"]:
-            raise KeyboardInterrupt
-        flag["stop"] = True
-
-    old = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-
-
-def _test_kill_after() -> tuple[int, int]:
-    """Test only: ``LSTMKIT_TEST_KILL_AFTER_STEPS=K`` SIGKILLs the process right after optimizer step K (counted
-    over the whole training), as a crash would, so that tests can resume from whatever is on disk;
-    ``K:TERM`` sends SIGTERM instead (as ``kill`` or a scheduler would). Returns (K, signal); K = 0: never."""
-    step, _, name = os.environ.get("LSTMKIT_TEST_KILL_AFTER_STEPS", "").partition(":")
-    return (int(step) if step.isdigit() else 0), (signal.SIGTERM if name == "TERM" else signal.SIGKILL)
+    return [{k: cut(v, a, b) for k, v in batch.items()} for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, checkpoints=None) -> dict:
@@ -251,7 +219,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
             best_state = {k[len("best."):]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
     pos = state.position
     metric, greater, unit, count = task.primary_metric, task.greater_is_better, task.unit, task.count
-    kill_after, kill_with = _test_kill_after()
+    kill_after, kill_with = test_kill_after()
 
     def checkpoint(stop: bool) -> None:
         if carries and pos.step:     # the model's carried state is not saved: such a task resumes at epoch ends
@@ -264,7 +232,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
             raise TrainingInterrupted(f"interrupted: checkpoint saved at epoch {pos.epoch} step {pos.step}; "
                                       f"continue with --resume")
 
-    with _signals_noted(checkpoints is not None) as signals:
+    with signals_noted(checkpoints is not None) as signals:
         while pos.epoch <= config.epochs and not (config.patience and pos.stale >= config.patience):
             epoch = pos.epoch
             model.train()
