@@ -16,6 +16,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lstmkit.cli import main
+from lstmkit.data import read_lines
+from lstmkit.tasks import load_run
 from lstmkit.train.checkpoint import LOCK
 from lstmkit.train.metrics import classification_report
 from lstmkit.train.resume import CHECKPOINT, Checkpoints
@@ -86,6 +88,27 @@ def test_killed_twice_then_resumed_equals_the_uninterrupted_training(data, task,
     assert json.loads((run / "config.json").read_text())["finished"] is True
     assert main(_args(data, task, run.name, "--resume")) == 2
     assert "finished its training" in capsys.readouterr().err
+
+
+def test_a_language_model_resumes_from_its_last_epoch_end(data, capsys):
+    """Its batches carry the LSTM state: it keeps checkpoints at epoch ends only, and cannot cut batches."""
+    (data / "lm.txt").write_text("".join(f"春眠不觉晓{k}\n处处闻啼鸟\n" for k in range(12)), encoding="utf-8")
+    args = ["train", "lm", "--train", str(data / "lm.txt"), "--dev", str(data / "lm.txt"), "--epochs", "2",
+            "--units", "6", "--embedding-dim", "4", "--bptt", "4", "--batch-size", "4", "--quiet",
+            "--checkpoint-every", "1", "--out"]
+    assert _cli([*args, str(data / "lm_whole")]).returncode == 0
+    task = load_run(data / "lm_whole")
+    per_epoch = len(task.batches(task.encode(read_lines(str(data / "lm.txt"))), 4, shuffle=True, seed=14))
+    assert per_epoch > 2
+    killed = _cli([*args, str(data / "lm_killed")], kill_after=per_epoch + 2)     # epoch 2, step 2
+    assert killed.returncode == -signal.SIGKILL
+    assert json.loads((data / "lm_killed" / CHECKPOINT).read_text())["position"] == {
+        **json.loads((data / "lm_killed" / CHECKPOINT).read_text())["position"], "epoch": 2, "step": 0}
+    resumed = _cli([*args, str(data / "lm_killed"), "--resume"])
+    assert resumed.returncode == 0 and "at epoch 2 step 0" in resumed.stderr
+    assert (data / "lm_killed" / "model.safetensors").read_bytes() == (data / "lm_whole" / "model.safetensors").read_bytes()
+    assert main([*args, str(data / "lm_acc"), "--accumulate", "2"]) == 2
+    assert "accumulate must be 1" in capsys.readouterr().err
 
 
 def test_accumulate_equals_one_batch_twice_as_large(data):
