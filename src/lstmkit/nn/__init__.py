@@ -8,10 +8,10 @@ from .fused import fuse_blocker, tf_to_torch_weights
 from .lstm import LSTM, last_hidden
 from .record import Recording, record, recording
 from .rnn import MultiRNNCell, bidirectional_dynamic_rnn, dynamic_rnn
-from .sequences import reverse_within_lengths
+from .sequences import reverse_within_lengths, valid_mask
 
 __all__ = [
     "BasicLSTMCell", "LSTMCell", "CellConfig", "LSTMStateTuple", "MultiRNNCell", "ParamCount", "LSTM", "last_hidden",
-    "dynamic_rnn", "bidirectional_dynamic_rnn", "reverse_within_lengths", "fuse_blocker", "tf_to_torch_weights",
+    "dynamic_rnn", "bidirectional_dynamic_rnn", "reverse_within_lengths", "valid_mask", "fuse_blocker", "tf_to_torch_weights",
     "record", "recording", "Recording",
 ]

@@ -38,6 +38,7 @@ from .cells import LSTMStateTuple
 from .embedding import padded_embedding
 from .lstm import LSTM
 from .record import record
+from .sequences import valid_mask
 
 ATTENTIONS = ("dot", "general", "additive", "none")
 
@@ -218,7 +219,7 @@ class Seq2Seq(SearchMixin, nn.Module):
             c = torch.cat([p.c for p in parts], dim=1)                                    # (B, D*H)
             h = torch.cat([p.h for p in parts], dim=1)                                    # (B, D*P)
             state.append(LSTMStateTuple(torch.tanh(self.bridge_c(c)), torch.tanh(self.bridge_h(h))))
-        mask = torch.arange(src.shape[1], device=src.device) < lengths.unsqueeze(1)      # (B, S)
+        mask = valid_mask(lengths, src.shape[1])                                         # (B, S)
         keys = self.attention.keys(memory) if self.attention is not None else None
         record("memory", memory)
         record("encoder_final_states", finals)

@@ -16,7 +16,7 @@ from torch import nn
 from ..checks import fractions, positive_ints
 from ..data.batching import PaddedBatches
 from ..data.readers import TextDataset
-from ..nn import LSTM, CellConfig, last_hidden, record
+from ..nn import LSTM, CellConfig, last_hidden, record, valid_mask
 from ..nn.embedding import padded_embedding
 from ..progress import progress
 from ..text import Vocab, make_tokenizer
@@ -136,7 +136,7 @@ class TextClassifier(nn.Module):
         mode = self.config.pooling
         if mode == "last":
             return last_hidden(states)
-        valid = (torch.arange(outputs.shape[1], device=outputs.device) < lengths.unsqueeze(1)).unsqueeze(2)
+        valid = valid_mask(lengths, outputs.shape[1]).unsqueeze(2)              # (B, T, 1)
         pooled = []
         if mode in ("max", "max+mean"):
             pooled.append(outputs.masked_fill(~valid, float("-inf")).amax(dim=1))

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..data.batching import PaddedBatches
 from ..data.tagged import TaggedDataset
-from ..nn import LSTM, CellConfig, record
+from ..nn import LSTM, CellConfig, record, valid_mask
 from ..nn.crf import CRF
 from ..nn.embedding import padded_embedding
 from ..progress import progress
@@ -235,7 +235,7 @@ class TagTask(Task):
         emissions = self.model(batch["ids"], batch["lengths"], **{k: batch.get(k) for k in FEATURES})
         if self.model.crf is not None:
             return -self.model.crf.log_likelihood(emissions, batch["tags"], batch["lengths"]).mean()
-        valid = torch.arange(emissions.shape[1], device=emissions.device) < batch["lengths"].unsqueeze(1)
+        valid = valid_mask(batch["lengths"], emissions.shape[1])                 # (B, T)
         return F.cross_entropy(emissions[valid], batch["tags"][valid])
 
     @torch.no_grad()
