@@ -7,7 +7,7 @@ Example::
     import lstmkit
 
     model = lstmkit.train("classify", train="train.tsv", dev="dev.tsv", out="runs/demo", epochs=2, quiet=True)
-    model.predict(["这本书写得真好", "质量太差了"])   # [{"input": ..., "label": "1", "probability": ...}, ...]
+    model.predict(["这本书写得真好", "质量太差了"])   # [{"input": ..., "label": "1", "probability": ...}]
     model.evaluate("test.tsv")["accuracy"]
     lstmkit.load("runs/demo").task                     # "classify"
 """

@@ -5,8 +5,8 @@ import argparse
 
 from .base import TaskCommands
 from .cell_args import add_cell_args, cell_config
-from .common import (ENSEMBLE_HELP, add_training_args, checked, positive_float, positive_int, probability, train_and_report,
-                     training_splits)
+from .common import (ENSEMBLE_HELP, add_training_args, checked, positive_float, positive_int, probability,
+                     train_and_report, training_splits)
 
 DISTILL = 0.5   # the teacher's default weight in the targets
 unit_weight = checked(float, lambda v: 0.0 < v <= 1.0, "a weight in (0, 1]")

@@ -12,6 +12,7 @@ from .sequences import reverse_within_lengths, valid_mask
 
 __all__ = [
     "BasicLSTMCell", "LSTMCell", "CellConfig", "LSTMStateTuple", "MultiRNNCell", "ParamCount", "LSTM", "last_hidden",
-    "dynamic_rnn", "bidirectional_dynamic_rnn", "reverse_within_lengths", "valid_mask", "fuse_blocker", "tf_to_torch_weights",
+    "dynamic_rnn", "bidirectional_dynamic_rnn", "reverse_within_lengths", "valid_mask", "fuse_blocker",
+    "tf_to_torch_weights",
     "record", "recording", "Recording",
 ]

@@ -9,8 +9,8 @@ prediction tokenizes exactly as training did: ``make_tokenizer("jieba")``, ``mak
 - ``whitespace``: split on whitespace.
 - ``regex``: Unicode-aware words for English: letters (with inner apostrophes), numbers, single punctuation
   marks; CJK characters one each; ``lowercase`` optional.
-- ``run`` (registered by :mod:`lstmkit.tasks.segmenter`): the words of a trained lstmkit segmenter (``lstmkit train tag --corpus pd98-seg`` or any
-  ``--kind words`` run); written ``run:RUN`` on the command line.
+- ``run`` (registered by :mod:`lstmkit.tasks.segmenter`): the words of a trained lstmkit segmenter
+  (``lstmkit train tag --corpus pd98-seg`` or any ``--kind words`` run); written ``run:RUN`` on the command line.
 
 ``tokenizer.batch(texts)`` tokenizes many texts at once (the ``run`` tokenizer runs its model on whole batches).
 """
