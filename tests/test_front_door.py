@@ -176,3 +176,11 @@ def test_progress_bars_show_on_a_terminal_only_and_quiet_silences_them(model, da
     assert "tokenizing" not in sys.stderr.getvalue()
     assert main(["predict", str(data / "api"), "--file", str(data / "many.txt")]) == 0
     assert "tokenizing (char)" in sys.stderr.getvalue()
+
+
+def test_python_dash_m_lstmkit_is_the_command():
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "lstmkit", "--version"], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == f"lstmkit {lstmkit.__version__}"
