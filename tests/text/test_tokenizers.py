@@ -66,6 +66,8 @@ def test_config_rebuilds_the_same_tokenizer(name):
 
 
 def test_tokenizer_errors():
+    import lstmkit.tasks  # noqa: F401  (registers the "run" tokenizer, a segmentation run)
+
     with pytest.raises(ValueError, match="unknown tokenizer 'bpe': expected one of char, jieba, regex, run, whitespace"):
         make_tokenizer("bpe")
     with pytest.raises(ValueError, match="bad options"):
