@@ -25,7 +25,8 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
               extra: dict | None = None, mode: str = "new", free_options=()) -> dict:
     """Encode, train with early stopping, and write the best model into the run folder ``out``.
 
-    ``metrics.jsonl`` gets one line per epoch (dev metrics without the confusion matrix); the best epoch's
+    ``metrics.jsonl`` gets one line per epoch (dev metrics with the confusion matrix, without the per-class table
+    it gives); the best epoch's
     weights are saved as soon as they are found, so an interrupted run still leaves a usable model, and a
     checkpoint (:mod:`lstmkit.train.resume`) is kept as the training goes. ``mode``: ``"new"`` (``out`` must be
     new or empty), ``"force"`` (an old run there is replaced), ``"resume"`` (continue the run's training from its
@@ -56,7 +57,7 @@ def _train_into(task, train, dev, train_config, out: Path, log, extra, created: 
 
     def on_epoch(record):
         line = {k: v for k, v in record.items() if k != "dev"}
-        line["dev"] = {k: v for k, v in record["dev"].items() if k not in ("confusion", "per_class")}
+        line["dev"] = {k: v for k, v in record["dev"].items() if k != "per_class"}
         checkpoint.append_metrics(out, line)
         log(_epoch_line(record, metric))
 
