@@ -80,18 +80,22 @@ class Client:
 
     def request(self, method: str, path: str, body=None, raw: bytes | None = None, timeout: float = 30):
         """(status, parsed JSON or text) of one request."""
+        return self.exchange(method, path, body, raw, timeout)[:2]
+
+    def exchange(self, method: str, path: str, body=None, raw: bytes | None = None, timeout: float = 30):
+        """(status, parsed JSON or text, the response's headers) of one request."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode("utf-8"))
         req = urllib.request.Request(self.url + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
-                status, text = resp.status, resp.read().decode("utf-8")
+                status, text, headers = resp.status, resp.read().decode("utf-8"), resp.headers
         except urllib.error.HTTPError as e:
-            status, text = e.code, e.read().decode("utf-8")
+            status, text, headers = e.code, e.read().decode("utf-8"), e.headers
         try:
-            return status, json.loads(text)
+            return status, json.loads(text), headers
         except ValueError:
-            return status, text
+            return status, text, headers
 
     def get(self, path: str):
         return self.request("GET", path)
@@ -106,6 +110,22 @@ class Client:
             if line.startswith(line_start):
                 return float(line.rsplit(" ", 1)[1])
         raise AssertionError(f"no metric line {line_start!r} in:\n{text}")
+
+
+def concurrently(client, n: int, seconds: float = 60) -> None:
+    """``client(k)`` for k in 0..n-1, each in its own thread, released together; returns when all are done."""
+    start = threading.Barrier(n)
+
+    def released(k):
+        start.wait(10)
+        client(k)
+
+    threads = [threading.Thread(target=released, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds)
+    assert not any(t.is_alive() for t in threads), f"clients still waiting after {seconds} s"
 
 
 class Server(Client):

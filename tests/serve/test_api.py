@@ -1,14 +1,14 @@
 """The HTTP API of a real ``lstmkit serve`` process: answers equal ``lstmkit predict --json`` for every task,
 concurrent clients share batches without changing an answer, and every bad request is refused with a status and
 an error while the server lives on."""
-import threading
+import time
 
 import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from conftest import predict_json, same
+from conftest import concurrently, predict_json, same
 
 TEXTS = ["这个真好", "那个太差了", "好", "这个真好这个真好这个真好", "差差差", "这个那个"]
 
@@ -60,11 +60,10 @@ def test_models_health_ready(server):
 def test_32_concurrent_clients_share_batches_and_get_their_own_answers(server, runs):
     expected = {rec["input"]: rec for rec in predict_json(runs / "cls", TEXTS)}
     joined_before = _joined_batches(server)
-    start, results, errors = threading.Barrier(32), {}, []
+    results, errors = {}, []
 
     def client(k):
         texts = [TEXTS[k % len(TEXTS)], TEXTS[(k * 5 + 1) % len(TEXTS)]][: 1 + k % 2]
-        start.wait(10)
         for _ in range(2):
             status, answer = server.post({"model": "cls", "texts": texts})
             if status != 200:
@@ -72,11 +71,7 @@ def test_32_concurrent_clients_share_batches_and_get_their_own_answers(server, r
                 return
             results[k] = (texts, answer["predictions"])
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    concurrently(client, 32)
     assert not errors and len(results) == 32, errors
     for texts, predictions in results.values():
         assert [p["input"] for p in predictions] == texts
@@ -93,6 +88,37 @@ def _joined_batches(server, model: str = "cls") -> float:
     return total - alone
 
 
+def _server_timing(headers) -> dict:
+    """``Server-Timing: a;dur=1.5, b;dur=2`` -> {"a": 1.5, "b": 2.0} (milliseconds)."""
+    parts = [p.strip().split(";dur=") for p in headers["Server-Timing"].split(",")]
+    return {name: float(ms) for name, ms in parts}
+
+
+def test_server_timing_and_histograms_say_where_a_predictions_time_went(server):
+    def sums():
+        found = {s: (server.metric(f'lstmkit_{s}_seconds_sum{{model="cls"}}'),
+                     server.metric(f'lstmkit_{s}_seconds_count{{model="cls"}}')) for s in ("http", "queue", "model")}
+        return found, server.metric('lstmkit_batch_seconds_sum{model="cls"}')
+
+    before, batch_before = sums()
+    began = time.perf_counter()
+    status, answer, headers = server.exchange("POST", "/v1/predict", {"model": "cls", "texts": ["好"]})
+    latency = 1000 * (time.perf_counter() - began)
+    assert status == 200, answer
+    ms = _server_timing(headers)
+    assert list(ms) == ["http", "queue", "model", "total"] and all(v > 0 for v in ms.values()), ms
+    assert abs(ms["http"] + ms["queue"] + ms["model"] - ms["total"]) < 0.01, ms
+    assert 20 <= ms["queue"] and ms["total"] < latency, (ms, latency)    # a lone request waits out the 20 ms window
+    after, batch_after = sums()
+    for stage, (total, count) in after.items():                           # the histograms saw the header's times
+        assert count == before[stage][1] + 1
+        assert abs(1000 * (total - before[stage][0]) - ms[stage]) < 0.01, (stage, ms)
+    assert 1000 * (batch_after - batch_before) <= ms["model"] + 0.001      # the model call itself, inside its part
+    _, refused, headers = server.exchange("POST", "/v1/predict", raw=b"{")
+    assert list(_server_timing(headers)) == ["total"], refused
+    assert list(_server_timing(server.exchange("GET", "/health")[2])) == ["total"]
+
+
 MORE = {"ner": ["张三去北京", "李四好", "北京", "张三李四去北京好"], "lm": ["今天天气很好", "明天", "今天也好", "好"],
         "s2s": ["ab", "abc", "ba", "cab"]}
 
@@ -101,20 +127,15 @@ def test_batches_of_a_tagger_a_language_model_and_seq2seq_change_no_answer(serve
     expected = {name: {r["input"]: r for r in predict_json(runs / name, texts)} for name, texts in MORE.items()}
     before = {name: _joined_batches(server, name) for name in MORE}
     names = list(MORE)
-    start, results, errors = threading.Barrier(24), [], []
+    results, errors = [], []
 
     def client(k):
         name, texts = names[k % 3], MORE[names[k % 3]]
         batch = [texts[k % 4], texts[(k + 1) % 4]][: 1 + k % 2]
-        start.wait(10)
         status, answer = server.post({"model": name, "texts": batch})
         (results if status == 200 else errors).append((name, batch, answer))
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(24)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    concurrently(client, 24)
     assert not errors and len(results) == 24, errors
     for name, batch, answer in results:
         assert [p["input"] for p in answer["predictions"]] == batch

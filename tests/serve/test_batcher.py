@@ -3,6 +3,7 @@
 text format."""
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -18,27 +19,31 @@ class Recorder:
 
     name = "toy"
 
-    def __init__(self):
-        self.calls, self.lock = [], threading.Lock()
+    def __init__(self, seconds: float = 0.0):
+        self.calls, self.lock, self.seconds = [], threading.Lock(), seconds
 
     def predict(self, inputs, options):
         if "bad" in inputs:
             raise ValueError("a bad input")
+        time.sleep(self.seconds)
         with self.lock:
             self.calls.append((list(inputs), options))
             call = len(self.calls)
         return [{"input": x, "call": call, "options": dict(options)} for x in inputs]
 
 
-def _serve(requests, max_batch=4, max_wait=0.05):
-    """Submit every (inputs, options) at once; (records per request or the error, the model's calls)."""
-    model, metrics = Recorder(), ServerMetrics()
+def _serve(requests, max_batch=4, max_wait=0.05, timings=None, seconds=0.0):
+    """Submit every (inputs, options) at once; (records per request or the error, the model's calls); each
+    request's times into ``timings`` (a list of dicts) when given."""
+    model, metrics = Recorder(seconds), ServerMetrics()
+    timings = [None] * len(requests) if timings is None else timings
 
     async def go():
         batcher = Batcher(model, metrics, max_batch, max_wait)
         batcher.start()
         try:
-            return await asyncio.gather(*(batcher.submit(i, o) for i, o in requests), return_exceptions=True)
+            return await asyncio.gather(*(batcher.submit(i, o, t) for (i, o), t in zip(requests, timings)),
+                                        return_exceptions=True)
         finally:
             await batcher.stop()
 
@@ -53,6 +58,21 @@ def test_requests_arriving_together_share_a_call_and_get_their_own_records():
     assert 'lstmkit_batch_size_bucket{model="toy",le="4"} 2' in metrics.text()
     assert 'lstmkit_batch_requests_bucket{model="toy",le="1"} 1' in metrics.text()
     assert 'lstmkit_queue_depth{model="toy"} 0' in metrics.text()
+
+
+def test_each_request_knows_its_wait_for_the_model_call_and_that_calls_time():
+    timings = [{} for _ in range(3)]
+    _, calls, metrics = _serve([(["a"], ()), (["b"], ()), (["c"], ())], max_batch=2, max_wait=0.05,
+                               timings=timings, seconds=0.1)
+    assert [c[0] for c in calls] == [["a", "b"], ["c"]]
+    first, second, third = timings
+    assert first["queue"] < 0.04 and second["queue"] < 0.04             # a full batch waits for no window
+    assert all(0.1 <= t["model"] < 0.15 for t in timings)                 # the sleeping call
+    assert third["queue"] >= first["model"] + 0.05     # "c" waited for the first call, then its window alone
+    text = metrics.text()
+    assert 'lstmkit_model_seconds_count{model="toy"} 3' in text and 'lstmkit_queue_seconds_count{model="toy"} 3' in text
+    assert 'lstmkit_model_seconds_bucket{model="toy",le="0.1"} 0' in text
+    assert 'lstmkit_http_seconds_count{model="toy"} 0' in text          # the app's part: no HTTP here
 
 
 def test_only_equal_options_share_a_call():

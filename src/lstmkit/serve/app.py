@@ -9,6 +9,11 @@
 Each prediction is the very record ``lstmkit predict RUN --json`` prints for that input. Every refusal is a
 status and ``{"error": "..."}``: invalid JSON 400, an unknown model or path 404, a body or request over the
 limits 413, a wrong type or a missing field 422, no answer within the timeout 504.
+
+Every response says where its time went in a ``Server-Timing`` header (milliseconds): ``total`` from the first
+byte the app read to the answer's headers; a prediction also ``queue`` (waiting for its batch's model call),
+``model`` (that call) and ``http`` (the rest: reading, parsing and checking the request, writing the answer),
+which add up to ``total``. The same parts are histograms in ``/metrics`` (``lstmkit_{http,queue,model}_seconds``).
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from .metrics import ServerMetrics
 from .models import Limits, RequestError, ServedModel
 
 PATHS = ("/v1/predict", "/v1/models", "/health", "/ready", "/metrics")
+TIMING = "lstmkit.timing"              # the ASGI scope's key of a request's times: the batcher's, and the model's name
 ENVIRONMENT = "LSTMKIT_SERVE"          # the settings a worker process (--workers N) builds its app from
 
 
@@ -89,8 +95,11 @@ class Service:
             raise RequestError(422, f"unknown field(s) {unknown} (a request holds {model.input_field!r}, 'model', "
                                     f"'options')")
         options = model.options(payload.get("options"))
+        timing = request.scope.get(TIMING, {})
+        timing["name"] = model.name
         try:
-            records = await asyncio.wait_for(self.batchers[model.name].submit(inputs, options), self.limits.timeout)
+            records = await asyncio.wait_for(self.batchers[model.name].submit(inputs, options, timing),
+                                             self.limits.timeout)
         except asyncio.TimeoutError:
             raise RequestError(504, f"no answer within {self.limits.timeout:g} s (--timeout); the server is busy "
                                     f"or the request too large") from None
@@ -128,7 +137,7 @@ async def _body(request: Request, limit: int) -> bytes:
 
 class _Observed:
     """ASGI middleware: every HTTP response's status and latency into the metrics, by path (unknown paths as
-    one label, so a scanner cannot grow the metrics)."""
+    one label, so a scanner cannot grow the metrics), and its ``Server-Timing`` header."""
 
     def __init__(self, app, metrics: ServerMetrics):
         self.app, self.metrics = app, metrics
@@ -136,11 +145,14 @@ class _Observed:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        began, status = time.perf_counter(), [500]
+        began, status, timing = time.perf_counter(), [500], {}
+        scope = {**scope, TIMING: timing}
 
         async def sending(message):
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                header = self._server_timing(timing, time.perf_counter() - began)
+                message = {**message, "headers": [*message.get("headers", ()), (b"server-timing", header)]}
             await send(message)
 
         try:
@@ -148,6 +160,17 @@ class _Observed:
         finally:
             path = scope["path"] if scope["path"] in PATHS else "other"
             self.metrics.request(path, status[0], time.perf_counter() - began)
+
+    def _server_timing(self, timing: dict, total: float) -> bytes:
+        """``http;dur=MS, queue;dur=MS, model;dur=MS, total;dur=MS`` of a prediction, ``total;dur=MS`` of the rest
+        (and of a request refused before its model call), its http part into the metrics."""
+        parts = {}
+        if "model" in timing:
+            parts["http"] = max(0.0, total - timing["queue"] - timing["model"])
+            parts.update(queue=timing["queue"], model=timing["model"])
+            self.metrics.answered(timing["name"], parts["http"])
+        parts["total"] = total
+        return ", ".join(f"{k};dur={1000 * v:.3f}" for k, v in parts.items()).encode("ascii")
 
 
 def build_app(service: Service):

@@ -7,6 +7,10 @@ concatenated inputs in a one-thread executor (the event loop stays free to read 
 runs two calls at once), and hands each job its own slice of the records. While a call runs, new requests
 queue, so under load the next gather finds them waiting: batches grow with the load.
 
+Each job's time is two parts, into the metrics and the job's ``timing`` dict (the ``Server-Timing`` header):
+``queue``, from its arrival until its group's model call begins (the gathering window, and any call running
+before it), and ``model``, the model call(s) that computed it (the whole batch's, shared by its requests).
+
 A batch never changes an answer: every task predicts each input on its own (padding and lengths mask the rest).
 """
 from __future__ import annotations
@@ -22,11 +26,12 @@ from .models import RequestError, ServedModel
 
 @dataclass
 class Job:
-    """One request's inputs, its options, and where its records go."""
+    """One request's inputs, its options, where its records go, and where its times go (seconds)."""
 
     inputs: list
     options: tuple
     future: asyncio.Future
+    timing: dict = field(default_factory=dict)
     queued: float = field(default_factory=time.perf_counter)
 
 
@@ -59,9 +64,11 @@ class Batcher:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def submit(self, inputs: list, options: tuple = ()) -> list[dict]:
-        """The records of ``inputs``, computed in some batch; cancelling the wait (a timeout) drops the job."""
-        job = Job(list(inputs), options, asyncio.get_running_loop().create_future())
+    async def submit(self, inputs: list, options: tuple = (), timing: dict | None = None) -> list[dict]:
+        """The records of ``inputs``, computed in some batch; cancelling the wait (a timeout) drops the job.
+        ``timing``, when given, receives the request's ``queue`` and ``model`` seconds."""
+        job = Job(list(inputs), options, asyncio.get_running_loop().create_future(),
+                  {} if timing is None else timing)
         self.metrics.queued(self.model.name, len(job.inputs))
         self.queue.put_nowait(job)
         return await job.future
@@ -109,21 +116,27 @@ class Batcher:
         inputs = [x for job in jobs for x in job.inputs]
         loop = asyncio.get_running_loop()
         records: list[dict] = []
+        began = time.perf_counter()
+        for job in jobs:
+            job.timing["queue"] = began - job.queued
         try:
             for start in range(0, len(inputs), self.max_batch):
                 chunk = inputs[start:start + self.max_batch]
-                began = time.perf_counter()
+                called = time.perf_counter()
                 records += await loop.run_in_executor(self.executor, self.model.predict, chunk, options)
-                self.metrics.batch(self.model.name, len(chunk), len(jobs), time.perf_counter() - began)
+                self.metrics.batch(self.model.name, len(chunk), len(jobs), time.perf_counter() - called)
             if len(records) != len(inputs):
                 raise RuntimeError(f"{self.model.name}: {len(records)} records for {len(inputs)} inputs")
         except (ValueError, TypeError) as e:           # the library's word on these inputs or options
             return _fail(jobs, RequestError(422, f"{self.model.name}: {e}"))
         except Exception as e:                         # noqa: BLE001  (one bad batch never stops the worker)
             return _fail(jobs, RuntimeError(f"{self.model.name}: {type(e).__name__}: {e}"))
+        seconds = time.perf_counter() - began
         at = 0
         for job in jobs:
             if not job.future.done():
+                job.timing["model"] = seconds
+                self.metrics.waited(self.model.name, job.timing["queue"], seconds)
                 job.future.set_result(records[at:at + len(job.inputs)])
             at += len(job.inputs)
 

@@ -9,7 +9,9 @@ import bisect
 import threading
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+STAGE_BUCKETS = (0.0001, 0.00025, 0.0005) + LATENCY_BUCKETS      # a request's parts: a queue wait can be 0.1 ms
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+STAGES = ("http", "queue", "model")
 
 
 def _escape(value: str) -> str:
@@ -90,7 +92,9 @@ class Histogram(_Metric):
 
 class ServerMetrics:
     """What ``GET /metrics`` shows: requests and errors by status, request latency, batch sizes and latency,
-    and the texts waiting in each model's queue."""
+    the texts waiting in each model's queue, and where a prediction's time went: ``lstmkit_queue_seconds``
+    (waiting for its batch's model call), ``lstmkit_model_seconds`` (that call), ``lstmkit_http_seconds`` (the
+    rest of the request in the server: reading and parsing it, checking it, writing the answer)."""
 
     def __init__(self):
         self._lock = threading.Lock()     # the batchers' executor threads never write; the lock is for scrapes
@@ -103,13 +107,19 @@ class ServerMetrics:
         self.batch_requests = Histogram("lstmkit_batch_requests", "Requests joined in one model call.", ("model",),
                                         BATCH_BUCKETS)
         self.batch_latency = Histogram("lstmkit_batch_seconds", "Time of one model call.", ("model",))
+        self.stages = {stage: Histogram(f"lstmkit_{stage}_seconds", help, ("model",), STAGE_BUCKETS)
+                       for stage, help in zip(STAGES, (
+                           "Of a prediction's time in the server, what is neither queue nor model: reading, "
+                           "parsing and checking the request, writing the answer.",
+                           "Of a prediction's time, the wait for its batch's model call to begin.",
+                           "Of a prediction's time, the model call(s) of its batch."))}
         self.queue_depth = Gauge("lstmkit_queue_depth", "Inputs waiting for a model call.", ("model",))
         self.inputs = Counter("lstmkit_inputs_total", "Inputs predicted, by model.", ("model",))
 
     def add_model(self, model: str) -> None:
         """Every per-model series at zero, so that a scrape shows each served model before its first call."""
         with self._lock:
-            for histogram in (self.batch_size, self.batch_requests, self.batch_latency):
+            for histogram in (self.batch_size, self.batch_requests, self.batch_latency, *self.stages.values()):
                 histogram.zero(model)
             self.queue_depth.inc(model, by=0)
             self.inputs.inc(model, by=0)
@@ -128,14 +138,25 @@ class ServerMetrics:
             self.batch_latency.observe(model, value=seconds)
             self.inputs.inc(model, by=inputs)
 
+    def waited(self, model: str, queue: float, seconds: float) -> None:
+        """One prediction's wait for its batch's model call, and that call's time."""
+        with self._lock:
+            self.stages["queue"].observe(model, value=queue)
+            self.stages["model"].observe(model, value=seconds)
+
+    def answered(self, model: str, http: float) -> None:
+        """One prediction's time in the server outside its queue and model call."""
+        with self._lock:
+            self.stages["http"].observe(model, value=http)
+
     def queued(self, model: str, change: int) -> None:
         with self._lock:
             self.queue_depth.inc(model, by=change)
 
     def text(self) -> str:
         """Every metric in the Prometheus text format."""
-        metrics = (self.requests, self.errors, self.latency, self.batch_size, self.batch_requests,
-                   self.batch_latency, self.queue_depth, self.inputs)
+        metrics = (self.requests, self.errors, self.latency, *self.stages.values(), self.batch_size,
+                   self.batch_requests, self.batch_latency, self.queue_depth, self.inputs)
         with self._lock:
             lines = [line for m in metrics for line in m.header() + m.lines()]
         return "\n".join(lines) + "\n"
