@@ -2,7 +2,8 @@
 
 Embedding (+ token-bigram features, + for word tokens the embeddings of each word's first and last character,
 + each token's place B/M/E/S in the word a segmenter such as jieba finds around it: "soft word" features)
--> BiLSTM masked by lengths -> per-step Linear emissions ``(B, T, K)`` ->
+[concatenated with the SoftLexicon vectors: each token's B/M/E/S sets of lexicon words, pooled by their
+frequencies, ``(B, T, 4 Dw)``: :mod:`lstmkit.text.lexicon`] -> BiLSTM masked by lengths -> per-step Linear emissions ``(B, T, K)`` ->
 a linear-chain CRF (optionally constrained by the tag scheme) or a per-step softmax. Three kinds of data:
 ``entities`` (NER: BIO/BIOES/BMES tags with types), ``words`` (segmentation: B/M/E/S characters), ``tags``
 (POS: one label per word).
@@ -26,6 +27,8 @@ from ..nn.crf import CRF
 from ..nn.embedding import padded_embedding
 from ..progress import progress
 from ..text import Vocab, make_tokenizer
+from ..text.embeddings import load_pretrained_tables
+from ..text.lexicon import Matcher, SoftLexicon, frequencies, lexicon_ids, read_lexicon, words_digest
 from ..text.tags import SCHEMES, allowed_transitions, spans
 from ..train.metrics import tagging_report
 from ..train.task import Task
@@ -33,7 +36,9 @@ from ..text.features import WORD_POSITIONS, token_bigrams, word_features, word_p
 
 KINDS = ("entities", "words", "tags")
 WORD_FEATURES = (None, "jieba", "jieba-pos")
-FEATURES = ("bigrams", "first", "last", "wordpos", "wordtag")   # the token features a batch may carry, by name
+# the token features a batch may carry, by name; "lexicon" holds T * 4 * W word ids per sentence (the SoftLexicon
+# sets of each token, flattened), the others one id per token
+FEATURES = ("bigrams", "first", "last", "wordpos", "wordtag", "lexicon")
 # TagConfig's defaults that differ by kind, chosen on each corpus's dev split (README, "Sequence labelling").
 # NER: soft-word features from jieba, every bigram seen twice, a wider embedding, more dropout (MSRA test F1
 # 0.873 -> 0.90); word-level POS: each word's first and last characters.
@@ -70,6 +75,17 @@ class TagConfig:
     max_vocab: int | None = 50_000
     max_bigrams: int | None = 50_000     # bigram vocabulary size (specials included): the most frequent bigrams
                                          # seen twice or more; None: all of them
+    # SoftLexicon (lstmkit.text.lexicon): the lexicon's words, vectors and frequencies are kept in the run
+    lexicon: str | None = None           # "zhwiki" or the lexicon file (word2vec/GloVe, or a plain word list)
+    lexicon_set_size: int = 4            # W: the words kept per B/M/E/S set of a token (the heaviest)
+    lexicon_std: float | None = 0.3      # the lexicon's vectors rescaled to this standard deviation (None: as read)
+    lexicon_dim: int = 50                # Dw; a file's vectors set it; a word list's vectors are learnt from this
+    lexicon_frozen: bool = True          # keep the file's vectors fixed (a word list's are always learnt)
+    lexicon_sha256: str | None = None    # the lexicon file's, recorded when the run is built
+    lexicon_words: str | None = None     # SHA-256 of the words the run keeps (vocab_lexicon.json)
+    embeddings: str | None = None        # start the token and bigram embeddings from these vectors ("zhwiki", a
+                                         # file): a bigram's from the word its two characters spell; E = theirs
+    embeddings_std: float | None = 0.3   # those vectors rescaled to this standard deviation (None: as read)
     labels: list = field(default_factory=list)
 
     def check(self) -> "TagConfig":
@@ -87,6 +103,14 @@ class TagConfig:
                 raise ValueError(f"{name} must be None or an int >= 2 (<pad> and <unk> count), got {value!r}")
         if self.word_features not in WORD_FEATURES:
             raise ValueError(f"word_features must be one of {WORD_FEATURES}, got {self.word_features!r}")
+        for name in ("lexicon_set_size", "lexicon_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name in ("lexicon_std", "embeddings_std"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise ValueError(f"{name} must be None or a positive number, got {value!r}")
         CellConfig.of(self)
         make_tokenizer(self.tokenizer)
         return self
@@ -117,7 +141,7 @@ class Tagger(nn.Module):
     """
 
     def __init__(self, config: TagConfig, vocab_size: int, bigram_vocab_size: int = 0, char_vocab_size: int = 0,
-                 word_tag_vocab_size: int = 0):
+                 word_tag_vocab_size: int = 0, lexicon_size: int = 0):
         super().__init__()
         c, K = config, len(config.labels)
         self.embedding = padded_embedding(vocab_size, c.embedding_dim)
@@ -126,7 +150,9 @@ class Tagger(nn.Module):
         self.word_embedding = padded_embedding(1 + len(WORD_POSITIONS), c.embedding_dim) if c.word_features else None
         self.word_tag_embedding = (padded_embedding(word_tag_vocab_size, c.embedding_dim)
                                    if c.word_features == "jieba-pos" else None)
-        self.lstm = LSTM(c.embedding_dim, c.units, num_layers=c.layers, bidirectional=True,
+        self.lexicon = SoftLexicon(lexicon_size, c.lexicon_dim, c.lexicon_frozen) if c.lexicon else None
+        inputs = c.embedding_dim + (4 * c.lexicon_dim if c.lexicon else 0)      # E (+ 4Dw)
+        self.lstm = LSTM(inputs, c.units, num_layers=c.layers, bidirectional=True,
                          dropout=c.dropout if c.layers > 1 else 0.0, **CellConfig.of(c).to_options())
         self.dropout = nn.Dropout(c.dropout)
         self.emit = nn.Linear(self.lstm.output_size, K)
@@ -135,8 +161,10 @@ class Tagger(nn.Module):
             masks = allowed_transitions(c.labels, c.scheme) if c.constraints and c.kind != "tags" else (None,) * 3
             self.crf = CRF(K, *masks)
 
-    def embed(self, ids, bigrams=None, first=None, last=None, wordpos=None, wordtag=None) -> torch.Tensor:
-        """``(B, T)`` ids (and the feature ids) -> ``(B, T, E)``: the token's vector plus its features'."""
+    def embed(self, ids, bigrams=None, first=None, last=None, wordpos=None, wordtag=None,
+              lexicon=None) -> torch.Tensor:
+        """``(B, T)`` ids (and the feature ids) -> ``(B, T, E)``: the token's vector plus its features'; with a
+        lexicon, ``(B, T, E + 4Dw)``: and its SoftLexicon vectors after them (``lexicon``: ``(B, T * 4 * W)``)."""
         x = self.embedding(ids)                                            # (B, T) -> (B, T, E)
         if self.bigram_embedding is not None:
             x = x + self.bigram_embedding(bigrams)
@@ -146,11 +174,15 @@ class Tagger(nn.Module):
             x = x + self.word_embedding(wordpos)
         if self.word_tag_embedding is not None:
             x = x + self.word_tag_embedding(wordtag)
+        if self.lexicon is not None:
+            if lexicon is None:
+                raise ValueError("Tagger: this model reads SoftLexicon features: pass lexicon (B, T * 4 * W)")
+            x = torch.cat([x, self.lexicon(lexicon, ids.shape[1])], dim=2)    # (B, T, E + 4Dw)
         record("embedded", x)
         return x
 
-    def forward(self, ids, lengths, bigrams=None, first=None, last=None, wordpos=None, wordtag=None):
-        x = self.embed(ids, bigrams, first, last, wordpos, wordtag)       # (B, T, E)
+    def forward(self, ids, lengths, bigrams=None, first=None, last=None, wordpos=None, wordtag=None, lexicon=None):
+        x = self.embed(ids, bigrams, first, last, wordpos, wordtag, lexicon)   # (B, T, E [+ 4Dw])
         outputs, finals = self.lstm(self.dropout(x), lengths)              # (B, T, 2P): every step's h
         record("outputs", outputs)
         record("final_states", finals)
@@ -165,21 +197,28 @@ class TagTask(Task):
     onnx_backend = True
 
     def __init__(self, config: TagConfig, vocab: Vocab, bigram_vocab: Vocab | None = None,
-                 char_vocab: Vocab | None = None, word_tag_vocab: Vocab | None = None):
+                 char_vocab: Vocab | None = None, word_tag_vocab: Vocab | None = None,
+                 lexicon_vocab: Vocab | None = None):
         self.config = config.check()
         self.tokenizer = make_tokenizer(config.tokenizer)
         self.vocab, self.bigram_vocab = vocab, bigram_vocab if config.bigrams else None
         self.labels = list(config.labels)
         self.runner = None   # inference on another backend (lstmkit.export.onnx.OnnxRunner): emissions, same shape
+        self.pretrained = []  # what from_data read for config.embeddings: a Pretrained per table (tokens, bigrams)
         if config.char_features and char_vocab is None:
             raise ValueError("char_features=True needs a character vocabulary (vocab_chars.json)")
         self.char_vocab = char_vocab if config.char_features else None
         if config.word_features == "jieba-pos" and word_tag_vocab is None:
             raise ValueError("word_features='jieba-pos' needs a vocabulary of jieba's tags (vocab_wordtags.json)")
         self.word_tag_vocab = word_tag_vocab if config.word_features == "jieba-pos" else None
+        if config.lexicon and lexicon_vocab is None:
+            raise ValueError("lexicon features need the lexicon's words (vocab_lexicon.json)")
+        self.lexicon_vocab = lexicon_vocab if config.lexicon else None
+        self.matcher = Matcher(lexicon_vocab) if self.lexicon_vocab is not None else None
         self.model = Tagger(config, len(vocab), len(bigram_vocab) if self.bigram_vocab else 0,
                             len(char_vocab) if self.char_vocab else 0,
-                            len(word_tag_vocab) if self.word_tag_vocab else 0)
+                            len(word_tag_vocab) if self.word_tag_vocab else 0,
+                            len(lexicon_vocab) if self.lexicon_vocab else 0)
 
     @property
     def primary_metric(self) -> str:
@@ -199,7 +238,27 @@ class TagTask(Task):
         word_tag_vocab = None
         if config.word_features == "jieba-pos":
             word_tag_vocab = Vocab.build(word_features(s, True)[1] for s in train.sentences)
-        return cls(config, vocab, bigram_vocab, char_vocab, word_tag_vocab)
+        lexicon = read_lexicon(config.lexicon, std=config.lexicon_std) if config.lexicon else None
+        if lexicon is not None:
+            dim = lexicon.vectors.shape[1] if lexicon.vectors is not None else config.lexicon_dim
+            config = replace(config, lexicon=lexicon.name, lexicon_sha256=lexicon.sha256, lexicon_words=lexicon.digest,
+                             lexicon_dim=dim, lexicon_frozen=config.lexicon_frozen and lexicon.vectors is not None)
+        starts = []
+        if config.embeddings:      # the file read once for both tables; its dimension becomes E
+            tables = [(vocab, None)] + ([(bigram_vocab, [b.replace(" ", "") for b in bigram_vocab.itos])]
+                                        if bigram_vocab is not None else [])
+            starts = load_pretrained_tables(config.embeddings, tables, std=config.embeddings_std)
+            config = replace(config, embedding_dim=starts[0].dim)
+        task = cls(config, vocab, bigram_vocab, char_vocab, word_tag_vocab, lexicon and lexicon.vocab)
+        if lexicon is not None:
+            task.model.lexicon.load(lexicon.vectors, frequencies(task.matcher.count(
+                progress(train.sentences, "lexicon word counts", unit="sentence"))))
+        task.pretrained = starts
+        with torch.no_grad():
+            for table, start in zip((task.model.embedding, task.model.bigram_embedding), starts):
+                rows = torch.from_numpy(start.rows) if table is task.model.bigram_embedding else slice(None)
+                table.weight[rows] = torch.from_numpy(start.matrix)[rows]   # bigrams: only the words' rows
+        return task
 
     # -- data ------------------------------------------------------------------------------------------------
     def encode(self, data: TaggedDataset) -> dict:
@@ -216,6 +275,10 @@ class TagTask(Task):
             enc["wordpos"] = [places for places, _ in feats]
             if self.word_tag_vocab is not None:
                 enc["wordtag"] = [self.word_tag_vocab.encode(tags) for _, tags in feats]
+        if self.matcher is not None:
+            z, size = self.model.lexicon.z.cpu().numpy(), self.config.lexicon_set_size
+            enc["lexicon"] = [lexicon_ids(self.matcher, s, z, size)
+                              for s in progress(data.sentences, "lexicon words", unit="sentence")]
         if data.tags is not None:
             unknown = sorted({t for tags in data.tags for t in tags} - set(index))
             if unknown:
@@ -286,7 +349,8 @@ class TagTask(Task):
     def vocabs(self) -> dict:
         """The vocabularies a run folder keeps, by role (``tokens`` -> vocab.json)."""
         extra = {role: v for role, v in (("bigrams", self.bigram_vocab), ("chars", self.char_vocab),
-                                         ("wordtags", self.word_tag_vocab)) if v is not None}
+                                         ("wordtags", self.word_tag_vocab), ("lexicon", self.lexicon_vocab))
+                 if v is not None}
         return {"tokens": self.vocab, **extra}
 
     @classmethod
@@ -298,4 +362,14 @@ class TagTask(Task):
         if config.word_features == "jieba-pos" and "wordtags" not in vocabs:
             raise ValueError("this run uses jieba's parts of speech but keeps no vocabulary of them "
                              "(vocab_wordtags.json)")
-        return cls(config, vocabs["tokens"], vocabs.get("bigrams"), vocabs.get("chars"), vocabs.get("wordtags"))
+        if config.lexicon:
+            if "lexicon" not in vocabs:
+                raise ValueError(f"this run uses the lexicon {config.lexicon!r} but keeps none of its words "
+                                 f"(vocab_lexicon.json)")
+            digest = words_digest(vocabs["lexicon"])
+            if config.lexicon_words and digest != config.lexicon_words:
+                raise ValueError(f"vocab_lexicon.json is not this run's lexicon ({config.lexicon!r}): its words' "
+                                 f"SHA-256 is {digest[:12]}..., the run recorded {config.lexicon_words[:12]}...; "
+                                 f"was it copied from another run?")
+        return cls(config, vocabs["tokens"], vocabs.get("bigrams"), vocabs.get("chars"), vocabs.get("wordtags"),
+                   vocabs.get("lexicon"))

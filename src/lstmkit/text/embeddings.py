@@ -175,6 +175,30 @@ def resolve_vectors(name_or_path) -> Path:
     return Path(name_or_path)
 
 
+class _Every:
+    """A ``wanted`` set that holds every word: the readers then keep the whole file."""
+
+    def __contains__(self, word) -> bool:
+        return True
+
+
+def read_vectors(path, fmt: str = "auto") -> tuple[list[str], np.ndarray]:
+    """Every ``(word, vector)`` of a vectors file (or a built-in name, :data:`BUILTIN`), in the file's order:
+    ``(words, (N, E) float32)``; a word given twice keeps its last vector (and its first place). The file is
+    held whole, so this is for lexicons (:mod:`lstmkit.text.lexicon`), not for picking a vocabulary's rows."""
+    path = resolve_vectors(path)
+    if fmt not in FORMATS:
+        raise ValueError(f"read_vectors: format must be one of {FORMATS}, got {fmt!r}")
+    if not path.is_file():
+        raise FileNotFoundError(f"vectors file not found: {path}")
+    if fmt == "auto":
+        fmt = "word2vec-binary" if path.suffix == ".bin" or _looks_binary(path) else "word2vec"
+    vectors, dim = _read_binary(path, _Every()) if fmt == "word2vec-binary" else _read_text(path, _Every(), fmt)
+    if dim is None or not vectors:
+        raise ValueError(f"{path}: no vectors in the file")
+    return list(vectors), np.stack(list(vectors.values()))
+
+
 def load_pretrained(path, vocab: Vocab, fmt: str = "auto", dim: int | None = None, seed: int = 0,
                     std: float | None = None, keys: list[str] | None = None) -> Pretrained:
     """Read vectors for ``vocab``'s tokens from ``path`` (a file, or a built-in name: :data:`BUILTIN`); rows the
