@@ -28,6 +28,7 @@ ALLOWED = {
     "tasks": BASE | {"nn", "text", "data", "train"},
     "export": BASE | {"nn", "convert", "text", "data", "train", "tasks"},
     "explain": BASE | {"nn", "convert", "text", "data", "train", "tasks"},
+    "report": BASE | {"nn", "convert", "text", "data", "train", "tasks", "explain"},
     "demo": BASE | {"nn", "text", "explain"},
 }
 TOP = {"cli", "api", "serve", "__init__", "__main__"}      # may import anything

@@ -8,6 +8,7 @@
     lstmkit generate RUN --prompt TEXT [--max-tokens N --temperature T --top-k K --seed S]
     lstmkit params --input-size I --units H [...]
     lstmkit serve RUN [RUN ...] [--host H --port P --max-batch N --max-wait-ms MS --workers N ...]
+    lstmkit report RUN [RUN ...] [--html FILE] [--data F]
 
 Each task's entry in the registry (:mod:`lstmkit.tasks.registry`) names its command-line half, a
 :class:`~lstmkit.cli.base.TaskCommands` (``cli/classify.py``, ...): its ``train`` sub-command, its own
@@ -27,6 +28,7 @@ import sys
 from .._version import __version__
 from ..checks import output_file
 from .common import DEVICE_HELP, argument_texts, checked, input_texts, non_negative_float, positive_float, positive_int
+from .report import add_report
 
 
 def task_spec_of(config: dict, run=""):
@@ -372,6 +374,7 @@ def build_parser(run_commands=None) -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_params)
 
     _add_serve(sub)
+    add_report(sub)
     for commands in clis:  # commands of one task's own (generate, ...)
         commands.add_commands(sub)
     return parser
