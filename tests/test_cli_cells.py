@@ -204,3 +204,34 @@ def test_explain_walks_the_runs_own_cells(runs, capsys):
     assert main(["explain", "--run", str(runs / "tag"), "张三在北京"]) == 0
     out = capsys.readouterr().out
     assert "outputs (B, T, D*P)" in out and "LSTMCell(" in out
+
+
+@pytest.mark.parametrize("task", ["classify", "tag"])
+def test_layernorm_and_zoneout_train_and_reload(tmp_path, capsys, task):
+    _write(tmp_path)
+    assert main(_train(tmp_path, task, "run", ["--cell", "layernorm", "--zoneout", "0.1,0.2"])) == 0
+    model = json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))["model"]
+    assert model["cell"] == "layernorm" and model["cell_options"] == {"zoneout_c": 0.1, "zoneout_h": 0.2}
+    loaded = load_run(tmp_path / "run")
+    for cell in _lstm(loaded).cells:
+        assert type(cell).__name__ == "LayerNormLSTMCell" and (cell.zoneout_c, cell.zoneout_h) == (0.1, 0.2)
+    # evaluation takes zoneout's expectation: no randomness, a reloaded run predicts the same
+    torch.testing.assert_close(_outputs(loaded, TEXTS), _outputs(load_run(tmp_path / "run"), TEXTS), atol=0, rtol=0)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "run"), "--json", *TEXTS]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_zoneout_flag_errors_are_one_line(tmp_path, capsys):
+    _write(tmp_path)
+    assert main(_train(tmp_path, "classify", "run", ["--cell", "layernorm", "--peepholes"])) == 2
+    assert capsys.readouterr().err.strip() == ("lstmkit train classify: error: --peepholes is an option of --cell "
+                                               "lstm (TensorFlow's LSTMCell); --cell layernorm has none: add --cell "
+                                               "lstm")
+    with pytest.raises(SystemExit) as exit_:
+        main(_train(tmp_path, "classify", "run", ["--zoneout", "0.1,1"]))
+    assert exit_.value.code == 2
+    assert "--zoneout: expected C,H: two numbers in [0, 1) (or one for both), got '0.1,1'" in capsys.readouterr().err
+    assert main(_train(tmp_path, "regress", "z", ["--zoneout", "0.3"])) == 0      # one number: both
+    assert json.loads((tmp_path / "z" / "config.json").read_text())["model"]["cell_options"] == {
+        "zoneout_c": 0.3, "zoneout_h": 0.3}

@@ -252,7 +252,7 @@ def test_param_counts_per_layer_and_direction():
     (lambda: dynamic_rnn(BasicLSTMCell(3, 8), torch.randn(2, 4, 3, dtype=F64)), TypeError,
      "inputs are torch.float64 on cpu but the parameters are torch.float32"),
     (lambda: dynamic_rnn(torch.nn.Linear(3, 3), torch.randn(2, 4, 3)), TypeError,
-     "cell must be a BasicLSTMCell, LSTMCell or MultiRNNCell, got Linear"),
+     "cell must be a BasicLSTMCell, LSTMCell, LayerNormLSTMCell or MultiRNNCell, got Linear"),
     (lambda: bidirectional_dynamic_rnn(BasicLSTMCell(3, 8), BasicLSTMCell(4, 8), torch.randn(2, 4, 3)), ValueError,
      "cell_fw and cell_bw must read the same input size"),
     (lambda: LSTM(3, 4, dropout=1.0), ValueError, r"dropout must be a number in \[0, 1\)"),

@@ -56,7 +56,7 @@ def test_a_config_is_a_value():
     ({"cell": "lstm", "use_peepholes": "yes"}, TypeError, "use_peepholes must be true or false, got 'yes'"),
     ({"forget_bias": "1"}, TypeError, "forget_bias must be a number, got '1'"),
     ({"forget_bias": float("nan")}, ValueError, "forget_bias must be a finite number"),
-    ({"cell": "gru"}, ValueError, "cell must be one of ['basic', 'lstm'], got 'gru'"),
+    ({"cell": "gru"}, ValueError, "cell must be one of ['basic', 'layernorm', 'lstm'], got 'gru'"),
     ({"cell": "lstm", "peepholes": True}, ValueError, "unknown cell option 'peepholes'"),
 ])
 def test_errors_name_the_option(data, error, message):

@@ -272,6 +272,16 @@ def _walk_layer0(cell, x, lengths, tokens):
                           f"w_o_diag * c_t joins o")
     if getattr(cell, "cell_clip", None) is not None:
         step.lines.append(f"c_t is clipped to [-{cell.cell_clip:g}, {cell.cell_clip:g}] (cell_clip)")
+    layer_norm = getattr(cell, "layer_norm_epsilon", None) is not None
+    if layer_norm:
+        step.lines.append(f"layer normalisation (LayerNormLSTMCell): gates = LN(x_t @ kernel[:E]) * gamma_x + "
+                          f"LN(h_(t-1) @ kernel[E:]) * gamma_h + bias, each LN over the {4 * H} gate units; "
+                          f"h_t = sigmoid(o) * act(LN(c_t) * gamma_c + beta_c), and the state keeps c_t itself "
+                          f"(LN(v) = (v - mean) / sqrt(var + {cell.layer_norm_epsilon:g}))")
+    if getattr(cell, "zoneout", False):
+        step.lines.append(f"zoneout: each unit of c (h) keeps its previous value with probability "
+                          f"{cell.zoneout_c:g} ({cell.zoneout_h:g}) in training; here (evaluation) c_t and h_t "
+                          f"are the expectation z * previous + (1 - z) * new")
     if getattr(cell, "num_proj", None) is not None:
         clip = "" if cell.proj_clip is None else f", clipped to [-{cell.proj_clip:g}, {cell.proj_clip:g}]"
         step.lines.append(f"h_t = sigmoid(o) * act(c_t) (B, {H}) @ projection_kernel ({H}, {P}) -> (B, {P}){clip}")
@@ -280,7 +290,7 @@ def _walk_layer0(cell, x, lengths, tokens):
         for t in range(T):
             x_t = x[:, t]                                                       # (B, E)
             concat = torch.cat([x_t, state.h], dim=1)                           # (B, E + P)
-            gates = concat @ cell.kernel + cell.bias                            # (B, 4H)
+            gates = cell.gates(x_t, state.h) if layer_norm else concat @ cell.kernel + cell.bias     # (B, 4H)
             i, j, f, o = gates.chunk(4, dim=1)                                  # each (B, H)
             _, new = cell.recurrent_step(cell.project_inputs(x_t), state)
             # the gates as the cell applies them: with peepholes, c joins i and f (c_(t-1)) and o (c_t)

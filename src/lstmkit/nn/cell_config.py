@@ -1,6 +1,6 @@
 """``CellConfig``: which TensorFlow cell an ``LSTM`` stacks and with which options, as one checked value.
 
-Task configs store it as two JSON fields, ``cell`` (``"basic"`` or ``"lstm"``) and ``cell_options`` (a dict of
+Task configs store it as two JSON fields, ``cell`` (``"basic"``, ``"lstm"`` or ``"layernorm"``) and ``cell_options`` (a dict of
 the options that differ from the defaults), as they always have; :meth:`CellConfig.of` reads those two fields
 and checks them, :meth:`CellConfig.to_options` gives the keyword arguments of :class:`lstmkit.nn.LSTM`.
 
@@ -22,13 +22,17 @@ class CellConfig:
     """The cell of every layer and direction of an ``LSTM``.
 
     Args:
-        cell: ``"basic"`` (:class:`BasicLSTMCell`) or ``"lstm"`` (:class:`LSTMCell`, TensorFlow's ``LSTMCell``).
-        forget_bias: added to the forget gate's pre-activation (default 1.0); both cells.
+        cell: ``"basic"`` (:class:`BasicLSTMCell`), ``"lstm"`` (:class:`LSTMCell`, TensorFlow's ``LSTMCell``) or
+            ``"layernorm"`` (:class:`LayerNormLSTMCell`, layer normalisation as in Ba et al. 2016 and haste).
+        forget_bias: added to the forget gate's pre-activation (default 1.0); every cell.
         use_peepholes: diagonal peephole weights ``(H,)`` from ``c`` into the i, f and o gates (``"lstm"`` only).
         cell_clip: clip ``c`` to ``[-cell_clip, cell_clip]`` after each step (``"lstm"`` only; None: no clip).
         num_proj: ``P``; project ``h`` ``(B, H) -> (B, P)``, the output and recurrent size (``"lstm"`` only).
         proj_clip: clip the projected ``h`` to ``[-proj_clip, proj_clip]`` (``"lstm"`` only; needs num_proj).
-        activation: ``"tanh"`` (default), ``"relu"`` or ``"sigmoid"``; both cells.
+        activation: ``"tanh"`` (default), ``"relu"`` or ``"sigmoid"``; every cell.
+        zoneout_c, zoneout_h: the probabilities that a unit of ``c`` (of ``h``) keeps its previous value at a step
+            in training (Krueger et al. 2017; evaluation takes the expectation); numbers in [0, 1), default 0;
+            every cell.
 
     Example::
 
@@ -44,6 +48,8 @@ class CellConfig:
     num_proj: int | None = None
     proj_clip: float | None = None
     activation: str = "tanh"
+    zoneout_c: float = 0.0
+    zoneout_h: float = 0.0
 
     def check(self) -> "CellConfig":
         """This config when it is valid; else a ``TypeError``/``ValueError`` naming the option."""
@@ -64,13 +70,17 @@ class CellConfig:
             raise ValueError(f"CellConfig: num_proj must be a positive int (P) or None, got {n!r}")
         if self.proj_clip is not None and self.num_proj is None:
             raise ValueError("CellConfig: proj_clip needs num_proj (there is no projection to clip)")
+        for name in ("zoneout_c", "zoneout_h"):
+            value = getattr(self, name)
+            if not (_is_number(value) and 0.0 <= value < 1.0):
+                raise ValueError(f"CellConfig: {name} must be a number in [0, 1), got {value!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"CellConfig: activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        if self.cell == "basic":
+        if self.cell != "lstm":
             given = [name for name in LSTM_ONLY if getattr(self, name) != _DEFAULTS[name]]
             if given:
-                raise ValueError(f"CellConfig: {given[0]} is an option of cell 'lstm' (LSTMCell); cell 'basic' "
-                                 f"(BasicLSTMCell) has no {given[0]}")
+                raise ValueError(f"CellConfig: {given[0]} is an option of cell 'lstm' (LSTMCell); cell "
+                                 f"'{self.cell}' ({CELLS[self.cell].__name__}) has no {given[0]}")
         return self
 
     def options(self) -> dict:
@@ -81,7 +91,7 @@ class CellConfig:
 
     def to_options(self) -> dict:
         """The keyword arguments of :class:`lstmkit.nn.LSTM`: ``cell`` and the options that differ from the
-        defaults (so a ``"basic"`` cell never receives an option only ``LSTMCell`` takes)."""
+        defaults (so a ``"basic"`` or ``"layernorm"`` cell never receives an option only ``LSTMCell`` takes)."""
         return {"cell": self.cell, **self.check().options()}
 
     @classmethod

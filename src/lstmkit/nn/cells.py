@@ -7,6 +7,12 @@ A cell maps ``(x_t, state) -> (h_t, new_state)``. The loop over time, lengths, d
 in :mod:`lstmkit.nn.rnn`. Each cell also splits its step in two so that loops can hoist the input half out
 of the time loop: :meth:`project_inputs` (``x @ W_x + bias`` for any number of steps at once) and
 :meth:`recurrent_step` (the rest of the step, given that projection).
+
+Zoneout (Krueger et al. 2017, "Zoneout: regularizing RNNs by randomly preserving hidden activations") is an option
+of every cell: ``zoneout_c`` and ``zoneout_h``, the probabilities that a unit of ``c`` (of ``h``) keeps its previous
+value at a step. In training each unit draws its own Bernoulli mask (from ``cell.generator`` when set, else
+PyTorch's default generator, so ``torch.manual_seed`` reproduces the masks); in evaluation the step returns the
+expectation ``z * previous + (1 - z) * new``. The output ``h_t`` is the zoned-out ``h``.
 """
 from __future__ import annotations
 
@@ -63,6 +69,13 @@ def check_positive_int(owner: str, name: str, value) -> int:
     return value
 
 
+def check_probability(owner: str, name: str, value) -> float:
+    """A probability in [0, 1): zoneout's (1 would freeze the state at its initial value)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{owner}: {name} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
 def _check_clip(owner: str, name: str, value):
     if value is None:
         return None
@@ -94,6 +107,46 @@ class _LSTMCellBase(nn.Module):
         P, H = self.proj_size, self.num_units
         self.kernel = nn.Parameter(torch.empty(self.input_size + P, 4 * H, **factory))  # rows: [x_t, h_{t-1}]
         self.bias = nn.Parameter(torch.empty(4 * H, **factory))                      # gates i, j, f, o
+
+    def _init_zoneout(self, zoneout_c, zoneout_h, generator) -> None:
+        name = type(self).__name__
+        self.zoneout_c = check_probability(name, "zoneout_c", zoneout_c)
+        self.zoneout_h = check_probability(name, "zoneout_h", zoneout_h)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"{name}: generator must be a torch.Generator or None, got {type(generator).__name__}")
+        self.generator = generator
+
+    @property
+    def zoneout(self) -> bool:
+        """Whether the cell zones out ``c`` or ``h`` (``zoneout_c`` or ``zoneout_h`` above 0)."""
+        return bool(self.zoneout_c or self.zoneout_h)
+
+    def zoneout_masks(self, batch: int, steps: int, like: torch.Tensor):
+        """``(keep_c (B, T, H), keep_h (B, T, P))`` bool, True where a unit keeps its previous value, drawn from
+        ``self.generator`` (``c`` first, then ``h``; uniform float32 numbers, whatever the dtype, so float32 and
+        float64 cells draw the same masks); a part is None when its probability is 0. None outside training."""
+        if not (self.training and self.zoneout):
+            return None
+        kw = {"generator": self.generator, "device": like.device}
+        keep_c = (torch.rand(batch, steps, self.num_units, **kw) < self.zoneout_c) if self.zoneout_c else None
+        keep_h = (torch.rand(batch, steps, self.proj_size, **kw) < self.zoneout_h) if self.zoneout_h else None
+        return keep_c, keep_h
+
+    def _zoneout_repr(self) -> str:
+        return "".join(f", {n}={getattr(self, n)}" for n in ("zoneout_c", "zoneout_h") if getattr(self, n))
+
+    def _zoneout(self, prev: LSTMStateTuple, new: LSTMStateTuple, masks) -> LSTMStateTuple:
+        """Zoneout of one step: ``masks`` ``(keep_c (B, H), keep_h (B, P))`` in training (drawn here when None),
+        the expectation in evaluation."""
+        if self.training:
+            keep_c, keep_h = masks if masks is not None else (
+                m if m is None else m[:, 0] for m in self.zoneout_masks(new.c.shape[0], 1, new.c))
+            c = new.c if keep_c is None else torch.where(keep_c, prev.c, new.c)
+            h = new.h if keep_h is None else torch.where(keep_h, prev.h, new.h)
+            return LSTMStateTuple(c, h)
+        zc, zh = self.zoneout_c, self.zoneout_h
+        return LSTMStateTuple(zc * prev.c + (1 - zc) * new.c if zc else new.c,
+                              zh * prev.h + (1 - zh) * new.h if zh else new.h)
 
     @property
     def proj_size(self) -> int:
@@ -168,18 +221,31 @@ class _LSTMCellBase(nn.Module):
         ``x @ kernel[:I] + bias``, with the constant ``forget_bias`` already added to the f block, so that a
         loop over time pays for it once rather than once per step.
         """
-        H = self.num_units
-        bias = self.bias
-        if self.forget_bias:
-            bias = torch.cat([bias[:2 * H], bias[2 * H:3 * H] + self.forget_bias, bias[3 * H:]])
         x2 = x.reshape(-1, self.input_size)
-        return torch.addmm(bias, x2, self.kernel[: self.input_size]).view(*x.shape[:-1], 4 * H)
+        return torch.addmm(self._shift(), x2, self.kernel[: self.input_size]).view(*x.shape[:-1], 4 * self.num_units)
 
-    def recurrent_step(self, x_proj: torch.Tensor, state: LSTMStateTuple) -> tuple[torch.Tensor, LSTMStateTuple]:
+    def _shift(self) -> torch.Tensor:
+        """``bias`` with the constant ``forget_bias`` added to its f block ``(4H,)``."""
+        H = self.num_units
+        if not self.forget_bias:
+            return self.bias
+        return torch.cat([self.bias[:2 * H], self.bias[2 * H:3 * H] + self.forget_bias, self.bias[3 * H:]])
+
+    def recurrent_step(self, x_proj: torch.Tensor, state: LSTMStateTuple,
+                       zoneout_masks=None) -> tuple[torch.Tensor, LSTMStateTuple]:
         """One step given ``x_proj = project_inputs(x_t)`` ``(B, 4H)`` and ``state`` as ``LSTMStateTuple``.
 
-        ``x_proj`` already holds the bias and ``forget_bias``.
+        ``x_proj`` already holds the bias and ``forget_bias``. With zoneout in training, ``zoneout_masks`` is this
+        step's ``(keep_c (B, H), keep_h (B, P))`` (see :meth:`zoneout_masks`; drawn here when None).
         """
+        h, new = self._step(x_proj, state)
+        if self.zoneout_c or self.zoneout_h:
+            new = self._zoneout(state, new, zoneout_masks)
+            h = new.h
+        return h, new
+
+    def _step(self, x_proj: torch.Tensor, state: LSTMStateTuple) -> tuple[torch.Tensor, LSTMStateTuple]:
+        """The cell's own step, before zoneout."""
         raise NotImplementedError
 
     def forward(self, inputs: torch.Tensor, state):
@@ -213,6 +279,8 @@ class BasicLSTMCell(_LSTMCellBase):
         forget_bias: added to the forget gate's pre-activation (default 1.0); a constant, not a weight.
         state_is_tuple: state as ``LSTMStateTuple(c, h)`` (default) or one ``(B, 2H)`` tensor ``concat(c, h)``.
         activation: ``"tanh"`` (default), ``"relu"``, ``"sigmoid"`` or a callable.
+        zoneout_c, zoneout_h: zoneout probabilities of ``c`` and ``h`` (default 0: none); see the module docstring.
+        generator: the ``torch.Generator`` zoneout draws its masks from (None: PyTorch's default one).
 
     Parameters: ``kernel`` ``(I + H, 4H)``, rows ``[x_t, h_{t-1}]``, columns the gates i, j, f, o;
     ``bias`` ``(4H,)``, zeros at init. ``(I + H) * 4H + 4H`` in all.
@@ -228,13 +296,15 @@ class BasicLSTMCell(_LSTMCellBase):
     """
 
     def __init__(self, input_size: int, num_units: int, forget_bias: float = 1.0, state_is_tuple: bool = True,
-                 activation: Activation = "tanh", *, dtype=None, device=None):
+                 activation: Activation = "tanh", *, zoneout_c: float = 0.0, zoneout_h: float = 0.0,
+                 generator: torch.Generator | None = None, dtype=None, device=None):
         super().__init__()
         self._init_common(input_size, num_units, None, forget_bias, state_is_tuple, activation,
                           {"dtype": dtype, "device": device})
+        self._init_zoneout(zoneout_c, zoneout_h, generator)
         self.reset_parameters()
 
-    def recurrent_step(self, x_proj, state):
+    def _step(self, x_proj, state):
         H = self.num_units
         gates = self._gates(x_proj, state.h)                                                  # (B, 4H)
         # one sigmoid over all four blocks (j's is unused): fewer kernel launches in the step loop
@@ -252,7 +322,7 @@ class BasicLSTMCell(_LSTMCellBase):
     def extra_repr(self) -> str:
         return (f"input_size={self.input_size}, num_units={self.num_units}, forget_bias={self.forget_bias}"
                 + ("" if self.state_is_tuple else ", state_is_tuple=False")
-                + ("" if self.activation == "tanh" else f", activation={self.activation!r}"))
+                + ("" if self.activation == "tanh" else f", activation={self.activation!r}") + self._zoneout_repr())
 
 
 class LSTMCell(_LSTMCellBase):
@@ -272,7 +342,7 @@ class LSTMCell(_LSTMCellBase):
         cell_clip: clip ``c`` to ``[-cell_clip, cell_clip]`` after each step (None: no clipping).
         num_proj: ``P``; project ``h`` with ``projection_kernel`` ``(H, P)`` (None: no projection, ``P = H``).
         proj_clip: clip the projected output to ``[-proj_clip, proj_clip]`` (needs ``num_proj``).
-        forget_bias, state_is_tuple, activation: as in :class:`BasicLSTMCell`.
+        forget_bias, state_is_tuple, activation, zoneout_c, zoneout_h, generator: as in :class:`BasicLSTMCell`.
 
     Parameters: ``kernel`` ``(I + P, 4H)``, ``bias`` ``(4H,)``, the peepholes, ``projection_kernel``.
     State: ``LSTMStateTuple(c (B, H), h (B, P))``. Output ``h_t`` ``(B, P)``.
@@ -280,10 +350,12 @@ class LSTMCell(_LSTMCellBase):
 
     def __init__(self, input_size: int, num_units: int, use_peepholes: bool = False, cell_clip: float | None = None,
                  num_proj: int | None = None, proj_clip: float | None = None, forget_bias: float = 1.0,
-                 state_is_tuple: bool = True, activation: Activation = "tanh", *, dtype=None, device=None):
+                 state_is_tuple: bool = True, activation: Activation = "tanh", *, zoneout_c: float = 0.0,
+                 zoneout_h: float = 0.0, generator: torch.Generator | None = None, dtype=None, device=None):
         super().__init__()
         factory = {"dtype": dtype, "device": device}
         self._init_common(input_size, num_units, num_proj, forget_bias, state_is_tuple, activation, factory)
+        self._init_zoneout(zoneout_c, zoneout_h, generator)
         self.use_peepholes = bool(use_peepholes)
         self.cell_clip = _check_clip("LSTMCell", "cell_clip", cell_clip)
         self.proj_clip = _check_clip("LSTMCell", "proj_clip", proj_clip)
@@ -307,7 +379,7 @@ class LSTMCell(_LSTMCellBase):
         if self.num_proj is not None:
             nn.init.xavier_uniform_(self.projection_kernel)
 
-    def recurrent_step(self, x_proj, state):
+    def _step(self, x_proj, state):
         c_prev = state.c
         i, j, f, o = self._gates(x_proj, state.h).chunk(4, dim=1)                           # each (B, H)
         if self.use_peepholes:
@@ -350,7 +422,7 @@ class LSTMCell(_LSTMCellBase):
             parts.append("state_is_tuple=False")
         if self.activation != "tanh":
             parts.append(f"activation={self.activation!r}")
-        return ", ".join(parts)
+        return ", ".join(parts) + self._zoneout_repr()
 
 
 def _describe(obj) -> str:

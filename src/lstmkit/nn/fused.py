@@ -29,6 +29,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple
+from .layernorm import LayerNormLSTMCell
 from .sequences import stack_directions
 
 # TensorFlow gate blocks (i, j, f, o) in PyTorch's order (i, f, g, o); the swap is its own inverse.
@@ -37,8 +38,12 @@ TF_TO_TORCH_GATES = (0, 2, 1, 3)
 
 def fuse_blocker(cell) -> str | None:
     """Why ``cell`` cannot run on the fused kernel, or None when it can."""
+    if isinstance(cell, LayerNormLSTMCell):
+        return "layer normalisation (LayerNormLSTMCell)"
     if not isinstance(cell, (BasicLSTMCell, LSTMCell)):
         return f"{type(cell).__name__} is not an LSTM cell"
+    if cell.zoneout:
+        return "zoneout"
     if cell.activation not in ("tanh", torch.tanh):
         return f"activation {cell.activation!r} (the fused kernel computes tanh)"
     if isinstance(cell, LSTMCell):

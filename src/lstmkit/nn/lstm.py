@@ -11,26 +11,33 @@ from torch import nn
 from ..checks import parameters_fit
 from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple, ParamCount, _describe, check_positive_int
 from .fused import _WeightCache, stack_blocker
-from .rnn import check_dtype, check_inputs, check_lengths, run_stack, _check_fused_flag
+from .layernorm import LayerNormLSTMCell
+from .rnn import check_dtype, check_inputs, check_lengths, loop_path, run_stack, _check_fused_flag
 
-CELLS = {"basic": BasicLSTMCell, "lstm": LSTMCell}
+CELLS = {"basic": BasicLSTMCell, "lstm": LSTMCell, "layernorm": LayerNormLSTMCell}
 
 
 class LSTM(nn.Module):
     """A stack of LSTM layers, optionally bidirectional, with TensorFlow's cells and semantics.
 
-    Layer ``k`` direction ``d`` is ``self.cell(k, d)``: a :class:`BasicLSTMCell` (``cell="basic"``, the default)
-    or :class:`LSTMCell` (``cell="lstm"``) whose ``kernel``/``bias`` are in TensorFlow's layout, so weights
-    can be read and set the TensorFlow way. Layer 0 reads ``I`` features, later layers ``D * P``.
+    Layer ``k`` direction ``d`` is ``self.cell(k, d)``: a :class:`BasicLSTMCell` (``cell="basic"``, the default),
+    :class:`LSTMCell` (``cell="lstm"``) or :class:`LayerNormLSTMCell` (``cell="layernorm"``) whose
+    ``kernel``/``bias`` are in TensorFlow's layout, so weights can be read and set the TensorFlow way. Layer 0 reads
+    ``I`` features, later layers ``D * P``.
 
     Args:
         input_size: ``I``. num_units: ``H``. num_layers: ``L`` (default 1).
         bidirectional: add a backward cell per layer that reads each sequence reversed within its length.
         dropout: dropout on every layer's output but the last, in training (as ``torch.nn.LSTM``).
-        cell: ``"basic"`` or ``"lstm"``.
+        cell: ``"basic"``, ``"lstm"`` or ``"layernorm"``.
         fused: None (auto), True (insist on the fused kernel), False (always the step loop).
-        **cell_options: passed to every cell: ``forget_bias``, ``activation``, and for ``"lstm"``
-            ``use_peepholes``, ``cell_clip``, ``num_proj``, ``proj_clip``.
+        generator: the ``torch.Generator`` every cell draws its zoneout masks from (None: PyTorch's default).
+        **cell_options: passed to every cell: ``forget_bias``, ``activation``, ``zoneout_c``, ``zoneout_h``, and
+            for ``"lstm"`` ``use_peepholes``, ``cell_clip``, ``num_proj``, ``proj_clip``.
+
+    Cells the fused kernel cannot run (peepholes, clipping, other activations, layer normalisation, zoneout) run
+    the step loop, on its fast path (:mod:`lstmkit.nn.fast`) where it has one; ``use_fast = False`` forces the
+    plain loop. ``last_path`` says which ran last: ``"fused"``, ``"fast"`` or ``"loop"``.
 
     Shapes:
         ``forward(x (B, T, I), lengths (B,) or None, initial_state) -> (outputs (B, T, D*P), final_states)``.
@@ -46,8 +53,8 @@ class LSTM(nn.Module):
     """
 
     def __init__(self, input_size: int, num_units: int, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, cell: str = "basic", fused: bool | None = None, *, dtype=None, device=None,
-                 **cell_options):
+                 dropout: float = 0.0, cell: str = "basic", fused: bool | None = None, *,
+                 generator: torch.Generator | None = None, dtype=None, device=None, **cell_options):
         super().__init__()
         check_positive_int("LSTM", "input_size", input_size)
         check_positive_int("LSTM", "num_units", num_units)
@@ -63,11 +70,12 @@ class LSTM(nn.Module):
         self.cell_options = dict(cell_options)
         D = 2 if bidirectional else 1
         H, P = num_units, cell_options.get("num_proj") or num_units
-        extra = 3 * H * bool(cell_options.get("use_peepholes")) + H * P * bool(cell_options.get("num_proj"))
+        extra = (3 * H * bool(cell_options.get("use_peepholes")) + H * P * bool(cell_options.get("num_proj"))
+                 + 10 * H * (cell == "layernorm"))
         per_cell = [((input_size if k == 0 else D * P) + P) * 4 * H + 4 * H + extra for k in range(num_layers)]
         parameters_fit("LSTM", D * sum(per_cell), f"input_size={input_size}, units={H}, layers={num_layers}"
                        f"{', bidirectional' if bidirectional else ''}", device)
-        factory = {"dtype": dtype, "device": device}
+        factory = {"dtype": dtype, "device": device, "generator": generator}
         layers, layer_in = [], input_size
         for _ in range(num_layers):
             layer = nn.ModuleList(CELLS[cell](layer_in, num_units, **cell_options, **factory) for _ in range(D))
@@ -79,6 +87,7 @@ class LSTM(nn.Module):
         self._blocker = stack_blocker(self.layers)
         self.use_fused = _check_fused_flag("LSTM", fused, self._blocker)
         self._cache = _WeightCache()
+        self.use_fast = True
         self.last_path: str | None = None
 
     @property
@@ -111,8 +120,9 @@ class LSTM(nn.Module):
         lens = check_lengths(owner, lengths, B, T, x.device)
         init = None if initial_state is None else self._unpack_states(initial_state, B)
         dropout = self.dropout if self.training else 0.0
-        outputs, final = run_stack(self.layers, x, lens, init, dropout, self.training, self.use_fused, self._cache)
-        path = "fused" if self.use_fused else "loop"
+        outputs, final = run_stack(self.layers, x, lens, init, dropout, self.training, self.use_fused, self._cache,
+                                   self.use_fast)
+        path = "fused" if self.use_fused else loop_path(self.layers, self.use_fast)
         if self.last_path != path:  # Module.__setattr__ is slow; B=1 latency counts every microsecond
             self.last_path = path
         if self.bidirectional:

@@ -48,6 +48,49 @@ def lstm_step(x, c, h, kernel, bias, forget_bias=1.0, activation="tanh", w_f_dia
     return new_c, new_h
 
 
+def layer_norm(v, gain, shift=None, epsilon=1e-5):
+    """``(v - mean) / sqrt(var + epsilon) * gain + shift`` over ``v``'s last axis (the biased variance)."""
+    mean = v.mean(axis=-1, keepdims=True)
+    var = ((v - mean) ** 2).mean(axis=-1, keepdims=True)
+    out = (v - mean) / np.sqrt(var + epsilon) * gain
+    return out if shift is None else out + shift
+
+
+def layer_norm_lstm_step(x, c, h, kernel, bias, gamma_x, gamma_h, gamma_c, beta_c, forget_bias=1.0,
+                         activation="tanh", epsilon=1e-5):
+    """One step of ``LayerNormLSTMCell`` (Ba et al. 2016, haste's ``LayerNormLSTM``), written from the paper:
+
+    ``[i, j, f, o] = LN(x W_x; gamma_x) + LN(h W_h; gamma_h) + bias``, ``c' = c sigma(f + forget_bias) + sigma(i)
+    act(j)``, ``h' = act(LN(c'; gamma_c, beta_c)) sigma(o)``; the state keeps the unnormalised ``c'``.
+    ``x (I,)``, ``c (H,)``, ``h (H,)`` -> ``(new_c (H,), new_h (H,))``.
+    """
+    act = ACTIVATIONS[activation]
+    n_in = x.shape[0]
+    gates = layer_norm(x @ kernel[:n_in], gamma_x, None, epsilon) + layer_norm(h @ kernel[n_in:], gamma_h, None,
+                                                                                epsilon) + bias
+    i, j, f, o = np.split(gates, 4)
+    new_c = c * sigmoid(f + forget_bias) + sigmoid(i) * act(j)
+    new_h = act(layer_norm(new_c, gamma_c, beta_c, epsilon)) * sigmoid(o)
+    return new_c, new_h
+
+
+def zoneout(step, zoneout_c=0.0, zoneout_h=0.0, keep=None):
+    """``step`` with zoneout (Krueger et al. 2017): ``keep(t) -> (keep_c (H,), keep_h (P,))`` bool masks of the
+    units that keep their previous value at the ``t``-th call (training), or None for the expectation
+    ``z * previous + (1 - z) * new`` (evaluation). Returns a ``step(x_t, c, h) -> (c, h)``."""
+    calls = [0]
+
+    def zoned(x, c, h):
+        new_c, new_h = step(x, c, h)
+        if keep is None:
+            return zoneout_c * c + (1 - zoneout_c) * new_c, zoneout_h * h + (1 - zoneout_h) * new_h
+        keep_c, keep_h = keep(calls[0])
+        calls[0] += 1
+        return np.where(keep_c, c, new_c), np.where(keep_h, h, new_h)
+
+    return zoned
+
+
 def dynamic_rnn(step, x, lengths=None, c0=None, h0=None, num_units=None, out_size=None):
     """``step(x_t, c, h) -> (c, h)`` over ``x (B, T, I)``: outputs ``(B, T, P)`` zero past each length, and the
     final ``(c (B, H), h (B, P))`` taken at each sequence's last valid step."""

@@ -2,10 +2,13 @@
 
 Shape legend: ``B`` batch, ``T`` time steps, ``I`` input size, ``H`` units, ``P`` output size, ``D`` directions.
 
-Two ways compute the same thing, and tests hold them equal:
+Three ways compute the same thing, and tests hold them equal:
 
 - the step loop (:func:`loop_stack`): the input half of every step in one matmul, then a Python loop over
-  time for the recurrent half; it runs any cell (peepholes, clipping, other activations);
+  time for the recurrent half, each step the cell's own ``recurrent_step``; it runs any cell (peepholes, clipping,
+  other activations, layer normalisation, zoneout) and is the reference of the other two;
+- its fast path (:mod:`lstmkit.nn.fast`): the same loop as one autograd node with a hand-written backward through
+  time, for every cell whose activation is a name (``"tanh"``, ``"relu"``, ``"sigmoid"``);
 - the fused kernel (:func:`lstmkit.nn.fused.fused_stack`): PyTorch's LSTM kernel on converted weights.
 
 ``fused=None`` (the default) takes the fused kernel whenever the cells allow it; ``True`` insists (a clear
@@ -18,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cells import LSTMStateTuple, ParamCount, _describe, _LSTMCellBase
+from .fast import fast_blocker, fast_loop
 from .fused import autocast_dtype, fuse_blocker, fused_stack, stack_blocker
 from .sequences import reverse_within_lengths, stack_directions, valid_mask
 
@@ -37,7 +41,7 @@ class MultiRNNCell(nn.Module):
             raise ValueError("MultiRNNCell: cells must hold at least one cell, got none")
         for k, cell in enumerate(cells):
             if not isinstance(cell, _LSTMCellBase):
-                raise TypeError(f"MultiRNNCell: cells[{k}] must be a BasicLSTMCell or LSTMCell, "
+                raise TypeError(f"MultiRNNCell: cells[{k}] must be a BasicLSTMCell, LSTMCell or LayerNormLSTMCell, "
                                 f"got {type(cell).__name__}")
             if k and cell.input_size != cells[k - 1].output_size:
                 raise ValueError(f"MultiRNNCell: cells[{k}].input_size must be {cells[k - 1].output_size} "
@@ -140,16 +144,23 @@ def _zeros(cell, x: torch.Tensor) -> LSTMStateTuple:
     return LSTMStateTuple(x.new_zeros(x.shape[0], cell.num_units), x.new_zeros(x.shape[0], cell.proj_size))
 
 
-def _loop_cell(cell: _LSTMCellBase, x: torch.Tensor, lengths, state: LSTMStateTuple):
-    """One cell over ``x (B, T, I)``: outputs ``(B, T, P)`` zero past each length, state copied through."""
-    T = x.shape[1]
+def _loop_cell(cell: _LSTMCellBase, x: torch.Tensor, lengths, state: LSTMStateTuple, fast: bool = True):
+    """One cell over ``x (B, T, I)``: outputs ``(B, T, P)`` zero past each length, state copied through.
+
+    ``fast``: take the fast path (:func:`lstmkit.nn.fast.fast_loop`) when the cell has one; both draw the same
+    zoneout masks, here, before the loop."""
+    B, T = x.shape[0], x.shape[1]
     x_proj = cell.project_inputs(x)                                        # (B, T, I) -> (B, T, 4H), one matmul
+    masks = cell.zoneout_masks(B, T, x)                                    # None, or (B, T, H) and (B, T, P)
+    if fast and fast_blocker(cell) is None:
+        return fast_loop(cell, x_proj, lengths, state, masks)
     valid = None if lengths is None else valid_mask(lengths, T).unsqueeze(2)
     min_len = T if lengths is None else int(lengths.min())
     max_len = T if lengths is None else int(lengths.max())
     outputs = []
     for t in range(max_len):  # past the longest sequence nothing changes: those outputs are zero
-        h, new = cell.recurrent_step(x_proj[:, t], state)
+        step_masks = None if masks is None else tuple(None if m is None else m[:, t] for m in masks)
+        h, new = cell.recurrent_step(x_proj[:, t], state, step_masks)
         if t >= min_len:  # some sequences have ended: keep their state, zero their output
             m = valid[:, t]                                                # (B, 1)
             h = h.masked_fill(~m, 0.0)
@@ -162,19 +173,27 @@ def _loop_cell(cell: _LSTMCellBase, x: torch.Tensor, lengths, state: LSTMStateTu
     return out, state                                                      # (B, T, P)
 
 
-def loop_stack(layers, inputs, lengths, initial_states, dropout: float = 0.0, training: bool = False):
-    """The reference loop for a stack ``layers[k][d]``; same contract as :func:`fused_stack`."""
+def loop_stack(layers, inputs, lengths, initial_states, dropout: float = 0.0, training: bool = False,
+               fast: bool = True):
+    """The step loop for a stack ``layers[k][d]``; same contract as :func:`fused_stack`. ``fast``: each cell on
+    its fast path where it has one (False: the plain loop, the reference)."""
     def run(k, d, cell, xs):
         state = initial_states[k][d] if initial_states is not None else _zeros(cell, xs)
-        return _loop_cell(cell, xs, lengths, state)
+        return _loop_cell(cell, xs, lengths, state, fast)
 
     return stack_directions(layers, inputs, lengths, dropout, training, run)
 
 
-def run_stack(layers, inputs, lengths, initial_states, dropout=0.0, training=False, use_fused=True, cache=None):
+def loop_path(layers, fast: bool = True) -> str:
+    """``"fast"`` when every cell of the stack runs the loop's fast path, else ``"loop"``."""
+    return "fast" if fast and all(fast_blocker(cell) is None for layer in layers for cell in layer) else "loop"
+
+
+def run_stack(layers, inputs, lengths, initial_states, dropout=0.0, training=False, use_fused=True, cache=None,
+              fast=True):
     if use_fused:
         return fused_stack(layers, inputs, lengths, initial_states, dropout, training, cache)
-    return loop_stack(layers, inputs, lengths, initial_states, dropout, training)
+    return loop_stack(layers, inputs, lengths, initial_states, dropout, training, fast)
 
 
 # -- TensorFlow's functions -----------------------------------------------------------------------------------------
@@ -183,14 +202,16 @@ def _layers_of(owner: str, cell):
         return [[c] for c in cell.cells]
     if isinstance(cell, _LSTMCellBase):
         return [[cell]]
-    raise TypeError(f"{owner}: cell must be a BasicLSTMCell, LSTMCell or MultiRNNCell, got {type(cell).__name__}")
+    raise TypeError(f"{owner}: cell must be a BasicLSTMCell, LSTMCell, LayerNormLSTMCell or MultiRNNCell, got "
+                    f"{type(cell).__name__}")
 
 
 def dynamic_rnn(cell, inputs, lengths=None, initial_state=None, time_major: bool = False, fused=None):
     """Run ``cell`` over every step of ``inputs``, TensorFlow's ``tf.nn.dynamic_rnn``.
 
     Args:
-        cell: ``BasicLSTMCell``, ``LSTMCell`` or ``MultiRNNCell``; its weights are shared by every step.
+        cell: ``BasicLSTMCell``, ``LSTMCell``, ``LayerNormLSTMCell`` or ``MultiRNNCell``; its weights are shared by
+            every step.
         inputs: ``(B, T, I)`` floats, or ``(T, B, I)`` with ``time_major=True``.
         lengths: ``(B,)`` ints in 1..T (TensorFlow's ``sequence_length``), or None when every step is valid.
             Outputs past a sequence's length are zero and its final state is the state at its last valid step.
@@ -245,7 +266,8 @@ def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, lengths=None, initial_st
     owner = "bidirectional_dynamic_rnn"
     for name, c in (("cell_fw", cell_fw), ("cell_bw", cell_bw)):
         if not isinstance(c, _LSTMCellBase):
-            raise TypeError(f"{owner}: {name} must be a BasicLSTMCell or LSTMCell, got {type(c).__name__}")
+            raise TypeError(f"{owner}: {name} must be a BasicLSTMCell, LSTMCell or LayerNormLSTMCell, got "
+                            f"{type(c).__name__}")
     if cell_fw.input_size != cell_bw.input_size:
         raise ValueError(f"{owner}: cell_fw and cell_bw must read the same input size, "
                          f"got {cell_fw.input_size} and {cell_bw.input_size}")
