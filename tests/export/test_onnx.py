@@ -195,3 +195,35 @@ def test_seq2seq_encoder_parity(tmp_path):
     for k, st in enumerate(enc["state"]):
         np.testing.assert_allclose(out[f"init_c_{k}"], st.c.numpy(), atol=1e-5, rtol=0)
         np.testing.assert_allclose(out[f"init_h_{k}"], st.h.numpy(), atol=1e-5, rtol=0)
+
+
+def test_tagger_with_a_lexicon(tmp_path):
+    """The SoftLexicon input (B, T * 4 * W) and its pooling export: same emissions at every real step, with more
+    padding too, and the same tags on raw text through --backend onnx."""
+    torch.manual_seed(6)
+    (tmp_path / "words.txt").write_text("张三\n北京\n天安门\n天安\n安门\n上海\n在\n", encoding="utf-8")
+    data = TaggedDataset([list("张三在北京"), list("李四去上海玩")],
+                         [["B-PER", "E-PER", "O", "B-LOC", "E-LOC"], ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O"]],
+                         "toy")
+    task = TagTask.from_data(TagConfig(scheme="BIOES", embedding_dim=6, units=8, lexicon=str(tmp_path / "words.txt"),
+                                       lexicon_dim=5, lexicon_set_size=2), data)
+    task.model.eval()
+    export_onnx(task, tmp_path / "t.onnx")
+    runner = OnnxRunner(tmp_path / "t.onnx")
+    assert runner.input_names == ["ids", "lengths", "bigrams", "lexicon"]
+    texts = ["张三去天安门看北京", "上海", "李四在北京玩了很久很久很久，在天安门在上海"]
+    enc = task.encode(TaggedDataset([task.tokenizer(t) for t in texts], None, "x"))
+    batch = next(iter(task.batches(enc, 8)))
+    assert batch["lexicon"].shape == (3, batch["ids"].shape[1] * 4 * 2) and batch["lexicon"].max() > 1
+    with torch.no_grad():
+        want = task.model(batch["ids"], batch["lengths"], batch["bigrams"], lexicon=batch["lexicon"])
+    got = runner(batch["ids"], batch["lengths"], batch["bigrams"], lexicon=batch["lexicon"])
+    valid = torch.arange(want.shape[1]) < batch["lengths"].unsqueeze(1)
+    np.testing.assert_allclose(got[valid].numpy(), want[valid].numpy(), atol=1e-5, rtol=0)
+    pad = torch.zeros(3, 4, dtype=torch.long)                    # 4 more steps: 4 * 4 * 2 more lexicon ids
+    more = runner(torch.cat([batch["ids"], pad], 1), batch["lengths"], torch.cat([batch["bigrams"], pad], 1),
+                  lexicon=torch.cat([batch["lexicon"], torch.zeros(3, 32, dtype=torch.long)], 1))
+    np.testing.assert_allclose(more[:, :want.shape[1]][valid].numpy(), got[valid].numpy(), atol=1e-6, rtol=0)
+    plain = task.predict_records(texts)
+    task.runner = runner
+    assert task.predict_records(texts) == plain

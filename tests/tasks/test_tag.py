@@ -283,3 +283,28 @@ def test_model_defaults_depend_on_the_kind_and_a_flag_wins():
     assert TagConfig.for_kind("tags").tokenizer == {"name": "jieba"}
     with pytest.raises(ValueError, match="kind"):
         TagConfig.for_kind("chunks")
+
+
+def test_embeddings_start_characters_and_bigrams_from_a_vectors_files_words(tmp_path):
+    """--embeddings: a character's row is the file's one-character word, a bigram's its two-character word (the
+    other bigrams keep their random start); the file's size becomes E."""
+    rows = {"北": [1, 2, 3], "京": [4, 5, 6], "北京": [7, 8, 9], "张三": [0, 1, 0]}
+    (tmp_path / "v.txt").write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in rows.items()),
+                                    encoding="utf-8")
+    train = TaggedDataset([list("张三在北京"), list("张三在北京")] * 2, [["B-PER", "E-PER", "O", "B-LOC", "E-LOC"]] * 4,
+                          "toy")
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    plain = TagTask.from_data(TagConfig(embedding_dim=3), train)
+    torch.manual_seed(0)
+    task = TagTask.from_data(TagConfig(embedding_dim=16, embeddings=str(tmp_path / "v.txt"), embeddings_std=None),
+                             train)
+    assert task.config.embedding_dim == 3 and [p.found for p in task.pretrained] == [2, 2]
+    emb, bi = task.model.embedding.weight.detach(), task.model.bigram_embedding.weight.detach()
+    for ch in "北京":
+        assert emb[task.vocab.stoi[ch]].tolist() == rows[ch]
+    assert bi[task.bigram_vocab.stoi["北 京"]].tolist() == rows["北京"]
+    assert bi[task.bigram_vocab.stoi["张 三"]].tolist() == rows["张三"]
+    unseen = task.bigram_vocab.stoi["在 北"]
+    assert torch.equal(bi[unseen], plain.model.bigram_embedding.weight.detach()[unseen])
+    assert task.model.embedding.weight[0].abs().sum() == 0

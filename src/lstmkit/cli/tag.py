@@ -5,8 +5,8 @@ import argparse
 
 from .base import TaskCommands
 from .cell_args import add_cell_args, cell_config
-from .common import (add_training_args, non_negative_int, positive_int, probability, train_and_report,
-                     training_splits)
+from .common import (add_training_args, non_negative_int, positive_float, positive_int, probability,
+                     train_and_report, training_splits)
 
 TASK, KIND = "tag", "tagging"
 _CORPUS_FORMAT = {"msra-ner": "conll", "pd98-seg": "segmented", "pd98-pos": "wordtag"}
@@ -21,7 +21,8 @@ def _tag_data(args):
 
 
 MODEL_OPTIONS = ("embedding_dim", "bigrams", "max_bigrams", "char_features", "word_features", "units", "layers",
-                 "dropout", "decoder", "constraints")
+                 "dropout", "decoder", "constraints", "lexicon", "lexicon_set_size", "lexicon_std", "embeddings",
+                 "embeddings_std")
 
 
 def _model_options(args) -> dict:
@@ -36,13 +37,20 @@ def _model_options(args) -> dict:
 
 def train(args) -> int:
     from ..tasks.tag import TagConfig, TagTask
+    from ..text.embeddings import resolve_vectors
     from ..text.tags import detect_scheme
+    from ..train.runs import stderr_log
     from ..train.checkpoint import check_new_run
     from ..train.trainer import seed_everything
 
     from .common import run_mode
 
     check_new_run(args.out, run_mode(args))
+    for name in ("lexicon", "embeddings"):      # a missing file or package fails before the data is read
+        if getattr(args, name) and not resolve_vectors(getattr(args, name)).is_file():
+            raise FileNotFoundError(f"--{name}: file not found: {getattr(args, name)}")
+    if args.embeddings and args.embedding_dim:
+        raise ValueError("give --embeddings or --embedding-dim, not both: the vectors' size is the embedding's")
     cells = cell_config(args)
     fmt = _CORPUS_FORMAT.get(args.corpus, args.format) if args.corpus else args.format
     kind = args.kind or {"segmented": "words", "wordtag": "tags"}.get(fmt, "entities")
@@ -54,6 +62,12 @@ def train(args) -> int:
                                 cell_options=cells.options(), **_model_options(args))
     seed_everything(args.seed)
     task = TagTask.from_data(config, train_data)
+    for what, pre in zip(("token", "bigram"), task.pretrained):
+        stderr_log(f"pretrained {what} embeddings: {pre.summary()}")
+    if task.lexicon_vocab is not None:
+        stderr_log(f"lexicon {task.config.lexicon}: {len(task.lexicon_vocab) - 2:,} words x {task.config.lexicon_dim}"
+                   f"{' (fixed)' if task.config.lexicon_frozen else ' (learnt)'}, {task.config.lexicon_set_size} per "
+                   f"B/M/E/S set; SHA-256 {task.config.lexicon_sha256[:16]}...")
     metric = task.primary_metric
     return train_and_report(args, task, train_data, dev, test, (metric, "precision", "recall", "token_accuracy"),
                             "sentences", lambda d: f"dev {metric} {d[metric]:.4f}")
@@ -101,6 +115,25 @@ def add_parser(sub) -> None:
     p.add_argument("--units", type=positive_int, help=default("units"))
     p.add_argument("--layers", type=positive_int, help=default("layers"))
     p.add_argument("--dropout", type=probability, help=default("dropout"))
+    g = p.add_argument_group("lexicon (SoftLexicon, Ma et al. 2020) and pretrained vectors")
+    g.add_argument("--lexicon", metavar="zhwiki|FILE",
+                   help="add each character's SoftLexicon vectors: the lexicon words it begins, continues, ends or "
+                        "is, four sets pooled by the words' frequencies in the training text. zhwiki: the Chinese "
+                        "Wikipedia word2vec of the synonyms package (125,796 words x 100); FILE: word2vec/GloVe "
+                        "vectors (kept fixed) or a plain word list, one word a line (vectors learnt). The run keeps "
+                        "the words, vectors and frequencies it needs (default: none)")
+    g.add_argument("--lexicon-set-size", type=positive_int, metavar="W",
+                   help=f"the words kept per B/M/E/S set of a character, the most frequent (default: "
+                        f"{model.lexicon_set_size})")
+    g.add_argument("--lexicon-std", type=positive_float, metavar="STD",
+                   help=f"rescale the lexicon's vectors to this standard deviation (zhwiki's is 2.8) (default: "
+                        f"{model.lexicon_std})")
+    g.add_argument("--embeddings", metavar="zhwiki|FILE",
+                   help="start the character embeddings from these vectors' one-character words and the bigram "
+                        "embeddings from their two-character words; the vectors' size becomes --embedding-dim "
+                        "(default: random)")
+    g.add_argument("--embeddings-std", type=positive_float, metavar="STD",
+                   help=f"rescale those vectors to this standard deviation (default: {model.embeddings_std})")
     add_cell_args(p, CellConfig.of(model))
     p.add_argument("--decoder", choices=["crf", "softmax"], help=default("decoder"))
     p.add_argument("--constraints", action=argparse.BooleanOptionalAction,

@@ -11,7 +11,9 @@ The graph (``B`` and ``T`` dynamic; ``E`` embedding size, ``H`` units, ``D`` dir
 
     ids (B, T) int64, lengths (B,) int64 [, token features (B, T) int64: bigrams; a tagger's first, last
     (characters of each word), wordpos (place in jieba's word), wordtag (that word's part of speech)]
+    [, a tagger's lexicon (B, T * 4 * W) int64: each token's B/M/E/S lexicon word ids, W per set]
     -> Gather(embedding)  (+ Gather(each feature's embedding))  (B, T, E)
+    [-> Concat with the SoftLexicon pooling: Gather(z), Gather(lexicon vectors), Mul, ReduceSum, Div  (B, T, E+4Dw)]
     -> Transpose                                             (T, B, E)
     -> per layer: LSTM(W, R, B, sequence_lens[, P: peepholes]) -> Y (T, D, B, H) -> Transpose + Reshape (T, B, D*H)
     -> classifier: pooling over valid steps (max / mean / last / max+mean) -> MatMul + Add -> logits (B, K),
@@ -118,6 +120,25 @@ def feature_inputs(model) -> list[tuple[str, str]]:
     return [(name, attr) for name, attr in _FEATURES if getattr(model, attr, None) is not None]
 
 
+def _soft_lexicon(g: _Graph, lexicon, x: str) -> str:
+    """``x`` (B, T, E) with each token's SoftLexicon vectors after it (B, T, E + 4Dw), from the ``lexicon`` input
+    (B, T * 4 * W): :class:`lstmkit.text.lexicon.SoftLexicon`'s ``4 / Z * sum z(w) e(w)``."""
+    bt = g.op("Shape", ["ids"])                                                                    # [B, T]
+    words = g.op("Reshape", ["lexicon", g.op("Concat", [bt, g.const("sets_w", np.array([4, -1], np.int64))],
+                                             axis=0)])                                             # (B, T, 4, W)
+    z = g.op("Gather", [g.const("lexicon_z", lexicon.z.detach().cpu().numpy()), words])           # (B, T, 4, W)
+    total = g.op("Max", [g.op("ReduceSum", [z, g.const("axes_sets", np.array([2, 3], np.int64))], keepdims=1),
+                         g.const("one_f", np.array(1.0, np.float32))])                            # (B, T, 1, 1)
+    vectors = g.op("Gather", [g.const("lexicon_vectors", lexicon.embedding.weight.detach().cpu().numpy()),
+                              words])                                                              # (B, T, 4, W, Dw)
+    weighted = g.op("Mul", [g.op("Unsqueeze", [z, g.const("axis_last", np.array([-1], np.int64))]), vectors])
+    summed = g.op("ReduceSum", [weighted, g.const("axis_w", np.array([3], np.int64))], keepdims=0)   # (B, T, 4, Dw)
+    pooled = g.op("Div", [g.op("Mul", [summed, g.const("four", np.array(4.0, np.float32))]), total])
+    flat = g.op("Reshape", [pooled, g.op("Concat", [bt, g.const("minus_one", np.array([-1], np.int64))],
+                                         axis=0)])                                                 # (B, T, 4Dw)
+    return g.op("Concat", [x, flat], axis=2)                                                      # (B, T, E+4Dw)
+
+
 def _encoder(g: _Graph, model, features: list, lstm=None, embedding=None) -> tuple[str, list, str]:
     """ids/lengths [/features] -> the top layer's Y as (T, B, D*H), every layer's (Y_h, Y_c) (D, B, H), lengths
     int32."""
@@ -130,6 +151,8 @@ def _encoder(g: _Graph, model, features: list, lstm=None, embedding=None) -> tup
         if attr not in tables:
             tables[attr] = g.const(attr, getattr(model, attr).weight.detach().cpu().numpy())
         x = g.op("Add", [x, g.op("Gather", [tables[attr], name])])
+    if getattr(model, "lexicon", None) is not None:
+        x = _soft_lexicon(g, model.lexicon, x)
     x = g.op("Transpose", [x], perm=[1, 0, 2])                                                     # (T, B, E)
     lens32 = g.op("Cast", ["lengths"], to=6)                                                       # int32
     direction = "bidirectional" if lstm.bidirectional else "forward"
@@ -227,6 +250,8 @@ def _model(g: _Graph, task, outputs, shapes):
     if task.name != "seq2seq":
         inputs += [helper.make_tensor_value_info(name, TensorProto.INT64, ["B", "T"])
                    for name, _ in feature_inputs(task.model)]
+    if getattr(task.model, "lexicon", None) is not None:
+        inputs.append(helper.make_tensor_value_info("lexicon", TensorProto.INT64, ["B", "T4W"]))
     outs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in shapes]
     graph = helper.make_graph(g.nodes, f"lstmkit_{task.name}", inputs, outs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lstmkit")
@@ -253,7 +278,7 @@ def export_onnx(task, path) -> None:
 class OnnxRunner:
     """Runs an exported model on onnxruntime with the PyTorch model's call signature:
     ``runner(ids, lengths, bigrams=None, **features) -> logits (B, K) or emissions (B, T, K)`` as a torch
-    tensor (``features``: a tagger's first, last, wordpos, wordtag, as its batches name them)."""
+    tensor (``features``: a tagger's first, last, wordpos, wordtag, lexicon, as its batches name them)."""
 
     def __init__(self, path, threads: int | None = None):
         try:
