@@ -47,7 +47,7 @@ def curves(histories: list) -> list:
                 marks.append((b["epoch"], b["dev"][metric], color, f"{h.run}: best epoch {b['epoch']}"))
         if lines:
             ys = [p[1] for line in lines for p in line["points"]]
-            log = min(ys) > 0 and max(ys) / min(ys) > 20          # perplexity falling from thousands
+            log = min(ys) > 0 and max(ys) / min(ys) > 10          # perplexity falling from thousands
             better = "higher" if next(h for h in histories if h.metric == metric).greater else "lower"
             charts.append(line_chart(f"dev {metric} ({better} is better; ring: best epoch)", lines,
                                      ylabel=metric + (" (log)" if log else ""), log=log, marks=marks))
@@ -140,6 +140,7 @@ body {{ font-family: {FONT}; margin: 24px; color: #222; }}
 h1 {{ font-size: 22px; }} h2 {{ font-size: 17px; margin: 6px 0; word-break: break-all; }} h3 {{ font-size: 15px; }}
 .charts, .runs, .maps {{ display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }}
 .run {{ flex: 1 1 440px; min-width: 440px; max-width: 960px; padding-top: 6px; }}
+.run svg.chart, .run svg.confusion {{ max-width: 100%; height: auto; }}
 .note {{ color: #555; font-size: 13px; }} .example {{ margin-bottom: 14px; }}
 .swatch {{ display: inline-block; width: 12px; height: 12px; margin-right: 6px; vertical-align: middle; }}
 table {{ border-collapse: collapse; margin: 6px 0; }}

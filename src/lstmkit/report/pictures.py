@@ -68,7 +68,7 @@ def attention_maps(history, task, data, where: str, examples: int = 3, color: st
         parts.append(f'<div class="example"><p><b>source</b> {_esc(src)}<br><b>gold</b> {_esc(gold)}<br>'
                      f'<b>output</b> {_esc(rec.get("output", ""))}</p>'
                      + "".join(labelled_heatmap(h) for h in maps) + "</div>")
-    return "".join(parts)
+    return parts[0] + '<div class="maps">' + "".join(parts[1:]) + "</div>"
 
 
 def forecasts(history, task, data, where: str, examples: int = 3, color: str = "#1f77b4") -> str:

@@ -42,6 +42,11 @@ def log_ticks(lo: float, hi: float) -> list:
     return below + inside + above
 
 
+def text_width(text, size: int = 12) -> int:
+    """About how wide ``text`` is in pixels at font ``size``: a CJK character is a full em, others about half."""
+    return int(sum(size if ord(ch) >= 0x2E80 else size * 0.6 for ch in str(text)))
+
+
 class Axis:
     """A linear (or log) map from data ``[ticks[0], ticks[-1]]`` to pixels ``[p0, p1]``."""
 
@@ -167,8 +172,9 @@ def confusion_matrix(title: str, labels: list, counts: list) -> str:
     the share of its row (the gold label's recall on the diagonal)."""
     K = len(labels)
     cell = max(22, min(48, 560 // max(K, 1)))
-    left = 20 + 7 * max([len(str(lab)) for lab in labels] + [4])
-    top = 46 + 7 * min(14, max([len(str(lab)) for lab in labels] + [1]))
+    longest = max([text_width(lab) for lab in labels] + [28])
+    left = 26 + longest
+    top = 44 + int(0.8 * min(longest, 160))           # column labels turned 50 degrees fit under "predicted"
     width, height = max(left + K * cell + 20, 8 * len(title) + 10), top + K * cell + 30
     parts = [f'<svg class="confusion" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
              f'xmlns="http://www.w3.org/2000/svg" font-family="{FONT}" font-size="12">'
