@@ -4,6 +4,7 @@ word segmentation (same test sentences, same word-level P/R/F1).
     python benchmarks/bench_tagging.py                       # msra-ner, pd98-seg, pd98-pos
     python benchmarks/bench_tagging.py --corpora pd98-seg --epochs 4
     python benchmarks/bench_tagging.py --decoding            # CRF vs softmax: decoding and loss cost only
+    python benchmarks/bench_tagging.py --speed --limit 5000  # MSRA sentences/s with and without --lexicon zhwiki
 
 Prints one table: the corpus, the model, its test metrics, training time on this machine, tagging throughput.
 """
@@ -96,14 +97,93 @@ def bench_decoding(repeats: int = 20) -> None:
         print(f"| {K} | {vit * 1e3:.2f} | {arg * 1e3:.3f} | {a * 1e3:.2f} | {b * 1e3:.2f} |")
 
 
+SPEED_MODELS = {"defaults": {},      # E 200, bigrams, jieba word places, H 128
+                "NCRF++-sized": {"embedding_dim": 50, "units": 100, "bigrams": False, "word_features": None,
+                                 "max_bigrams": 50_000}}   # NCRF++'s char BiLSTM-CRF: 50-d chars, 2 x 100 units
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def bench_speed(limit: int | None, lexicon: str = "zhwiki", threads: int = 1) -> list[dict]:
+    """Training and decoding sentences/s on MSRA (one thread by default), each model with and without the
+    SoftLexicon features, and what the lexicon costs: reading it and counting its words on the training text
+    (``from_data``), and finding each sentence's word sets (the lexicon share of ``encode``). Training: one epoch
+    through the trainer (dev scoring excluded). Decoding: the test split through ``predict_ids`` (features
+    already computed: the model and the Viterbi), on torch and on onnxruntime (the exported graph), and the
+    whole way from tokens (features included) on torch."""
+    import tempfile
+
+    from lstmkit.export.onnx import OnnxRunner, export_onnx
+    from lstmkit.text.lexicon import lexicon_ids
+    from lstmkit.train.trainer import TrainConfig, fit
+
+    torch.set_num_threads(threads)
+    splits = load_corpus("msra-ner")
+    train, test = (splits[k].head(limit) if limit else splits[k] for k in ("train", "test"))
+    dev = splits["dev"].head(200)                      # scored once; not timed
+    rows = []
+    for model, options in SPEED_MODELS.items():
+        for lex in (None, lexicon):
+            seed_everything(13)
+            config = TagConfig.for_kind("entities", scheme="BMES", lexicon=lex, **options)
+            task, build_s = _timed(lambda: TagTask.from_data(config, train))
+            enc, encode_s = _timed(lambda: task.encode(train))
+            lex_s = 0.0
+            if lex:
+                z, size = task.model.lexicon.z.numpy(), task.config.lexicon_set_size
+                _, lex_s = _timed(lambda: [lexicon_ids(task.matcher, s, z, size) for s in train.sentences])
+            epoch = {}
+            fit(task, enc, task.encode(dev), TrainConfig(epochs=1, progress=False, patience=0, device="cpu"),
+                on_epoch=epoch.update)
+            test_enc, test_encode_s = _timed(lambda: task.encode(test))
+            _, torch_s = _timed(lambda: task.predict_ids(test_enc))
+            with tempfile.TemporaryDirectory() as tmp:
+                export_onnx(task, f"{tmp}/m.onnx")
+                task.runner = OnnxRunner(f"{tmp}/m.onnx", threads=threads)
+                _, onnx_s = _timed(lambda: task.predict_ids(test_enc))
+                task.runner = None
+            rows.append({"model": model, "lexicon": lex or "-", "train_sent_s": epoch["sentences_per_s"],
+                         "epoch_s": epoch["seconds"], "lexicon_build_s": build_s if lex else 0.0,
+                         "lexicon_encode_s": lex_s, "encode_s": encode_s,
+                         "decode_torch": len(test) / torch_s, "decode_onnx": len(test) / onnx_s,
+                         "decode_whole": len(test) / (torch_s + test_encode_s),
+                         "dev_f1": epoch["dev"]["f1"], "params": sum(p.numel() for p in task.model.parameters()
+                                                                     if p.requires_grad)})
+            print("#", rows[-1], flush=True)
+    print(f"# MSRA, {len(train):,} training and {len(test):,} test sentences, {torch.get_num_threads()} thread(s), "
+          f"torch {torch.__version__}; one epoch each (dev F1 after it is no quality figure)")
+    print("| model | lexicon | trained parameters | training sentences/s | decoding sentences/s (torch / onnx / "
+          "torch from tokens) | lexicon: read + count s | lexicon: word sets of the training text s | "
+          "encoding s (all features) | lexicon work / one epoch |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        share = (r["lexicon_build_s"] + r["lexicon_encode_s"]) / r["epoch_s"]
+        print(f"| {r['model']} | {r['lexicon']} | {r['params']:,} | {r['train_sent_s']:,.0f} | "
+              f"{r['decode_torch']:,.0f} / {r['decode_onnx']:,.0f} / {r['decode_whole']:,.0f} | "
+              f"{r['lexicon_build_s']:.1f} | {r['lexicon_encode_s']:.1f} | {r['encode_s']:.1f} | "
+              f"{share:.0%} |")
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpora", default="msra-ner,pd98-seg,pd98-pos")
     ap.add_argument("--epochs", type=int, default=None, help="override the default epochs")
     ap.add_argument("--decoding", action="store_true", help="only the CRF vs softmax decoding/loss timings")
+    ap.add_argument("--speed", action="store_true",
+                    help="only MSRA's training and decoding sentences/s, with and without --lexicon")
+    ap.add_argument("--lexicon", default="zhwiki", help="the lexicon of --speed (default zhwiki)")
+    ap.add_argument("--limit", type=int, default=None, help="--speed: the first N training and test sentences")
+    ap.add_argument("--threads", type=int, default=1, help="--speed: torch (and onnxruntime) threads")
     args = ap.parse_args(argv)
     if args.decoding:
         return bench_decoding()
+    if args.speed:
+        return bench_speed(args.limit, args.lexicon, args.threads)
     rows = []
     for name in args.corpora.split(","):
         if name == "pd98-seg":
