@@ -47,7 +47,8 @@ def written(tmp_path):
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
-    """A seq2seq run and a forecaster trained for a few epochs on docs/examples, with their dev files."""
+    """A seq2seq run and a forecaster trained for a few epochs on docs/examples, with their dev files, and a
+    forecaster trained for one epoch on the built-in corpus co2."""
     import lstmkit
 
     d = tmp_path_factory.mktemp("trained")
@@ -62,6 +63,7 @@ def trained(tmp_path_factory):
                       epochs=3, units=8, embedding_dim=8, lr=0.02, quiet=True)
         lstmkit.train("regress", train=str(d / "series.csv"), column=["value"], window=12, horizon=3, season=12,
                       out=str(d / "reg"), epochs=3, units=8, quiet=True)
+        lstmkit.train("regress", corpus="co2", horizon=2, out=str(d / "co2"), epochs=1, units=4, quiet=True)
     finally:
         torch.set_num_threads(threads)
     return d

@@ -109,6 +109,14 @@ def test_forecasts_are_the_models_own(trained):
     assert len(truth) == 40
 
 
+def test_a_run_on_a_built_in_corpus_draws_from_its_dev_split(trained):
+    page = render_report_html([read_history(trained / "co2")])
+    assert "windows of the dev split of the built-in corpus co2" in page and "give --data" not in page
+    truth = _polylines(page)["truth (co2)"]
+    forecast = _polylines(page)["forecast 1 step ahead"]
+    assert truth[-1][0] > forecast[0][0] > truth[0][0]            # the dev steps, after a window of context
+
+
 def _chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

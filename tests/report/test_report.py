@@ -88,3 +88,10 @@ def test_html_is_written_once_unless_forced(written, tmp_path, capsys):
 def test_examples_must_be_a_positive_int(written, bad, capsys):
     with pytest.raises(SystemExit):
         main(["report", str(written["clf"]), "--examples", bad])
+
+
+def test_data_of_another_format_is_an_error_naming_the_run(trained, tmp_path, capsys):
+    page = tmp_path / "page.html"
+    err = _error(["report", str(trained / "reg"), "--data", str(trained / "pairs.tsv"), "--html", str(page)], capsys)
+    assert f"--data {trained / 'pairs.tsv'} does not fit {trained / 'reg'} (a regress run)" in err
+    assert "no column 'value'" in err and not page.exists()

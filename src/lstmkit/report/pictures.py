@@ -78,8 +78,9 @@ def forecasts(history, task, data, where: str, examples: int = 3, color: str = "
     enc = task.encode(data)
     pred, y, t = task.predict(enc), enc["y"], enc["t"]                 # (N, H), (N, H), (N,)
     truth = data.matrix([c.target])[:, 0]                              # (S,)
+    first = max(0, int(t[0]) - c.window) if len(t) else 0             # from the first window read: no context
     H = c.horizon
-    lines = [{"label": f"truth ({c.target})", "points": list(zip(range(len(truth)), truth.tolist())),
+    lines = [{"label": f"truth ({c.target})", "points": list(zip(range(first, len(truth)), truth[first:].tolist())),
               "color": "#222"},
              {"label": "forecast 1 step ahead", "points": list(zip(t.tolist(), pred[:, 0].tolist())), "color": color}]
     mae = [f"1 step ahead {float(np.abs(pred[:, 0] - y[:, 0]).mean()):.4f}"]
