@@ -14,6 +14,7 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from train_data import train_args, write_tiny
 
 from lstmkit.cli import main
 from lstmkit.data import read_lines
@@ -24,7 +25,6 @@ from lstmkit.train.resume import CHECKPOINT, Checkpoints
 from lstmkit.train.task import Task
 from lstmkit.train.trainer import TrainConfig, TrainingInterrupted, fit
 
-TAG_SENTENCE = "张 B-PER\n三 E-PER\n在 O\n北 B-LOC\n京 E-LOC\n去 O\n了 O"
 # 40 examples of each task in batches of 4: 10 optimizer steps an epoch; dropout (and the classifier's token
 # dropout) left on, so every step draws from torch's generator
 COMMON = ["--epochs", "3", "--units", "6", "--embedding-dim", "4", "--batch-size", "4", "--quiet",
@@ -33,17 +33,11 @@ COMMON = ["--epochs", "3", "--units", "6", "--embedding-dim", "4", "--batch-size
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    d = tmp_path_factory.mktemp("resume")
-    (d / "cls.tsv").write_text("label\ttext\n" + "".join(f"1\t真好{'啊' * (k % 5)}{k}\n0\t太差{'了' * (k % 3)}{k}\n"
-                                                         for k in range(20)), encoding="utf-8")
-    lines = TAG_SENTENCE.splitlines()
-    (d / "tag.txt").write_text("\n\n".join("\n".join(lines[: 3 + k % 5]) for k in range(40)) + "\n", encoding="utf-8")
-    return d
+    return write_tiny(tmp_path_factory.mktemp("resume"), 40)
 
 
 def _args(d, task: str, out: str, *more) -> list:
-    files = {"classify": ["--train", str(d / "cls.tsv")], "tag": ["--train", str(d / "tag.txt"), "--format", "conll"]}
-    return ["train", task, *files[task], "--dev", files[task][1], "--out", str(d / out), *COMMON, *more]
+    return train_args(d, task, out, COMMON, *more)
 
 
 def _cli(args: list, kill_after="") -> subprocess.CompletedProcess:

@@ -86,9 +86,15 @@ RESUME_FREE = {"quiet", "checkpoint_every", "device", "resume", "force"}
 
 
 def run_mode(args) -> str:
-    """How ``--out`` is taken: ``"new"`` (must not hold a run), ``"resume"`` or ``"force"`` (replace it)."""
+    """How ``--out`` is taken: ``"new"`` (must not hold a run), ``"resume"`` or ``"force"`` (replace it); always
+    ``"resume"`` after torchrun restarted the job (``TORCHELASTIC_RESTART_COUNT`` > 0)."""
+    from ..train.distributed import environment
+
     if getattr(args, "resume", False) and getattr(args, "force", False):
         raise ValueError("give --resume (continue the run) or --force (replace it), not both")
+    group = environment()
+    if group is not None and group.restart:     # torchrun restarted the job: it goes on from its checkpoint
+        return "resume"
     return "resume" if getattr(args, "resume", False) else "force" if getattr(args, "force", False) else "new"
 
 
@@ -190,14 +196,17 @@ def warm_start(run: str, given, name: str):
 def train_and_report(args, task, train, dev, test, test_keys, unit: str, dev_summary, extra=None) -> int:
     """Train ``task`` into ``--out`` (the data's sources, and ``extra``, kept in config.json), then print the test
     split's ``test_keys`` when the corpus has one, else ``dev_summary(best dev metrics)``."""
+    from ..train.distributed import environment
     from ..train.runs import stderr_log, train_run
-
     from .options import saved_options
 
     extra = {"data": {"train": train.source, "dev": dev.source, "corpus": args.corpus},
              "options": saved_options(args), **(extra or {})}
     best = train_run(task, train, dev, train_config(args), args.out, log=stderr_log, extra=extra,
                      mode=run_mode(args), free_options=RESUME_FREE)
+    group = environment()
+    if group is not None and not group.main:      # under torchrun, rank 0 reports
+        return 0
     if test is not None and len(test):
         report_test(args, args.out, test, test_keys, unit=unit)
     else:

@@ -182,7 +182,8 @@ class LMTask(Task):
 
     @staticmethod
     def count(batch) -> int:
-        return batch["n_tokens"]
+        """The targets that count (a share of a batch's rows holds its own: under torchrun each rank has some)."""
+        return int((batch["targets"] != IGNORE).sum())
 
     def __init__(self, config: LMConfig, vocab: Vocab):
         self.config = config.check()

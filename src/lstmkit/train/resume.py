@@ -143,11 +143,16 @@ def signals_noted(enabled: bool):
             signal.signal(s, handler)
 
 
-def test_kill_after() -> tuple[int, int]:
+def test_kill_after(group=None) -> tuple[int, int]:
     """Test only: ``LSTMKIT_TEST_KILL_AFTER_STEPS=K`` SIGKILLs the process right after optimizer step K (counted
     over the whole training), as a crash would, so that tests can resume from whatever is on disk;
-    ``K:TERM`` sends SIGTERM instead (as ``kill`` or a scheduler would). Returns (K, signal); K = 0: never."""
-    step, _, name = os.environ.get("LSTMKIT_TEST_KILL_AFTER_STEPS", "").partition(":")
+    ``K:TERM`` sends SIGTERM instead (as ``kill`` or a scheduler would). Under torchrun (``group``, a
+    :class:`lstmkit.train.distributed.Group`) ``K[:TERM]@R`` names the rank that dies (default 0), and only the
+    first attempt dies (an elastic restart runs on). Returns (K, signal); K = 0: never."""
+    spec, _, rank = os.environ.get("LSTMKIT_TEST_KILL_AFTER_STEPS", "").partition("@")
+    step, _, name = spec.partition(":")
+    if group is not None and (group.restart or group.rank != (int(rank) if rank.isdigit() else 0)):
+        return 0, signal.SIGKILL
     return (int(step) if step.isdigit() else 0), (signal.SIGTERM if name == "TERM" else signal.SIGKILL)
 
 

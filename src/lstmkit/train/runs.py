@@ -2,15 +2,16 @@
 :mod:`lstmkit.tasks.loading`)."""
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
 from pathlib import Path
 
 from ..data import TextDataset
-from . import checkpoint
+from . import checkpoint, distributed
 from .resume import CHECKPOINT, Checkpoints, contradictions
-from .trainer import TrainConfig, fit
+from .trainer import TrainConfig, fit, resolve_device
 
 
 def _epoch_line(record: dict, metric: str) -> str:
@@ -25,30 +26,63 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
               extra: dict | None = None, mode: str = "new", free_options=()) -> dict:
     """Encode, train with early stopping, and write the best model into the run folder ``out``.
 
-    ``metrics.jsonl`` gets one line per epoch (dev metrics with the confusion matrix, without the per-class table
-    it gives); the best epoch's
-    weights are saved as soon as they are found, so an interrupted run still leaves a usable model, and a
-    checkpoint (:mod:`lstmkit.train.resume`) is kept as the training goes. ``mode``: ``"new"`` (``out`` must be
-    new or empty), ``"force"`` (an old run there is replaced), ``"resume"`` (continue the run's training from its
-    last checkpoint, or from the start when it has none yet; ``extra["options"]`` must then equal the run's, but
-    for the ``free_options``).
+    ``metrics.jsonl`` gets one line per epoch (dev metrics with the confusion matrix, not the per-class table it
+    gives); the best epoch's weights are saved as soon as they are found, so an interrupted run still leaves a
+    usable model, and a checkpoint (:mod:`lstmkit.train.resume`) is kept as the training goes. ``mode``:
+    ``"new"`` (``out`` must be new or empty), ``"force"`` (an old run there is replaced), ``"resume"`` (continue
+    the run's training from its last checkpoint, or from the start when it has none yet; ``extra["options"]``
+    must then equal the run's, but for the ``free_options``).
+
+    Under torchrun every rank calls this with the same arguments: rank 0 claims, writes and logs, the others
+    train their shares (:mod:`lstmkit.train.distributed`); after an elastic restart (``TORCHELASTIC_RESTART_COUNT``
+    > 0) the training resumes from the run's last checkpoint by itself, whatever ``mode`` says.
     """
     out = Path(out)
-    with checkpoint.claim_run(out, mode) as created:
-        return _train_into(task, train, dev, train_config, out, log, extra or {}, created, mode, set(free_options))
+    group = distributed.setup(resolve_device(train_config.device))
+    if group is None:
+        with checkpoint.claim_run(out, mode) as created:
+            return _train_into(task, train, dev, train_config, out, log, extra or {}, created, mode,
+                               set(free_options))
+    if group.restart:
+        mode = "resume"       # torchrun restarted the job after a failure: go on from the last checkpoint
+    with contextlib.ExitStack() as stack:
+        try:                  # what rank 0 alone does first; every rank fails alike where it fails
+            created = stack.enter_context(checkpoint.claim_run(out, mode)) if group.main else False
+        except BaseException as exc:
+            distributed.agree(exc)
+            raise
+        distributed.agree(None)
+        return _train_into(task, train, dev, train_config, out, log if group.main else _silent, extra or {},
+                           created, mode, set(free_options), group)
 
 
-def _train_into(task, train, dev, train_config, out: Path, log, extra, created: bool, mode: str, free: set) -> dict:
+def _silent(message: str) -> None:
+    """The log of ranks other than 0."""
+
+
+def _train_into(task, train, dev, train_config, out: Path, log, extra, created: bool, mode: str, free: set,
+                group=None) -> dict:
     t0 = time.perf_counter()
+    main = group is None or group.main
     options = extra.get("options")
-    saves = Checkpoints(out, every=train_config.checkpoint_every, options=options, best_file=out / checkpoint.WEIGHTS,
-                        resume=mode == "resume")
-    if mode == "resume":
-        _check_resume(out, saves, options, free)   # before any change to the folder
-        start = saves.saved[1]["position"]["epoch"] if saves.saved else 1
-        checkpoint.keep_metrics(out, start)
-        log(f"resuming {out} at epoch {start} step {saves.saved[1]['position']['step']}" if saves.saved
-            else f"{out} has no checkpoint yet: training from the start")
+    try:
+        saves = Checkpoints(out, every=train_config.checkpoint_every, options=options,
+                            best_file=out / checkpoint.WEIGHTS, resume=mode == "resume" and main)
+        if mode == "resume" and main:
+            _check_resume(out, saves, options, free)   # before any change to the folder
+            start = saves.saved[1]["position"]["epoch"] if saves.saved else 1
+            checkpoint.keep_metrics(out, start)
+            log(f"resuming {out} at epoch {start} step {saves.saved[1]['position']['step']}" if saves.saved
+                else f"{out} has no checkpoint yet: training from the start")
+    except BaseException as exc:
+        if group is not None:
+            distributed.agree(exc)
+        raise
+    if group is not None:
+        distributed.agree(None)
+        log(f"torchrun: {group.world} processes ({distributed.backend()}), each {train_config.batch_size / group.world:g}"
+            f" of every batch of {train_config.batch_size} on average"
+            + (f"; restart {group.restart}" if group.restart else ""))
     # a task may encode its training data with more than dev needs (a classifier's teacher probabilities)
     train_enc, dev_enc = task.encode_training(train), task.encode(dev)
     log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, {task.describe()}; "
@@ -68,17 +102,20 @@ def _train_into(task, train, dev, train_config, out: Path, log, extra, created: 
         best = fit(task, train_enc, dev_enc, train_config, on_epoch=on_epoch, on_best=on_best, checkpoints=saves)
     except BaseException:
         # nothing usable nor resumable: leave no half-made run
-        if created and not (out / checkpoint.WEIGHTS).exists() and not (out / CHECKPOINT).exists():
+        if main and created and not (out / checkpoint.WEIGHTS).exists() and not (out / CHECKPOINT).exists():
             shutil.rmtree(out, ignore_errors=True)
         raise
-    checkpoint.mark_finished(out)
-    saves.finish()
+    if main:
+        checkpoint.mark_finished(out)
+        saves.finish()
     best["seconds_total"] = round(time.perf_counter() - t0, 1)
     if saves.saves:
         best["seconds_checkpoints"] = round(saves.seconds_saving, 2)
     log(f"best epoch {best['epoch']}: dev {metric} {best['dev'][metric]:.4f}; "
         f"saved to {out} ({best['seconds_total']:.0f} s in all, {saves.saves} checkpoints in "
         f"{saves.seconds_saving:.1f} s)")
+    if group is not None:
+        distributed.barrier()     # the run folder is whole before any rank goes on
     return best
 
 

@@ -26,6 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..checks import positive_ints
+from . import distributed
 from .resume import TrainingInterrupted, TrainingState, signals_noted, test_kill_after
 
 
@@ -189,10 +190,17 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
     ``checkpoints`` (a :class:`lstmkit.train.resume.Checkpoints`) saves the training as it goes and, when it
     holds one, continues from its last checkpoint: the result is the same, bit for bit, as a training that never
     stopped. SIGINT and SIGTERM then save a checkpoint and raise :class:`TrainingInterrupted`.
+
+    Under torchrun (``WORLD_SIZE`` > 1) every rank calls ``fit`` on the same data and trains its share of each
+    global batch (:mod:`lstmkit.train.distributed`); rank 0 alone scores ``dev``, calls ``on_epoch`` and
+    ``on_best`` and saves checkpoints; a checkpoint to resume from is rank 0's, sent to the others.
     """
     config.check()
     seed_everything(config.seed)
     device = resolve_device(config.device)
+    group = distributed.setup(device)
+    device = distributed.rank_device(device, group)
+    main = group is None or group.main
     model = task.model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(params, config)
@@ -212,14 +220,20 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
     ema = WeightAverage(params, config.ema) if config.ema else None
     state = TrainingState(model, opt, sched, scaler, ema)
     best_state = None
-    if checkpoints is not None and checkpoints.saved is not None:
-        tensors, meta = checkpoints.saved
+    saved = checkpoints.saved if checkpoints is not None else None
+    if group is not None:     # rank 0's checkpoint (only it reads the run folder), or its initial weights
+        tensors = distributed.broadcast_tensors(saved[0] if saved else None)
+        saved = None if tensors is None else (tensors, distributed.broadcast_json(saved[1] if saved else None))
+        if saved is None:
+            distributed.broadcast_parameters(model)
+    if saved is not None:
+        tensors, meta = saved
         state.restore(tensors, meta)
         if state.position.best is not None:
             best_state = {k[len("best."):]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
     pos = state.position
     metric, greater, unit, count = task.primary_metric, task.greater_is_better, task.unit, task.count
-    kill_after, kill_with = test_kill_after()
+    kill_after, kill_with = test_kill_after(group)
 
     def checkpoint(stop: bool) -> None:
         if carries and pos.step:     # the model's carried state is not saved: such a task resumes at epoch ends
@@ -227,7 +241,10 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
                 raise TrainingInterrupted(f"interrupted: the last checkpoint is at the end of epoch {pos.epoch - 1} "
                                           f"({task.name} checkpoints at epoch ends only); continue with --resume")
             return
-        checkpoints.save(state)
+        if main:
+            checkpoints.save(state)
+        if stop and group is not None:
+            distributed.barrier()     # every rank stops once rank 0's checkpoint is on disk
         if stop:
             raise TrainingInterrupted(f"interrupted: checkpoint saved at epoch {pos.epoch} step {pos.step}; "
                                       f"continue with --resume")
@@ -239,11 +256,20 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
             t0 = time.perf_counter() - pos.seconds
             batches = task.batches(train, big, shuffle=True, seed=config.seed + epoch)
             bar = tqdm(itertools.islice(batches, pos.step, None), total=n_batches, initial=pos.step,
-                       desc=f"epoch {epoch}/{config.epochs}", disable=not config.progress, leave=False, unit="batch")
+                       desc=f"epoch {epoch}/{config.epochs}", disable=not (config.progress and main), leave=False,
+                       unit="batch")
+            stop = False
             for batch in bar:
-                micro = split_batch(batch, config.accumulate) if config.accumulate > 1 else [batch]
+                whole = count(batch)                   # the global batch's examples (or tokens)
+                if group is not None:                  # this rank's consecutive share of the global batch
+                    shares = split_batch(batch, group.world)
+                    batch = shares[group.rank] if group.rank < len(shares) else None
+                    torch.manual_seed(distributed.step_seed(config.seed, group.rank, pos.global_step))
+                micro = [] if batch is None else split_batch(batch, config.accumulate) if config.accumulate > 1 \
+                    else [batch]
                 counts = [count(m) for m in micro]
                 opt.zero_grad(set_to_none=True)
+                loss_sum = 0.0
                 for part, n in zip(micro, counts):
                     with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
                         loss = task.step(part)  # the forward pass and the loss, in the autocast dtype where it helps
@@ -252,9 +278,14 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
                                             f"sentences); lower --lr (now {config.lr:g}) or keep --clip on (now "
                                             f"{config.clip:g})")
                     # the micro-batches' mean losses, weighted by their share: the whole batch's mean
-                    scaler.scale(loss if len(micro) == 1 else loss * (n / sum(counts))).backward()
-                    pos.seen += n
-                    pos.loss_sum += loss.item() * n
+                    scaler.scale(loss if n == whole else loss * (n / whole)).backward()
+                    loss_sum += loss.item() * n
+                stop = signals["stop"]
+                if group is not None:       # the whole batch's gradient on every rank; a signal stops them all
+                    loss_sum, stops = distributed.sum_gradients(params, [loss_sum, float(stop)])
+                    stop = stops > 0
+                pos.seen += whole
+                pos.loss_sum += loss_sum
                 if config.clip > 0:
                     scaler.unscale_(opt)
                     torch.nn.utils.clip_grad_norm_(params, config.clip)
@@ -267,33 +298,36 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
                 pos.global_step += 1
                 rate = pos.seen / (time.perf_counter() - t0)
                 bar.set_postfix({"loss": f"{pos.loss_sum / pos.seen:.4f}", f"{unit}/s": f"{rate:.0f}"})
-                if pos.step < n_batches and (signals["stop"] or (checkpoints is not None
-                                                                 and checkpoints.due(pos.global_step))):
+                if pos.step < n_batches and (stop or (checkpoints is not None and main
+                                                      and checkpoints.due(pos.global_step))):
                     pos.seconds = time.perf_counter() - t0
-                    checkpoint(signals["stop"])
+                    checkpoint(stop)
                 if pos.global_step == kill_after:
                     os.kill(os.getpid(), kill_with)
             bar.close()
             seconds = time.perf_counter() - t0
             # scored, kept and saved: the weights themselves, or their moving average with ema
             with ema.swapped() if ema is not None else contextlib.nullcontext():
-                dev_metrics = task.evaluate(dev)
+                dev_metrics = task.evaluate(dev) if main else None
+                if group is not None:    # scored by rank 0 alone: every rank selects and stops alike
+                    dev_metrics = distributed.broadcast_json(dev_metrics)
                 record = {"epoch": epoch, "train_loss": pos.loss_sum / pos.seen, "dev": dev_metrics,
                           "lr": sched.get_last_lr()[0], "seconds": round(seconds, 2),
                           f"{unit}_per_s": round(pos.seen / seconds, 1), "unit": unit}
                 improved = pos.best is None or _better(dev_metrics, pos.best["dev"], metric, greater)
                 record["best"] = improved
-                if on_epoch:
+                if on_epoch and main:
                     on_epoch(record)
                 if improved:
                     pos.best, pos.stale = record, 0
                     best_state = copy.deepcopy(model.state_dict())
-                    if on_best:
+                    if on_best and main:
                         on_best(record)
                 else:
                     pos.stale += 1
             pos.next_epoch()
+            stop = signals["stop"] if group is None else distributed.any_rank(signals["stop"])
             if checkpoints is not None:
-                checkpoint(signals["stop"])
+                checkpoint(stop)
     model.load_state_dict(best_state)
     return pos.best
