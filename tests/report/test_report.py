@@ -78,6 +78,8 @@ def test_html_is_written_once_unless_forced(written, tmp_path, capsys):
     capsys.readouterr()
     assert "perplexity" in page.read_text(encoding="utf-8") and "好评" not in page.read_text(encoding="utf-8")
     assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["report.html"]     # no temp file left
+    assert "is a folder; give a file path" in _error(["report", str(written["clf"]), "--html", str(tmp_path)],
+                                                     capsys)
     target = written["clf"] / "config.json"
     assert "would write over an input" in _error(["report", str(written["clf"]), "--html", str(target),
                                                   "--force"], capsys)
@@ -95,3 +97,15 @@ def test_data_of_another_format_is_an_error_naming_the_run(trained, tmp_path, ca
     err = _error(["report", str(trained / "reg"), "--data", str(trained / "pairs.tsv"), "--html", str(page)], capsys)
     assert f"--data {trained / 'pairs.tsv'} does not fit {trained / 'reg'} (a regress run)" in err
     assert "no column 'value'" in err and not page.exists()
+
+
+def test_a_record_without_numbers_draws_what_there_is(tmp_path):
+    from conftest import write_run
+    from lstmkit.report.html import render_report_html
+
+    run = write_run(tmp_path / "bare", "classify", {}, [{"epoch": 1, "dev": {"accuracy": 0.5}},
+                                                        {"epoch": 2, "train_loss": float("nan"), "dev": {}}])
+    page = render_report_html([read_history(run)])
+    assert page.count('class="chart"') == 1 and "dev accuracy" in page
+    text = summary_text([read_history(run)])          # a diverged loss is shown as it is; a missing value as -
+    assert "      2         nan           -                -           -        -" in text

@@ -35,7 +35,8 @@ def curves(histories: list) -> list:
         loss.append({"label": f"{h.run}: train loss", "points": h.series("train_loss", dev=False), "color": color})
         if h.series("loss"):
             loss.append({"label": f"{h.run}: dev loss", "points": h.series("loss"), "color": color, "dash": True})
-    charts = [line_chart("loss (solid: train, dashed: dev)", [x for x in loss if x["points"]], ylabel="loss")]
+    loss = [x for x in loss if x["points"]]
+    charts = [line_chart("loss (solid: train, dashed: dev)", loss, ylabel="loss")] if loss else []
     for metric in dict.fromkeys(h.metric for h in histories):
         lines, marks = [], []
         for h, color in zip(histories, colors):
