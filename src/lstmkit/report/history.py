@@ -51,7 +51,7 @@ class RunHistory:
         return out
 
 
-def _primary_metric(spec, model: dict) -> str:
+def _primary_metric(spec, model: dict) -> str | None:
     """The task's primary metric for a run of ``model`` (config.json's): a class attribute, or a property of the
     task's config (a tagger's depends on its kind), read without loading the weights."""
     cls = spec.task_class

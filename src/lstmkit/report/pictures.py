@@ -73,12 +73,14 @@ def attention_maps(history, task, data, where: str, examples: int = 3, color: st
 
 def forecasts(history, task, data, where: str, examples: int = 3, color: str = "#1f77b4") -> str:
     """Every window of ``data``: the forecast 1 step ahead (and ``H`` steps ahead) against the true target,
-    with the errors of what is drawn."""
+    with the errors of what is drawn (``examples`` is the attention maps' count: a forecast draws every window)."""
     c = task.config
-    enc = task.encode(data)
+    enc = task.encode(data)                      # a ValueError naming the data when no window fits
     pred, y, t = task.predict(enc), enc["y"], enc["t"]                 # (N, H), (N, H), (N,)
+    if not len(t):
+        return f'<p class="note">{_esc(where)} holds no window of {c.window} steps with {c.horizon} after it.</p>'
     truth = data.matrix([c.target])[:, 0]                              # (S,)
-    first = max(0, int(t[0]) - c.window) if len(t) else 0             # from the first window read: no context
+    first = max(0, int(t[0]) - c.window)                               # from the first window read: no context
     H = c.horizon
     lines = [{"label": f"truth ({c.target})", "points": list(zip(range(first, len(truth)), truth[first:].tolist())),
               "color": "#222"},
