@@ -152,7 +152,7 @@ def _loop_cell(cell: _LSTMCellBase, x: torch.Tensor, lengths, state: LSTMStateTu
     B, T = x.shape[0], x.shape[1]
     x_proj = cell.project_inputs(x)                                        # (B, T, I) -> (B, T, 4H), one matmul
     masks = cell.zoneout_masks(B, T, x)                                    # None, or (B, T, H) and (B, T, P)
-    if fast and fast_blocker(cell) is None:
+    if fast and fast_blocker(cell) is None and autocast_dtype(x.device) is None:
         return fast_loop(cell, x_proj, lengths, state, masks)
     valid = None if lengths is None else valid_mask(lengths, T).unsqueeze(2)
     min_len = T if lengths is None else int(lengths.min())
