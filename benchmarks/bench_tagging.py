@@ -97,14 +97,16 @@ def bench_decoding(repeats: int = 20) -> None:
         print(f"| {K} | {vit * 1e3:.2f} | {arg * 1e3:.3f} | {a * 1e3:.2f} | {b * 1e3:.2f} |")
 
 
-SPEED_MODELS = {"defaults": {},      # E 200, bigrams, jieba word places, H 128
-                "NCRF++-sized": {"embedding_dim": 50, "units": 100, "bigrams": False, "word_features": None,
-                                 "max_bigrams": 50_000}}   # NCRF++'s char BiLSTM-CRF: 50-d chars, 2 x 100 units
+# model -> (its options, the --lexicon-proj of its row with a projected lexicon)
+SPEED_MODELS = {"defaults": ({}, 100),      # E 200, bigrams, jieba word places, H 128
+                "NCRF++-sized": ({"embedding_dim": 50, "units": 100, "bigrams": False, "word_features": None,
+                                  "max_bigrams": 50_000}, 50)}   # NCRF++'s char BiLSTM-CRF: 50-d chars, 2 x 100 units
 
 
-def _timed(fn):
+def _timed(fn, *args):
+    """``(fn(*args), seconds)``."""
     t0 = time.perf_counter()
-    out = fn()
+    out = fn(*args)
     return out, time.perf_counter() - t0
 
 
@@ -126,27 +128,31 @@ def bench_speed(limit: int | None, lexicon: str = "zhwiki", threads: int = 1) ->
     train, test = (splits[k].head(limit) if limit else splits[k] for k in ("train", "test"))
     dev = splits["dev"].head(200)                      # scored once; not timed
     rows = []
-    for model, options in SPEED_MODELS.items():
-        for lex in (None, lexicon):
+    for model, (options, narrow) in SPEED_MODELS.items():
+        for lex, proj in ((None, 0), (lexicon, 0), (lexicon, narrow)):
             seed_everything(13)
-            config = TagConfig.for_kind("entities", scheme="BMES", lexicon=lex, **options)
-            task, build_s = _timed(lambda: TagTask.from_data(config, train))
-            enc, encode_s = _timed(lambda: task.encode(train))
+            config = TagConfig.for_kind("entities", scheme="BMES", lexicon=lex, lexicon_proj=proj, **options)
+            task, build_s = _timed(TagTask.from_data, config, train)
+            enc, encode_s = _timed(task.encode, train)
             lex_s = 0.0
             if lex:
                 z, size = task.model.lexicon.z.numpy(), task.config.lexicon_set_size
-                _, lex_s = _timed(lambda: [lexicon_ids(task.matcher, s, z, size) for s in train.sentences])
+                t0 = time.perf_counter()
+                for s in train.sentences:
+                    lexicon_ids(task.matcher, s, z, size)
+                lex_s = time.perf_counter() - t0
             epoch = {}
             fit(task, enc, task.encode(dev), TrainConfig(epochs=1, progress=False, patience=0, device="cpu"),
                 on_epoch=epoch.update)
-            test_enc, test_encode_s = _timed(lambda: task.encode(test))
-            _, torch_s = _timed(lambda: task.predict_ids(test_enc))
+            test_enc, test_encode_s = _timed(task.encode, test)
+            _, torch_s = _timed(task.predict_ids, test_enc)
             with tempfile.TemporaryDirectory() as tmp:
                 export_onnx(task, f"{tmp}/m.onnx")
                 task.runner = OnnxRunner(f"{tmp}/m.onnx", threads=threads)
-                _, onnx_s = _timed(lambda: task.predict_ids(test_enc))
+                _, onnx_s = _timed(task.predict_ids, test_enc)
                 task.runner = None
-            rows.append({"model": model, "lexicon": lex or "-", "train_sent_s": epoch["sentences_per_s"],
+            rows.append({"model": model, "lexicon": (f"{lex}, --lexicon-proj {proj}" if proj else lex) if lex else "-",
+                         "train_sent_s": epoch["sentences_per_s"],
                          "epoch_s": epoch["seconds"], "lexicon_build_s": build_s if lex else 0.0,
                          "lexicon_encode_s": lex_s, "encode_s": encode_s,
                          "decode_torch": len(test) / torch_s, "decode_onnx": len(test) / onnx_s,

@@ -197,16 +197,18 @@ def test_seq2seq_encoder_parity(tmp_path):
         np.testing.assert_allclose(out[f"init_h_{k}"], st.h.numpy(), atol=1e-5, rtol=0)
 
 
-def test_tagger_with_a_lexicon(tmp_path):
-    """The SoftLexicon input (B, T * 4 * W) and its pooling export: same emissions at every real step, with more
-    padding too, and the same tags on raw text through --backend onnx."""
+@pytest.mark.parametrize("proj", [0, 3])
+def test_tagger_with_a_lexicon(tmp_path, proj):
+    """The SoftLexicon input (B, T * 4 * W) and its pooling (and projection) export: same emissions at every real
+    step, with more padding too, and the same tags on raw text through --backend onnx."""
     torch.manual_seed(6)
     (tmp_path / "words.txt").write_text("张三\n北京\n天安门\n天安\n安门\n上海\n在\n", encoding="utf-8")
     data = TaggedDataset([list("张三在北京"), list("李四去上海玩")],
                          [["B-PER", "E-PER", "O", "B-LOC", "E-LOC"], ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O"]],
                          "toy")
     task = TagTask.from_data(TagConfig(scheme="BIOES", embedding_dim=6, units=8, lexicon=str(tmp_path / "words.txt"),
-                                       lexicon_dim=5, lexicon_set_size=2), data)
+                                       lexicon_dim=5, lexicon_set_size=2, lexicon_proj=proj), data)
+    assert (task.model.lexicon_proj is not None) == bool(proj)
     task.model.eval()
     export_onnx(task, tmp_path / "t.onnx")
     runner = OnnxRunner(tmp_path / "t.onnx")

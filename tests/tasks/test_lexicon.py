@@ -12,8 +12,15 @@ from lstmkit.cli import main
 from lstmkit.data.tagged import TaggedDataset
 from lstmkit.tasks import load_run
 from lstmkit.tasks.tag import TagConfig, TagTask
-from lstmkit.text.lexicon import (Matcher, SoftLexicon, frequencies, lexicon_ids, pooled_sets, read_lexicon,
-                                  words_digest)
+from lstmkit.text.lexicon import (
+    Matcher,
+    SoftLexicon,
+    frequencies,
+    lexicon_ids,
+    pooled_sets,
+    read_lexicon,
+    words_digest,
+)
 from lstmkit.text.vocab import Vocab
 from lstmkit.train.checkpoint import save_run
 from lstmkit.train.trainer import TrainConfig, fit

@@ -120,7 +120,7 @@ def feature_inputs(model) -> list[tuple[str, str]]:
     return [(name, attr) for name, attr in _FEATURES if getattr(model, attr, None) is not None]
 
 
-def _soft_lexicon(g: _Graph, lexicon, x: str) -> str:
+def _soft_lexicon(g: _Graph, lexicon, x: str, proj=None) -> str:
     """``x`` (B, T, E) with each token's SoftLexicon vectors after it (B, T, E + 4Dw), from the ``lexicon`` input
     (B, T * 4 * W): :class:`lstmkit.text.lexicon.SoftLexicon`'s ``4 / Z * sum z(w) e(w)``."""
     bt = g.op("Shape", ["ids"])                                                                    # [B, T]
@@ -136,6 +136,8 @@ def _soft_lexicon(g: _Graph, lexicon, x: str) -> str:
     pooled = g.op("Div", [g.op("Mul", [summed, g.const("four", np.array(4.0, np.float32))]), total])
     flat = g.op("Reshape", [pooled, g.op("Concat", [bt, g.const("minus_one", np.array([-1], np.int64))],
                                          axis=0)])                                                 # (B, T, 4Dw)
+    if proj is not None:                                                    # a tagger's lexicon_proj: (B, T, N)
+        flat = _linear(g, flat, proj, "lexicon_proj")
     return g.op("Concat", [x, flat], axis=2)                                                      # (B, T, E+4Dw)
 
 
@@ -152,7 +154,7 @@ def _encoder(g: _Graph, model, features: list, lstm=None, embedding=None) -> tup
             tables[attr] = g.const(attr, getattr(model, attr).weight.detach().cpu().numpy())
         x = g.op("Add", [x, g.op("Gather", [tables[attr], name])])
     if getattr(model, "lexicon", None) is not None:
-        x = _soft_lexicon(g, model.lexicon, x)
+        x = _soft_lexicon(g, model.lexicon, x, getattr(model, "lexicon_proj", None))
     x = g.op("Transpose", [x], perm=[1, 0, 2])                                                     # (T, B, E)
     lens32 = g.op("Cast", ["lengths"], to=6)                                                       # int32
     direction = "bidirectional" if lstm.bidirectional else "forward"
