@@ -1,5 +1,6 @@
 """A server's life: a request that waits past --timeout is a 504 and the server lives on; SIGTERM stops accepting,
 finishes the request in flight, and exits 0; a run that cannot be served is a one-line error before binding."""
+import os
 import shutil
 import signal
 import threading
@@ -16,6 +17,7 @@ from conftest import Server, in_process, predict_json, same
 
 from lstmkit.cli import main
 from lstmkit.serve import load_service
+from lstmkit.serve.app import model_threads
 
 
 def test_a_request_past_the_timeout_is_a_504(runs):
@@ -44,6 +46,10 @@ def test_the_onnx_backend_answers_as_predict_backend_onnx(runs, tmp_path):
             assert status == 200, answer
             assert same(answer["predictions"], predict_json(tmp_path / name, batch, "--backend", "onnx"))
         assert {m["backend"] for m in s.get("/v1/models")[1]["models"]} == {"onnx"}
+    served = [["cls", str(tmp_path / "cls")], ["lm", str(runs / "lm")], ["bare", str(runs / "ner")]]
+    auto = load_service({"runs": served, "backend": "auto"})     # onnx where the task can and RUN/model.onnx is
+    assert {n: m.backend for n, m in auto.models.items()} == {"cls": "onnx", "lm": "torch", "bare": "torch"}
+    assert auto.models["cls"].task.runner is not None and auto.models["bare"].task.runner is None
     with pytest.raises(ValueError, match="--backend onnx runs classify and tag runs"):
         load_service({"runs": [["lm", str(runs / "lm")]], "backend": "onnx"})
     with pytest.raises(FileNotFoundError, match="lstmkit export"):
@@ -68,6 +74,16 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(runs, tmp_path):
     assert status == 200 and answer["predictions"] == predict_json(runs / "cls", ["这个真好"])
     assert "Traceback" not in s.stderr()
     s.stop()
+
+
+def test_a_model_call_gets_half_the_cpus_of_a_worker_unless_omp_num_threads_says(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert [model_threads(w) for w in (1, 2, 4, 8, 32)] == [8, 4, 2, 1, 1]
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert model_threads() == 1                       # the other core reads and answers HTTP
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert model_threads(4) == 3
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -25,6 +25,7 @@ import signal
 import sys
 import time
 
+import torch
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -49,12 +50,12 @@ class Service:
     """The served models, their batchers, the limits and the metrics: what the routes answer from."""
 
     def __init__(self, models: list[ServedModel], limits: Limits | None = None, max_batch: int = 64,
-                 max_wait: float = 0.005):
+                 max_wait: float = 0.005, threads: int = 1):
         names = [m.name for m in models]
         if not models or len(set(names)) != len(names):
             raise ValueError(f"serve: one or more models with distinct names, got {names} (name them: NAME=RUN)")
         self.models = {m.name: m for m in models}
-        self.limits, self.metrics = limits or Limits(), ServerMetrics()
+        self.limits, self.metrics, self.threads = limits or Limits(), ServerMetrics(), threads
         self.batchers = {m.name: Batcher(m, self.metrics, max_batch, max_wait) for m in models}
 
     def model(self, name) -> ServedModel:
@@ -198,13 +199,28 @@ def build_app(service: Service):
 
 
 # -- the server ------------------------------------------------------------------------------------------------
+def model_threads(workers: int = 1) -> int:
+    """Threads of a model call: $OMP_NUM_THREADS where set, else half the CPUs a worker process has (at least 1).
+
+    The other half serves HTTP: the event loop reads, checks and answers requests while a model call runs, and a
+    small LSTM batch gains little from more threads: on 2 busy cores a call on 2 threads took several times as
+    long as on 1 (the threads wait for each other and for the event loop's core)."""
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return max(1, (os.cpu_count() or 1) // (2 * max(1, workers)))
+
+
 def load_service(settings: dict) -> Service:
-    """The service ``settings`` describe: ``runs`` ([name, folder] pairs), ``device``, ``backend``, ``max_batch``,
-    ``max_wait_ms``, ``limits`` (:class:`Limits` fields)."""
-    models = [ServedModel(name, run, settings.get("device", "auto"), settings.get("backend", "torch"))
+    """The service ``settings`` describe: ``runs`` ([name, folder] pairs), ``device``, ``backend`` ("auto",
+    "torch", "onnx"), ``max_batch``, ``max_wait_ms``, ``limits`` (:class:`Limits` fields), ``threads`` (of a
+    model call; default :func:`model_threads` of ``workers``). Sets this process's torch threads."""
+    threads = settings.get("threads") or model_threads(settings.get("workers", 1))
+    torch.set_num_threads(threads)
+    models = [ServedModel(name, run, settings.get("device", "auto"), settings.get("backend", "auto"), threads)
               for name, run in settings["runs"]]
     return Service(models, Limits(**settings.get("limits", {})), settings.get("max_batch", 64),
-                   settings.get("max_wait_ms", 5.0) / 1000)
+                   settings.get("max_wait_ms", 5.0) / 1000, threads)
 
 
 def app_from_environment():
@@ -217,6 +233,7 @@ def serve(settings: dict, host: str = "127.0.0.1", port: int = 8080, workers: in
     """Load the runs, bind ``host:port`` (0: a free port), say where on stderr, and serve until SIGTERM/SIGINT:
     then stop accepting, finish the requests in flight, and return 0."""
     grace = settings.get("limits", {}).get("timeout", Limits.timeout) + 5
+    settings = {**settings, "workers": workers}
     service = load_service(settings)            # every run loads (or fails with a clear error) before binding
     if workers > 1:
         os.environ[ENVIRONMENT] = json.dumps(settings)
@@ -229,8 +246,9 @@ def serve(settings: dict, host: str = "127.0.0.1", port: int = 8080, workers: in
     sock = config.bind_socket()
     sock.listen(config.backlog)          # from now on a client's connection waits for the server, never refused
     where = sock.getsockname()
-    print(f"lstmkit serve: {', '.join(service.models)} on http://{where[0]}:{where[1]} "
-          f"({workers} worker{'s' if workers > 1 else ''})", file=sys.stderr, flush=True)
+    models = ", ".join(f"{m.name} ({m.backend})" for m in service.models.values())
+    print(f"lstmkit serve: {models} on http://{where[0]}:{where[1]} ({workers} worker{'s' if workers > 1 else ''}, "
+          f"{service.threads} model thread{'s' if service.threads > 1 else ''} each)", file=sys.stderr, flush=True)
     if workers > 1:
         import inspect
 

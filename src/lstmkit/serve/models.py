@@ -48,19 +48,22 @@ def parse_run_argument(value: str) -> tuple[str, str]:
 
 class ServedModel:
     """One loaded run: ``name``, ``run`` (its folder), ``task`` (the rebuilt task), ``kind`` (its data kind),
-    ``backend``: "torch", or "onnx" (the graph ``lstmkit export RUN`` wrote to RUN/model.onnx, on onnxruntime,
-    for the tasks that can predict through it)."""
+    ``backend``: "torch", or "onnx" (the graph ``lstmkit export RUN`` wrote to RUN/model.onnx, on onnxruntime
+    with ``threads`` threads, for the tasks that can predict through it), or "auto": onnx where the task can and
+    RUN/model.onnx exists (and onnxruntime is installed), else torch; ``backend`` then says which."""
 
-    def __init__(self, name: str, run: str, device: str = "auto", backend: str = "torch"):
+    def __init__(self, name: str, run: str, device: str = "auto", backend: str = "torch", threads: int | None = None):
         from ..tasks import load_run, task_spec, task_specs
         from ..train.checkpoint import read_config
 
         config = read_config(run)                  # a clear error for a folder that is not a run
         spec = task_spec(config["task"], f"{run}/config.json")
-        self.name, self.run, self.kind, self.backend = name, run, spec.data_kind, backend
-        if backend not in ("torch", "onnx"):
-            raise ValueError(f"serve: --backend is torch or onnx, got {backend!r}")
+        if backend not in ("auto", "torch", "onnx"):
+            raise ValueError(f"serve: --backend is auto, torch or onnx, got {backend!r}")
         onnx = Path(run) / "model.onnx"
+        if backend == "auto":
+            backend = "onnx" if spec.task_class.onnx_backend and onnx.is_file() and _has("onnxruntime") else "torch"
+        self.name, self.run, self.kind, self.backend = name, run, spec.data_kind, backend
         if backend == "onnx" and not spec.task_class.onnx_backend:
             able = " and ".join(n for n, s in task_specs().items() if s.task_class.onnx_backend)
             raise ValueError(f"serve --backend onnx runs {able} runs; {run} is a {config['task']!r} run")
@@ -70,7 +73,7 @@ class ServedModel:
         if backend == "onnx":
             from ..export.onnx import OnnxRunner
 
-            self.task.runner = OnnxRunner(onnx)
+            self.task.runner = OnnxRunner(onnx, threads=threads)
         params = inspect.signature(self.task.predict_records).parameters
         self.defaults = {k: p.default for k, p in list(params.items())[1:]
                          if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is not p.empty}
@@ -148,6 +151,12 @@ class ServedModel:
     def predict(self, inputs: list, options: tuple) -> list[dict]:
         """``predict_records`` on one batch of inputs: one record per input (called in an executor thread)."""
         return self.task.predict_records(inputs, **dict(options))
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def _type(value) -> str:
