@@ -96,9 +96,25 @@ def fast_loop(cell, x_proj: torch.Tensor, lengths, state: LSTMStateTuple, masks)
     tensors = (x_proj, state.c, state.h, *params)
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         out, c, h = _FastLoop.apply(spec, steps, alpha_c, alpha_h, valid, *tensors)
+    elif spec == _Spec(spec.H, spec.P, spec.activation) and alpha_c is None and alpha_h is None:
+        out, c, h = _infer_plain(x_proj, state.c, state.h, params[0], _ACT[spec.activation], spec.H)
     else:
         out, c, h, _ = _forward(spec, steps, alpha_c, alpha_h, valid, x_proj, state.c, state.h, params, False)
     return out, LSTMStateTuple(c, h)
+
+
+def _infer_plain(x_proj, c, h, W, act, H: int):
+    """Inference of a cell with no extras (``BasicLSTMCell`` with another activation, say): seven tensor ops per
+    step, nothing else, since at B=1 each costs about a third of the step's matmul."""
+    outs = []
+    with torch.no_grad():
+        for xp in x_proj.unbind(1):                                                       # (B, 4H)
+            z = torch.addmm(xp, h, W)                                                     # (B, 4H)
+            si, _, sf, so = torch.sigmoid(z).chunk(4, 1)
+            c = torch.addcmul(c * sf, si, act(z[:, H:2 * H]))
+            h = act(c) * so
+            outs.append(h)
+    return torch.stack(outs, dim=1), c, h
 
 
 _ACT = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
@@ -107,7 +123,7 @@ _ACT = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
 def _act_grad(name: str, y: torch.Tensor) -> torch.Tensor:
     """The activation's derivative from its output ``y``."""
     if name == "tanh":
-        return 1 - y * y
+        return torch.addcmul(y.new_ones(()), y, y, value=-1)                             # 1 - y^2, one op
     if name == "sigmoid":
         return y * (1 - y)
     return (y > 0).to(y.dtype)
@@ -123,7 +139,8 @@ def _forward(s: _Spec, steps: int, alpha_c, alpha_h, valid, x_proj, c, h, params
     wi, wf, wo = (rest.pop(0), rest.pop(0), rest.pop(0)) if s.peepholes else (None, None, None)
     Wp = rest.pop(0) if s.projecting else None
     gamma_h, gamma_c, beta_c = rest if s.layer_norm is not None else (None, None, None)
-    saved = {k: [] for k in ("h", "c", "e4", "da", "sf", "clip", "m", "pclip", "hw", "ln_r", "cn", "ln_c")}
+    saved = {k: [] for k in ("h", "c", "e4", "da", "sf", "clip", "m", "pclip", "rhat", "rstd", "cn", "chat",
+                             "rstd_c")}
     outs = []
     with torch.no_grad():
         for t, xp in enumerate(x_proj.transpose(0, 1)[:steps].unbind(0)):               # xp (B, 4H)
@@ -132,11 +149,11 @@ def _forward(s: _Spec, steps: int, alpha_c, alpha_h, valid, x_proj, c, h, params
                 saved["c"].append(c)
             if s.layer_norm is not None:
                 hw = torch.mm(h, W)                                                        # (B, P) @ (P, 4H)
-                r, mean, rstd = torch.native_layer_norm(hw, (4 * H,), gamma_h, None, s.layer_norm)
-                z = xp + r
+                rhat, _, rstd = torch.native_layer_norm(hw, (4 * H,), None, None, s.layer_norm)  # normalised
+                z = torch.addcmul(xp, rhat, gamma_h)
                 if keep:
-                    saved["hw"].append(hw)
-                    saved["ln_r"].append((mean, rstd))
+                    saved["rhat"].append(rhat)
+                    saved["rstd"].append(rstd)
             else:
                 z = torch.addmm(xp, h, W)                                                  # (B, 4H)
             zi, zj, zf, zo = z.chunk(4, 1)
@@ -152,8 +169,8 @@ def _forward(s: _Spec, steps: int, alpha_c, alpha_h, valid, x_proj, c, h, params
             if s.peepholes:
                 so = torch.sigmoid(torch.addcmul(zo, wo, c_new))
             if s.layer_norm is not None:
-                c_hat, mean_c, rstd_c = torch.native_layer_norm(c_new, (H,), gamma_c, beta_c, s.layer_norm)
-                ac = act(c_hat)
+                c_hat, _, rstd_c = torch.native_layer_norm(c_new, (H,), None, None, s.layer_norm)
+                ac = act(torch.addcmul(beta_c, c_hat, gamma_c))
             else:
                 ac = act(c_new)
             m = ac * so                                                                    # (B, H)
@@ -175,10 +192,11 @@ def _forward(s: _Spec, steps: int, alpha_c, alpha_h, valid, x_proj, c, h, params
                     saved["clip"].append(c_raw.abs() <= s.cell_clip)
                 if s.projecting:
                     saved["m"].append(m)
-                if s.layer_norm is not None or s.peepholes:
+                if s.peepholes:
                     saved["cn"].append(c_new)
                 if s.layer_norm is not None:
-                    saved["ln_c"].append((mean_c, rstd_c))
+                    saved["chat"].append(c_hat)
+                    saved["rstd_c"].append(rstd_c)
             c = c_new if alpha_c is None else torch.addcmul(alpha_c[t] * c, 1 - alpha_c[t], c_new)
             h = h_new if alpha_h is None else torch.addcmul(alpha_h[t] * h, 1 - alpha_h[t], h_new)
             outs.append(h)
@@ -218,13 +236,15 @@ class _FastLoop(torch.autograd.Function):
         G = W.new_empty(B, T, 4 * H)                                                      # dz at every step
         if steps < T:
             G[:, steps:] = 0
-        GW = G if s.layer_norm is None else torch.empty_like(G)                          # d(h @ W) per step
+        GW = [None] * steps                                                               # d(h @ W) per step
         gh = torch.zeros_like(sv["h"][0]) if g_h is None else g_h
         gc = torch.zeros_like(sv["c"][0]) if g_c is None else g_c
         if g_out is not None and valid is not None:
             g_out = g_out * valid
-        G_hp, G_chat = [None] * steps, [None] * steps
-        simple = not (s.peepholes or s.cell_clip is not None)
+        G_hp = [None] * steps
+        if s.layer_norm is not None:   # LN's backward from the normalised values: mean 0, rstd 1, then * rstd
+            zero, one = W.new_zeros(B, 1), W.new_ones(B, 1)
+            acc_gh, acc_gc, acc_bc = W.new_zeros(B, 4 * H), W.new_zeros(B, H), W.new_zeros(B, H)
         for t in range(steps - 1, -1, -1):
             if g_out is not None:
                 gh = gh + g_out[:, t]
@@ -239,36 +259,37 @@ class _FastLoop(torch.autograd.Function):
             e4, g_t = sv["e4"][t], G[:, t]
             if s.layer_norm is not None:
                 g_chat = g_m * sv["da"][t]                                                # (B, H)
-                G_chat[t] = g_chat
-                mean_c, rstd_c = sv["ln_c"][t]
-                g_cnew = g_cnew + torch.ops.aten.native_layer_norm_backward(
-                    g_chat, sv["cn"][t], (H,), mean_c, rstd_c, gamma_c, beta_c, [True, False, False])[0]
+                c_hat = sv["chat"][t]
+                acc_gc.addcmul_(g_chat, c_hat)
+                acc_bc.add_(g_chat)
+                g_cnew = torch.addcmul(g_cnew, torch.ops.aten.native_layer_norm_backward(
+                    g_chat, c_hat, (H,), zero, one, gamma_c, None, [True, False, False])[0], sv["rstd_c"][t])
             else:
                 g_cnew = torch.addcmul(g_cnew, g_m, sv["da"][t])
-            if simple:
-                torch.mul(torch.cat([g_cnew, g_cnew, g_cnew, g_m], dim=1), e4, out=g_t)
-            else:
-                g_o = torch.mul(g_m, e4[:, 3 * H:], out=g_t[:, 3 * H:])
-                if s.peepholes:
-                    g_cnew = torch.addcmul(g_cnew, g_o, wo)
-                if s.cell_clip is not None:
-                    g_cnew = g_cnew * sv["clip"][t]
-                torch.mul(g_cnew.repeat(1, 3), e4[:, :3 * H], out=g_t[:, :3 * H])
+            e4v, g_tv = e4.view(B, 4, H), g_t.view(B, 4, H)            # blocks i, j, f, o without copies
+            g_o = torch.mul(g_m, e4v[:, 3], out=g_tv[:, 3])
+            if s.peepholes:
+                g_cnew = torch.addcmul(g_cnew, g_o, wo)
+            if s.cell_clip is not None:
+                g_cnew = g_cnew * sv["clip"][t]
+            torch.mul(e4v[:, :3], g_cnew.unsqueeze(1), out=g_tv[:, :3])
             g_cprev = g_cnew * sv["sf"][t]
             if s.peepholes:
                 g_cprev = torch.addcmul(torch.addcmul(g_cprev, g_t[:, :H], wi), g_t[:, 2 * H:3 * H], wf)
             gc = g_cprev if gc is None else gc + g_cprev
             g_hw = g_t
             if s.layer_norm is not None:
-                mean, rstd = sv["ln_r"][t]
+                rhat = sv["rhat"][t]
+                acc_gh.addcmul_(g_t, rhat)
                 g_hw = torch.ops.aten.native_layer_norm_backward(
-                    g_t, sv["hw"][t], (4 * H,), mean, rstd, gamma_h, None, [True, False, False])[0]
-                GW[:, t] = g_hw
+                    g_t, rhat, (4 * H,), zero, one, gamma_h, None, [True, False, False])[0].mul_(sv["rstd"][t])
+            GW[t] = g_hw
             g_hprev = g_hw @ W.t()                                                        # (B, 4H) @ (4H, P)
             gh = g_hprev if gh is None else gh + g_hprev
         # every weight's gradient at once, over all steps (rows ordered b, t as G's)
         n = B * steps
-        G_, GW_ = G[:, :steps], GW[:, :steps]
+        G_ = G[:, :steps]
+        GW_ = G_ if s.layer_norm is None else torch.stack(GW, dim=1)
         grads = [torch.stack(sv["h"], dim=1).reshape(n, -1).t() @ GW_.reshape(n, 4 * H)]  # dW_h (P, 4H)
         if s.peepholes:
             C, Cn = torch.stack(sv["c"], dim=1), torch.stack(sv["cn"], dim=1)              # (B, steps, H)
@@ -277,11 +298,5 @@ class _FastLoop(torch.autograd.Function):
         if s.projecting:
             grads.append(torch.stack(sv["m"], dim=1).reshape(n, H).t() @ torch.stack(G_hp, dim=1).reshape(n, s.P))
         if s.layer_norm is not None:
-            HW = torch.stack(sv["hw"], dim=1)
-            mean, rstd = (torch.stack(v, dim=1) for v in zip(*sv["ln_r"]))
-            grads.append((G_ * (HW - mean) * rstd).sum((0, 1)))                           # d gamma_h
-            Cn = torch.stack(sv["cn"], dim=1)
-            mean_c, rstd_c = (torch.stack(v, dim=1) for v in zip(*sv["ln_c"]))
-            Gc = torch.stack(G_chat, dim=1)
-            grads += [(Gc * (Cn - mean_c) * rstd_c).sum((0, 1)), Gc.sum((0, 1))]          # d gamma_c, d beta_c
+            grads += [acc_gh.sum(0), acc_gc.sum(0), acc_bc.sum(0)]                      # gamma_h, gamma_c, beta_c
         return (None, None, None, None, None, G, gc, gh, *grads)
