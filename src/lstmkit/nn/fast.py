@@ -12,8 +12,8 @@ normalisation) stays outside, in ``project_inputs``, where autograd takes its gr
 It computes every cell the plain loop does, whose activation is a name: ``BasicLSTMCell``, ``LSTMCell`` (peepholes,
 ``cell_clip``, a projection, ``proj_clip``), ``LayerNormLSTMCell``, each with zoneout and variable lengths; tests
 hold it to the plain loop to 1e-12 in float64, outputs and gradients. Steps past a sequence's length and zoneout
-share one form: the next state is ``alpha * previous + (1 - alpha) * new``, ``alpha`` 1 past the length, the mask
-(0 or 1) in training, the probability in evaluation, so both are exact where the plain loop uses ``torch.where``.
+share one form (:class:`_Mix`): the next state is the previous one where a mask says so (past the length, or
+zoneout's mask in training: ``torch.where``, as the plain loop), and in evaluation ``lerp(new, previous, z)``.
 """
 from __future__ import annotations
 
@@ -66,22 +66,42 @@ def _spec_and_params(cell: _LSTMCellBase):
     return spec, params
 
 
-def _mixes(cell, B: int, T: int, lengths, masks, like: torch.Tensor):
-    """``(alpha_c, alpha_h)``: each None (the new state as it is) or ``(T, B, H or P or 1)``, the share of the previous
-    state in the next one: 1 past each length, the zoneout mask in training, its probability in evaluation."""
+class _Mix:
+    """How one half of the state (``c`` or ``h``) goes from the new value to the next state: ``keep`` ``(T, B, n)``
+    bool (the zoneout mask in training, or'ed with the steps past each length) takes the previous value where True,
+    exactly as the plain loop's ``torch.where``; ``z`` (zoneout's probability, in evaluation) mixes
+    ``lerp(new, previous, z)`` first."""
+
+    def __init__(self, keep, z: float):
+        self.keep, self.z = keep, z
+        self.steps = None if keep is None else keep.unbind(0)
+
+    def forward(self, t: int, prev, new):
+        if self.z:
+            new = torch.lerp(new, prev, self.z)
+        return new if self.steps is None else torch.where(self.steps[t], prev, new)
+
+    def backward_weights(self, dtype, steps: int):
+        """``(share of the new value, share of the previous one)`` per step: lists of ``(B, n)`` tensors or floats."""
+        if self.keep is None:
+            return [1 - self.z] * steps, [self.z] * steps
+        kept = self.keep.to(dtype)
+        new, prev = (1 - kept) * (1 - self.z), kept + (1 - kept) * self.z
+        return new.unbind(0), prev.unbind(0)
+
+
+def _mixes(cell, B: int, T: int, lengths, masks):
+    """``(mix_c, mix_h)``: each None (the next state is the new one) or a :class:`_Mix`."""
     invalid = None if lengths is None else ~valid_mask(lengths, T).t().unsqueeze(2)       # (T, B, 1)
     out = []
     for k, z in enumerate((cell.zoneout_c, cell.zoneout_h)):
-        if masks is not None and masks[k] is not None:                          # training: keep masks (B, T, n)
-            keep = masks[k].transpose(0, 1)
-            alpha = (keep if invalid is None else keep | invalid).to(like.dtype)
-        elif z and not cell.training:
-            alpha = torch.full((T, B, 1), z, dtype=like.dtype, device=like.device)
-            if invalid is not None:
-                alpha = alpha.masked_fill(invalid, 1.0)
-        else:
-            alpha = None if invalid is None else invalid.to(like.dtype)
-        out.append(alpha)
+        keep = masks[k].transpose(0, 1) if masks is not None and masks[k] is not None else None   # (T, B, n)
+        if keep is not None and invalid is not None:
+            keep = keep | invalid
+        elif keep is None:
+            keep = invalid
+        z = z if z and not cell.training else 0.0
+        out.append(None if keep is None and not z else _Mix(keep, z))
     return out
 
 
@@ -90,16 +110,16 @@ def fast_loop(cell, x_proj: torch.Tensor, lengths, state: LSTMStateTuple, masks)
     and the final state, as the plain loop; ``masks`` the zoneout masks the loop drew (None outside training)."""
     B, T = x_proj.shape[0], x_proj.shape[1]
     spec, params = _spec_and_params(cell)
-    alpha_c, alpha_h = _mixes(cell, B, T, lengths, masks, x_proj)
+    mix_c, mix_h = _mixes(cell, B, T, lengths, masks)
     steps = T if lengths is None else int(lengths.max())
     valid = None if lengths is None else valid_mask(lengths, T).unsqueeze(2).to(x_proj.dtype)  # (B, T, 1)
     tensors = (x_proj, state.c, state.h, *params)
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        out, c, h = _FastLoop.apply(spec, steps, alpha_c, alpha_h, valid, *tensors)
-    elif spec == _Spec(spec.H, spec.P, spec.activation) and alpha_c is None and alpha_h is None:
+        out, c, h = _FastLoop.apply(spec, steps, mix_c, mix_h, valid, *tensors)
+    elif spec == _Spec(spec.H, spec.P, spec.activation) and mix_c is None and mix_h is None:
         out, c, h = _infer_plain(x_proj, state.c, state.h, params[0], _ACT[spec.activation], spec.H)
     else:
-        out, c, h, _ = _forward(spec, steps, alpha_c, alpha_h, valid, x_proj, state.c, state.h, params, False)
+        out, c, h, _ = _forward(spec, steps, mix_c, mix_h, valid, x_proj, state.c, state.h, params, False)
     return out, LSTMStateTuple(c, h)
 
 
@@ -129,7 +149,7 @@ def _act_grad(name: str, y: torch.Tensor) -> torch.Tensor:
     return (y > 0).to(y.dtype)
 
 
-def _forward(s: _Spec, steps: int, alpha_c, alpha_h, valid, x_proj, c, h, params, keep: bool):
+def _forward(s: _Spec, steps: int, mix_c, mix_h, valid, x_proj, c, h, params, keep: bool):
     """The loop without a graph; with ``keep``, what the backward needs (lists over steps). Few Python-level ops
     per step (one ``chunk``, no indexing, the outputs stacked once): at B=1 each op costs about as much as the
     matmul."""
@@ -197,8 +217,8 @@ def _forward(s: _Spec, steps: int, alpha_c, alpha_h, valid, x_proj, c, h, params
                 if s.layer_norm is not None:
                     saved["chat"].append(c_hat)
                     saved["rstd_c"].append(rstd_c)
-            c = c_new if alpha_c is None else torch.addcmul(alpha_c[t] * c, 1 - alpha_c[t], c_new)
-            h = h_new if alpha_h is None else torch.addcmul(alpha_h[t] * h, 1 - alpha_h[t], h_new)
+            c = c_new if mix_c is None else mix_c.forward(t, c, c_new)
+            h = h_new if mix_h is None else mix_h.forward(t, h, h_new)
             outs.append(h)
         out = torch.stack(outs, dim=1)                                                     # (B, steps, P)
         if valid is not None:
@@ -212,9 +232,9 @@ class _FastLoop(torch.autograd.Function):
     """``(x_proj (B, T, 4H), c0 (B, H), h0 (B, P), W_h (P, 4H), *cell params) -> (outputs (B, T, P), c, h)``."""
 
     @staticmethod
-    def forward(ctx, spec, steps, alpha_c, alpha_h, valid, x_proj, c0, h0, *params):
-        out, c, h, saved = _forward(spec, steps, alpha_c, alpha_h, valid, x_proj, c0, h0, params, True)
-        ctx.spec, ctx.steps, ctx.mixes, ctx.valid, ctx.saved = spec, steps, (alpha_c, alpha_h), valid, saved
+    def forward(ctx, spec, steps, mix_c, mix_h, valid, x_proj, c0, h0, *params):
+        out, c, h, saved = _forward(spec, steps, mix_c, mix_h, valid, x_proj, c0, h0, params, True)
+        ctx.spec, ctx.steps, ctx.mixes, ctx.valid, ctx.saved = spec, steps, (mix_c, mix_h), valid, saved
         ctx.shape = x_proj.shape
         ctx.save_for_backward(*params)
         return out, c, h
@@ -226,13 +246,14 @@ class _FastLoop(torch.autograd.Function):
         (``x'`` the sigmoid's derivative at ``x``) and ``da = act'(c) so``, so that ``dz = [dc, dc, dc, dh] * e4``:
         a few tensor ops per step, the weights' gradients after the loop."""
         s, steps, sv, valid = ctx.spec, ctx.steps, ctx.saved, ctx.valid
-        alpha_c, alpha_h = ctx.mixes
+        mix_c, mix_h = ctx.mixes
         params = ctx.saved_tensors
         W, rest = params[0], list(params[1:])
         wi, wf, wo = (rest.pop(0), rest.pop(0), rest.pop(0)) if s.peepholes else (None, None, None)
         Wp = rest.pop(0) if s.projecting else None
         gamma_h, gamma_c, beta_c = rest if s.layer_norm is not None else (None, None, None)
         H, (B, T, _) = s.H, ctx.shape
+        share_c, share_h = (None if m is None else m.backward_weights(W.dtype, steps) for m in (mix_c, mix_h))
         G = W.new_empty(B, T, 4 * H)                                                      # dz at every step
         if steps < T:
             G[:, steps:] = 0
@@ -248,8 +269,8 @@ class _FastLoop(torch.autograd.Function):
         for t in range(steps - 1, -1, -1):
             if g_out is not None:
                 gh = gh + g_out[:, t]
-            g_hnew, gh = (gh, None) if alpha_h is None else (gh * (1 - alpha_h[t]), gh * alpha_h[t])
-            g_cnew, gc = (gc, None) if alpha_c is None else (gc * (1 - alpha_c[t]), gc * alpha_c[t])
+            g_hnew, gh = (gh, None) if share_h is None else (gh * share_h[0][t], gh * share_h[1][t])
+            g_cnew, gc = (gc, None) if share_c is None else (gc * share_c[0][t], gc * share_c[1][t])
             g_m = g_hnew
             if s.projecting:
                 if s.proj_clip is not None:
