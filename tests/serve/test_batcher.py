@@ -90,6 +90,16 @@ def test_max_batch_1_runs_every_request_alone_and_a_large_one_is_split():
     assert [r["input"] for r in answers[0]] == list("abcde")
 
 
+def test_a_batch_runs_in_calls_of_8_inputs_sorted_by_length_and_each_request_gets_its_own_back():
+    requests = [(["x" * n for n in (5, 1, 9)], ()), (["x" * n for n in (3, 12, 2, 7, 4)], ()),
+                (["x" * n for n in (11, 6, 8, 10)], ())]
+    answers, calls, metrics = _serve(requests, max_batch=16)
+    assert [[len(x) for x in c[0]] for c in calls] == [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12]]
+    assert [[r["input"] for r in a] for a in answers] == [i for i, _ in requests]
+    assert 'lstmkit_batch_size_bucket{model="toy",le="8"} 0' in metrics.text()      # one batch of 12 inputs
+    assert 'lstmkit_batch_size_count{model="toy"} 1' in metrics.text()
+
+
 def test_a_failing_call_fails_its_requests_only_and_the_worker_goes_on():
     answers, calls, _ = _serve([(["bad"], (("n", 1),)), (["a"], ())], max_batch=4)
     assert calls == [(["a"], ())]

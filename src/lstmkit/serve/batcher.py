@@ -4,7 +4,10 @@ One :class:`Batcher` per model: an asyncio queue of jobs (one request's inputs, 
 worker task. The worker takes the first job waiting, then gathers more for up to ``max_wait`` seconds or until
 ``max_batch`` inputs, groups the jobs by their options (only equal options share a call), runs each group's
 concatenated inputs in a one-thread executor (the event loop stays free to read requests, and one model never
-runs two calls at once), and hands each job its own slice of the records. While a call runs, new requests
+runs two calls at once), and hands each job its own slice of the records. In the executor a batch runs
+length-bucketed: its inputs sorted by length, in calls of up to ``BUCKET`` (a padded call costs its longest
+input times its size: onnxruntime's LSTM runs the padding, and on the default classifier 32 texts took 1.4 to
+1.7 times as long in one call as in four calls of 8 sorted by length; PyTorch's packed kernel gains 1.1 times). While a call runs, new requests
 queue, so under load the next gather finds them waiting: batches grow with the load.
 
 Each job's time is two parts, into the metrics and the job's ``timing`` dict (the ``Server-Timing`` header):
@@ -22,6 +25,8 @@ from dataclasses import dataclass, field
 
 from .metrics import ServerMetrics
 from .models import RequestError, ServedModel
+
+BUCKET = 8          # inputs per model call inside a batch, sorted by length (see above)
 
 
 @dataclass
@@ -44,7 +49,7 @@ class Batcher:
             raise ValueError(f"Batcher: max_batch >= 1 and max_wait >= 0, got {max_batch} and {max_wait}")
         self.model, self.metrics = model, metrics
         metrics.add_model(model.name)
-        self.max_batch, self.max_wait = max_batch, max_wait
+        self.max_batch, self.max_wait, self.bucket = max_batch, max_wait, BUCKET
         self.queue: asyncio.Queue | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lstmkit-{model.name}")
         self._task: asyncio.Task | None = None
@@ -112,7 +117,7 @@ class Batcher:
                 await self._run(group, options)
 
     async def _run(self, jobs: list[Job], options: tuple) -> None:
-        """One model call per ``max_batch`` inputs of ``jobs`` (a request larger than that is split)."""
+        """One batch per ``max_batch`` inputs of ``jobs`` (a request larger than that is split)."""
         inputs = [x for job in jobs for x in job.inputs]
         loop = asyncio.get_running_loop()
         records: list[dict] = []
@@ -123,7 +128,7 @@ class Batcher:
             for start in range(0, len(inputs), self.max_batch):
                 chunk = inputs[start:start + self.max_batch]
                 called = time.perf_counter()
-                records += await loop.run_in_executor(self.executor, self.model.predict, chunk, options)
+                records += await loop.run_in_executor(self.executor, self._predict, chunk, options)
                 self.metrics.batch(self.model.name, len(chunk), len(jobs), time.perf_counter() - called)
             if len(records) != len(inputs):
                 raise RuntimeError(f"{self.model.name}: {len(records)} records for {len(inputs)} inputs")
@@ -139,6 +144,20 @@ class Batcher:
                 self.metrics.waited(self.model.name, job.timing["queue"], seconds)
                 job.future.set_result(records[at:at + len(job.inputs)])
             at += len(job.inputs)
+
+
+    def _predict(self, inputs: list, options: tuple) -> list[dict]:
+        """The records of ``inputs`` (in their order), from calls of up to ``bucket`` inputs of like lengths."""
+        order = sorted(range(len(inputs)), key=lambda k: len(inputs[k]) if isinstance(inputs[k], str) else 0)
+        records: list = [None] * len(inputs)
+        for start in range(0, len(order), self.bucket):
+            call = order[start:start + self.bucket]
+            found = self.model.predict([inputs[k] for k in call], options)
+            if len(found) != len(call):
+                raise RuntimeError(f"{self.model.name}: {len(found)} records for {len(call)} inputs")
+            for k, record in zip(call, found):
+                records[k] = record
+        return records
 
 
 def _fail(jobs: list[Job], error: Exception) -> None:

@@ -102,11 +102,12 @@ class ServerMetrics:
         self.errors = Counter("lstmkit_errors_total", "HTTP responses with a 4xx or 5xx status.", ("status",))
         self.latency = Histogram("lstmkit_request_seconds", "Request latency, from the first byte read to the "
                                  "response, by path.", ("path",))
-        self.batch_size = Histogram("lstmkit_batch_size", "Inputs per model call (one dynamic batch).", ("model",),
-                                    BATCH_BUCKETS)
-        self.batch_requests = Histogram("lstmkit_batch_requests", "Requests joined in one model call.", ("model",),
-                                        BATCH_BUCKETS)
-        self.batch_latency = Histogram("lstmkit_batch_seconds", "Time of one model call.", ("model",))
+        self.batch_size = Histogram("lstmkit_batch_size", "Inputs per dynamic batch (run in model calls of up to "
+                                    "8 inputs of like lengths).", ("model",), BATCH_BUCKETS)
+        self.batch_requests = Histogram("lstmkit_batch_requests", "Requests joined in one dynamic batch.",
+                                        ("model",), BATCH_BUCKETS)
+        self.batch_latency = Histogram("lstmkit_batch_seconds", "Time of one dynamic batch (its model calls).",
+                                       ("model",))
         self.stages = {stage: Histogram(f"lstmkit_{stage}_seconds", help, ("model",), STAGE_BUCKETS)
                        for stage, help in zip(STAGES, (
                            "Of a prediction's time in the server, what is neither queue nor model: reading, "
