@@ -84,8 +84,9 @@ def test_killed_twice_then_resumed_equals_the_uninterrupted_training(data, task,
     assert "finished its training" in capsys.readouterr().err
 
 
-def test_a_language_model_resumes_from_its_last_epoch_end(data, capsys):
-    """Its batches carry the LSTM state: it keeps checkpoints at epoch ends only, and cannot cut batches."""
+def test_a_language_model_resumes_mid_epoch_with_the_state_it_carried(data, capsys):
+    """Its batches carry the LSTM state from one to the next: a checkpoint keeps that state, so a training killed
+    mid-epoch resumes to the same bytes; it cannot cut batches into micro-batches."""
     (data / "lm.txt").write_text("".join(f"春眠不觉晓{k}\n处处闻啼鸟\n" for k in range(12)), encoding="utf-8")
     args = ["train", "lm", "--train", str(data / "lm.txt"), "--dev", str(data / "lm.txt"), "--epochs", "2",
             "--units", "6", "--embedding-dim", "4", "--bptt", "4", "--batch-size", "4", "--quiet",
@@ -93,14 +94,15 @@ def test_a_language_model_resumes_from_its_last_epoch_end(data, capsys):
     assert _cli([*args, str(data / "lm_whole")]).returncode == 0
     task = load_run(data / "lm_whole")
     per_epoch = len(task.batches(task.encode(read_lines(str(data / "lm.txt"))), 4, shuffle=True, seed=14))
-    assert per_epoch > 2
-    killed = _cli([*args, str(data / "lm_killed")], kill_after=per_epoch + 2)     # epoch 2, step 2
+    assert per_epoch > 3
+    killed = _cli([*args, str(data / "lm_killed")], kill_after=per_epoch + 3)     # epoch 2, step 3
     assert killed.returncode == -signal.SIGKILL
-    assert json.loads((data / "lm_killed" / CHECKPOINT).read_text())["position"] == {
-        **json.loads((data / "lm_killed" / CHECKPOINT).read_text())["position"], "epoch": 2, "step": 0}
+    saved = json.loads((data / "lm_killed" / CHECKPOINT).read_text())
+    assert (saved["position"]["epoch"], saved["position"]["step"], saved["carried"]) == (2, 3, 2)  # c, h of 1 layer
     resumed = _cli([*args, str(data / "lm_killed"), "--resume"])
-    assert resumed.returncode == 0 and "at epoch 2 step 0" in resumed.stderr
+    assert resumed.returncode == 0 and "at epoch 2 step 3" in resumed.stderr
     assert (data / "lm_killed" / "model.safetensors").read_bytes() == (data / "lm_whole" / "model.safetensors").read_bytes()
+    assert _metrics(data / "lm_killed") == _metrics(data / "lm_whole")
     assert main([*args, str(data / "lm_acc"), "--accumulate", "2"]) == 2
     assert "accumulate must be 1" in capsys.readouterr().err
 

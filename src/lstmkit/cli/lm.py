@@ -5,15 +5,41 @@ import json
 
 from .base import TaskCommands
 from .cell_args import add_cell_args, cell_config
-from .common import (DEVICE_HELP, add_training_args, fresh_or_warm, non_negative_float, non_negative_int,
-                     positive_int, probability, train_and_report, training_splits)
+from .common import (
+    DEVICE_HELP,
+    add_training_args,
+    fresh_or_warm,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+    probability,
+    train_and_report,
+    training_splits,
+)
 
 TASK, KIND = "lm", "text"
 
 
-def _text_data(args):
-    from ..data.plain import read_text
+STREAM_BYTES = 64 << 20     # a --train file this large is read line by line and encoded into the token cache
 
+
+def _text_data(args):
+    """(train, dev, test): a --train file of ``LSTMKIT_STREAM_BYTES`` (64 MiB) or more stays on disk (a
+    :class:`lstmkit.data.tokens.TextFile`; its ids go to the token cache), anything smaller is read whole."""
+    import os
+    from pathlib import Path
+
+    from ..data.plain import read_text
+    from ..data.tokens import TextFile
+
+    limit = os.environ.get("LSTMKIT_STREAM_BYTES", "")
+    limit = int(limit) if limit.isdigit() else STREAM_BYTES
+    if args.train and not args.corpus and Path(args.train).is_file() and Path(args.train).stat().st_size >= limit:
+        if not args.dev or args.limit:
+            raise ValueError(f"{args.train} is {Path(args.train).stat().st_size / 2**20:,.0f} MiB: it is streamed "
+                             f"from disk, so give --dev FILE (a held-out dev set would hold it in memory) and no "
+                             f"--limit")
+        return TextFile(args.train), read_text(args.dev), None
     return training_splits(args, KIND, TASK, read_text, "lines")
 
 
@@ -21,7 +47,6 @@ def train(args) -> int:
     from ..tasks.lm import LMConfig, LMTask
     from ..train.checkpoint import check_new_run
     from ..train.trainer import seed_everything
-
     from .common import run_mode
 
     check_new_run(args.out, run_mode(args))

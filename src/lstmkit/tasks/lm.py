@@ -24,7 +24,8 @@ from torch import nn
 
 from ..checks import fractions, positive_ints
 from ..data.readers import TextDataset
-from ..nn import LSTM, CellConfig, record
+from ..data.tokens import ArrayStream, ReversedStream, TextFile, cached_stream
+from ..nn import LSTM, CellConfig, LSTMStateTuple, record
 from ..progress import progress
 from ..text import Vocab, make_tokenizer
 from ..train.task import Task
@@ -119,9 +120,10 @@ def detach_state(state):
 
 @dataclass
 class LMEncoded:
-    """A dataset as one token stream ``(N,)`` (reversed for a backward LM): ``N - 1`` tokens to predict."""
+    """A dataset as one token stream ``(N,)`` (reversed for a backward LM): ``N - 1`` tokens to predict; an
+    array, or a stream on disk (:mod:`lstmkit.data.tokens`)."""
 
-    stream: np.ndarray
+    stream: np.ndarray | ArrayStream | ReversedStream
     n_texts: int
 
     @property
@@ -137,37 +139,65 @@ class StreamBatches:
     Row ``b``'s segment ``s + 1`` continues exactly where its segment ``s`` stopped. ``offset`` rolls the
     stream first (a training epoch starts its rows elsewhere; the number of batches does not change).
 
+    ``stream``: ids ``(N,)`` in memory, or any object with ``len()`` and ``take(start, n)`` (a
+    :class:`lstmkit.data.tokens.FileStream` on disk): each segment reads just its ``B * (T + 1)`` ids.
+
     Each batch: ``ids (B, T)``, ``targets (B, T)``, ``index`` (the rows, what the trainer counts), ``reset``
     (True for the first segment: start from a zero state), ``n_tokens`` (targets that count).
     """
 
-    def __init__(self, stream: np.ndarray, rows: int, bptt: int, offset: int = 0, device=None):
+    def __init__(self, stream, rows: int, bptt: int, offset: int = 0, device=None):
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
             raise ValueError(f"StreamBatches: rows must be a positive int, got {rows!r}")
         if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
             raise ValueError(f"StreamBatches: bptt must be a positive int, got {bptt!r}")
-        stream = np.asarray(stream, dtype=np.int64)
-        if offset and len(stream) > 1:
-            stream = np.roll(stream, -(offset % len(stream)))
-        M = max(0, len(stream) - 1)
+        array = isinstance(stream, (np.ndarray, list, tuple))
+        self.stream = ArrayStream(stream) if array else stream
+        N = len(self.stream)
+        self.offset = offset % N if offset and N > 1 else 0
+        self.M = M = max(0, N - 1)
         self.bptt, self.device = bptt, device
         self.length = -(-M // rows) if M else 0                            # L, steps per row
         self.rows = -(-M // self.length) if M else 0                       # B <= rows: none empty
-        size = self.rows * self.length
-        x = np.zeros(size, dtype=np.int64)
-        y = np.full(size, IGNORE, dtype=np.int64)
-        x[:M], y[:M] = stream[:-1], stream[1:]
-        self.x, self.y = x.reshape(self.rows, self.length), y.reshape(self.rows, self.length)  # (B, L)
 
     def __len__(self) -> int:
         return -(-self.length // self.bptt)
 
+    def _window(self, start: int, n: int) -> np.ndarray:
+        """``n`` ids of the rolled stream from position ``start`` (wrapping round the stream's end)."""
+        N = len(self.stream)
+        first = (self.offset + start) % N
+        head = self.stream.take(first, min(n, N - first))
+        return head if len(head) == n else np.concatenate([head, self.stream.take(0, n - len(head))])
+
+    @property
+    def x(self) -> np.ndarray:
+        """Every row's inputs ``(B, L)``, read whole (for a look at a small stream; training reads segments)."""
+        return self.segment(0, self.length)[0]
+
+    @property
+    def y(self) -> np.ndarray:
+        """Every row's targets ``(B, L)``, read whole."""
+        return self.segment(0, self.length)[1]
+
+    def segment(self, t0: int, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and targets ``(B, T)`` of the segment of ``width`` steps (``bptt``) from step ``t0`` of every row."""
+        width = min(self.bptt if width is None else width, self.length - t0)
+        x = np.zeros((self.rows, width), dtype=np.int64)
+        y = np.full((self.rows, width), IGNORE, dtype=np.int64)
+        for b in range(self.rows):
+            start = b * self.length + t0
+            valid = max(0, min(width, self.M - start))                     # pairs of this row in the segment
+            if valid:
+                ids = self._window(start, valid + 1)
+                x[b, :valid], y[b, :valid] = ids[:-1], ids[1:]
+        return x, y
+
     def __iter__(self):
         for k, t0 in enumerate(range(0, self.length, self.bptt)):
-            y = self.y[:, t0: t0 + self.bptt]
-            yield {"ids": torch.from_numpy(self.x[:, t0: t0 + self.bptt].copy()).to(self.device),
-                   "targets": torch.from_numpy(y.copy()).to(self.device), "index": np.arange(self.rows),
-                   "reset": k == 0, "n_tokens": int((y != IGNORE).sum())}
+            x, y = self.segment(t0)
+            yield {"ids": torch.from_numpy(x).to(self.device), "targets": torch.from_numpy(y).to(self.device),
+                   "index": np.arange(self.rows), "reset": k == 0, "n_tokens": int((y != IGNORE).sum())}
 
 
 class LMTask(Task):
@@ -212,7 +242,13 @@ class LMTask(Task):
                 f"{', reversed (backward LM)' if c.reverse else ''}")
 
     # -- data ------------------------------------------------------------------------------------------------
-    def encode(self, data: TextDataset) -> LMEncoded:
+    def encode(self, data: TextDataset | TextFile) -> LMEncoded:
+        """One stream of ids: in memory for a dataset, on disk for a :class:`TextFile` (encoded once into the
+        cache, then read a segment at a time: :func:`lstmkit.data.tokens.cached_stream`)."""
+        if isinstance(data, TextFile):
+            recipe = {"tokenizer": self.config.tokenizer, "vocab": self.vocab.digest()}
+            stream, texts = cached_stream(data.path, recipe, self._id_chunks)
+            return LMEncoded(ReversedStream(stream) if self.config.reverse else stream, texts)
         eos = self.vocab.eos_id
         stream = [eos]
         for text in data.texts:
@@ -220,6 +256,18 @@ class LMTask(Task):
             stream.append(eos)
         ids = np.asarray(stream, dtype=np.int64)
         return LMEncoded(ids[::-1].copy() if self.config.reverse else ids, len(data.texts))
+
+    def _id_chunks(self, texts, size: int = 1 << 20):
+        """``<eos>``, then each text's ids and an ``<eos>``, in arrays of about ``size`` ids."""
+        eos, chunk = self.vocab.eos_id, [self.vocab.eos_id]
+        for text in texts:
+            chunk += self.vocab.encode(self.tokenizer(text))
+            chunk.append(eos)
+            if len(chunk) >= size:
+                yield np.asarray(chunk, dtype=np.int64)
+                chunk = []
+        if chunk:
+            yield np.asarray(chunk, dtype=np.int64)
 
     def batches(self, enc: LMEncoded, batch_size: int, shuffle: bool = False, seed: int = 0) -> StreamBatches:
         """``batch_size`` rows; ``shuffle`` rolls the stream by a seeded offset (order must stay: it is stateful)."""
@@ -233,6 +281,19 @@ class LMTask(Task):
         logits, final = self.model(batch["ids"], state)
         self._state = detach_state(final)
         return F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten(), ignore_index=IGNORE)
+
+    def carried_state(self) -> list[torch.Tensor] | None:
+        """The state the next segment starts from: ``c`` and ``h`` of each layer, each ``(B, H)`` (``h``: ``(B,
+        P)`` with a projection)."""
+        return None if self._state is None else [t for s in self._state for t in s]
+
+    def restore_carried(self, tensors: list[torch.Tensor]) -> None:
+        if len(tensors) != 2 * self.config.layers:
+            raise ValueError(f"LMTask.restore_carried: expected c and h of {self.config.layers} layers, got "
+                             f"{len(tensors)} tensors")
+        device = self.model.embedding.weight.device
+        self._state = tuple(LSTMStateTuple(tensors[k].to(device), tensors[k + 1].to(device))
+                            for k in range(0, len(tensors), 2))
 
     def iter_logits(self, batches):
         """``(logits (B, T, V), batch)`` for every segment, the state carried between them; no gradients."""

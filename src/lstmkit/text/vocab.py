@@ -6,6 +6,7 @@ order first seen), so the same corpus always gives the same ids.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from typing import Iterable
@@ -96,6 +97,10 @@ class Vocab:
 
     def to_json(self) -> dict:
         return {"tokens": self.itos, "bos_eos": self.bos_eos}
+
+    def digest(self) -> str:
+        """The SHA-256 of the vocabulary (its tokens in id order and ``bos_eos``): equal ids for equal digests."""
+        return hashlib.sha256(json.dumps(self.to_json(), ensure_ascii=False).encode()).hexdigest()
 
     @classmethod
     def from_json(cls, data: dict) -> "Vocab":

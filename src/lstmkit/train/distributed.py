@@ -181,6 +181,39 @@ def sum_gradients(params: list, stats: list[float]) -> list[float]:
     return totals.tolist()
 
 
+def _row_bounds(rows: int, world: int) -> np.ndarray:
+    """Where each rank's rows of a ``rows``-row batch start and end (as ``trainer.split_batch`` cuts it)."""
+    return np.linspace(0, rows, world + 1).round().astype(int)
+
+
+@_collective
+def gather_rows(tensors: list | None, rows: int, group: Group | None) -> list | None:
+    """Every rank's ``tensors`` (its rows of a carried state, each ``(rows_r, ...)``) joined along the rows, on
+    every rank, as CPU tensors ``(rows, ...)``; one process: the tensors themselves."""
+    if tensors is None:
+        return None
+    if group is None:
+        return [t.detach().cpu().clone() for t in tensors]
+    counts = np.diff(_row_bounds(rows, group.world))
+    most = int(counts.max())
+    out = []
+    for t in tensors:
+        padded = torch.zeros((most, *t.shape[1:]), dtype=t.dtype, device=t.device)
+        padded[: t.shape[0]] = t.detach()
+        parts = [torch.empty_like(padded) for _ in range(group.world)]
+        dist.all_gather(parts, padded)
+        out.append(torch.cat([p[:n] for p, n in zip(parts, counts)]).cpu())
+    return out
+
+
+def rows_of(tensors: list, group: Group | None) -> list:
+    """This rank's rows of a carried state ``(rows, ...)`` saved whole (any number of ranks may resume it)."""
+    if group is None:
+        return tensors
+    bounds = _row_bounds(tensors[0].shape[0], group.world)
+    return [t[bounds[group.rank]: bounds[group.rank + 1]] for t in tensors]
+
+
 def step_seed(seed: int, rank: int, step: int) -> int:
     """A seed for rank ``rank``'s optimizer step ``step``: under torchrun each step's random draws (dropout)
     are seeded by (seed, rank, step), so the ranks draw differently and a resumed training draws as before,

@@ -70,6 +70,7 @@ class TrainingState:
     scaler: torch.amp.GradScaler
     ema: object | None                       # a trainer.WeightAverage, or None
     position: Position = field(default_factory=Position)
+    carried: list | None = None              # a stateful task's state mid-epoch (tensors, first dim the rows)
 
     def capture(self) -> tuple[dict, dict]:
         """``(tensors, meta)``: CPU tensors for safetensors, JSON values for the rest."""
@@ -88,6 +89,9 @@ class TrainingState:
         if self.ema is not None:
             tensors.update({f"ema.{k}": a for k, a in enumerate(self.ema.average)})
             meta["ema_updates"] = self.ema.updates
+        if self.carried is not None:
+            tensors.update({f"carried.{k}": t for k, t in enumerate(self.carried)})
+            meta["carried"] = len(self.carried)
         # safetensors wants contiguous CPU tensors that share no memory (tied weights would)
         return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}, meta
 
@@ -114,6 +118,7 @@ class TrainingState:
                     a.copy_(tensors[f"ema.{k}"])
             self.ema.updates = meta["ema_updates"]
         self.position = Position(**meta["position"])
+        self.carried = [tensors[f"carried.{k}"] for k in range(meta["carried"])] if meta.get("carried") else None
         _set_rng(tensors, meta["rng"])     # last: nothing above may draw from them
 
 

@@ -80,13 +80,14 @@ def _train_into(task, train, dev, train_config, out: Path, log, extra, created: 
         raise
     if group is not None:
         distributed.agree(None)
-        log(f"torchrun: {group.world} processes ({distributed.backend()}), each {train_config.batch_size / group.world:g}"
-            f" of every batch of {train_config.batch_size} on average"
-            + (f"; restart {group.restart}" if group.restart else ""))
+        size = train_config.batch_size * train_config.accumulate
+        log(f"torchrun: {group.world} processes ({distributed.backend()}), each training about "
+            f"{size / group.world:g} of every batch of {size}" + (f"; restart {group.restart}" if group.restart else ""))
     # a task may encode its training data with more than dev needs (a classifier's teacher probabilities)
     train_enc, dev_enc = task.encode_training(train), task.encode(dev)
     log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, {task.describe()}; "
-        f"{sum(p.numel() for p in task.model.parameters()):,} parameters (encoding took {time.perf_counter() - t0:.1f} s)")
+        f"{sum(p.numel() for p in task.model.parameters()):,} parameters "
+        f"(encoding took {time.perf_counter() - t0:.1f} s)")
     metric = task.primary_metric
 
     def on_epoch(record):

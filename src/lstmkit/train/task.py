@@ -45,7 +45,8 @@ class Task(abc.ABC):
         unit: what the trainer's throughput counts (``"sentences"``; a language model counts ``"tokens"``).
         onnx_backend: True where ``task.runner = OnnxRunner(path)`` makes prediction run the exported graph.
         carries_state: True where each training batch starts from the state the previous one left (a language
-            model's): such batches are not cut into micro-batches, and a training resumes at epoch ends only.
+            model's): such batches are not cut into micro-batches, and a checkpoint keeps that state
+            (:meth:`carried_state`, :meth:`restore_carried`).
 
     Instance attributes: ``config`` (a ``config_class``), ``model`` (a ``torch.nn.Module``).
     """
@@ -101,6 +102,15 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def predict_records(self, inputs) -> list[dict]:
         """One JSON-ready record per input, the objects ``lstmkit predict --json`` prints."""
+
+    def carried_state(self) -> list[torch.Tensor] | None:
+        """A ``carries_state`` task's state for the next training batch: tensors whose first dimension is the
+        batch's rows (under torchrun, this rank's rows), or None before the first batch."""
+        return None
+
+    def restore_carried(self, tensors: list[torch.Tensor]) -> None:
+        """Put back what :meth:`carried_state` gave (this rank's rows), for a training resumed mid-epoch."""
+        raise NotImplementedError(f"{self.name} carries no state between training batches")
 
     # -- what a run folder keeps ---------------------------------------------------------------------------------
     def config_dict(self) -> dict:

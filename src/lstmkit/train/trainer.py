@@ -235,12 +235,13 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
     metric, greater, unit, count = task.primary_metric, task.greater_is_better, task.unit, task.count
     kill_after, kill_with = test_kill_after(group)
 
+    if saved is not None and state.carried is not None:     # mid-epoch: the rows' state where it stopped
+        task.restore_carried(distributed.rows_of(state.carried, group))
+    rows = None                      # the last global batch's rows (a carried state is cut as they are)
+
     def checkpoint(stop: bool) -> None:
-        if carries and pos.step:     # the model's carried state is not saved: such a task resumes at epoch ends
-            if stop:
-                raise TrainingInterrupted(f"interrupted: the last checkpoint is at the end of epoch {pos.epoch - 1} "
-                                          f"({task.name} checkpoints at epoch ends only); continue with --resume")
-            return
+        # the state a stateful task carries into the next batch, all its rows (gathered from every rank)
+        state.carried = distributed.gather_rows(task.carried_state(), rows, group) if carries and pos.step else None
         if main:
             checkpoints.save(state)
         if stop and group is not None:
@@ -260,8 +261,11 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
                        unit="batch")
             stop = False
             for batch in bar:
-                whole = count(batch)                   # the global batch's examples (or tokens)
+                whole, rows = count(batch), len(batch["index"])    # the global batch's examples (or tokens), rows
                 if group is not None:                  # this rank's consecutive share of the global batch
+                    if carries and rows < group.world:
+                        raise ValueError(f"{task.name} under torchrun: {rows} rows of text for {group.world} "
+                                         f"processes; use fewer processes or a larger --batch-size")
                     shares = split_batch(batch, group.world)
                     batch = shares[group.rank] if group.rank < len(shares) else None
                     torch.manual_seed(distributed.step_seed(config.seed, group.rank, pos.global_step))
@@ -281,9 +285,10 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
                     scaler.scale(loss if n == whole else loss * (n / whole)).backward()
                     loss_sum += loss.item() * n
                 stop = signals["stop"]
-                if group is not None:       # the whole batch's gradient on every rank; a signal stops them all
-                    loss_sum, stops = distributed.sum_gradients(params, [loss_sum, float(stop)])
-                    stop = stops > 0
+                due = checkpoints is not None and main and checkpoints.due(pos.global_step + 1)
+                if group is not None:       # the whole batch's gradient on every rank; a signal stops them all,
+                    loss_sum, stops, dues = distributed.sum_gradients(params, [loss_sum, float(stop), float(due)])
+                    stop, due = stops > 0, dues > 0     # and rank 0's clock saves on every rank at the same step
                 pos.seen += whole
                 pos.loss_sum += loss_sum
                 if config.clip > 0:
@@ -298,8 +303,7 @@ def fit(task, train, dev, config: TrainConfig, on_epoch=None, on_best=None, chec
                 pos.global_step += 1
                 rate = pos.seen / (time.perf_counter() - t0)
                 bar.set_postfix({"loss": f"{pos.loss_sum / pos.seen:.4f}", f"{unit}/s": f"{rate:.0f}"})
-                if pos.step < n_batches and (stop or (checkpoints is not None and main
-                                                      and checkpoints.due(pos.global_step))):
+                if pos.step < n_batches and (stop or due):
                     pos.seconds = time.perf_counter() - t0
                     checkpoint(stop)
                 if pos.global_step == kill_after:

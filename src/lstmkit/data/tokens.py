@@ -1,0 +1,185 @@
+"""Text larger than memory: a plain-text file read line by line (:class:`TextFile`), and its token ids encoded
+once into an array on disk (:func:`cached_stream`), read by position (:class:`FileStream`).
+
+A language model's training text is one stream of ``N`` token ids. Held in a Python list it takes ~36 bytes a
+token (a 1 GB file: tens of GB); in a NumPy array 8. On disk it takes 4 (``int32``), in a file named by what
+made it: the SHA-256 of the text file and of what turned it into ids (tokenizer, vocabulary, direction), under
+the cache folder (``LSTMKIT_CACHE``, else ``$XDG_CACHE_HOME/lstmkit`` or ``~/.cache/lstmkit``). Every process
+that needs the same stream, every rank of a torchrun job and every resumed run, opens the same file: the first
+one encodes it (others wait on its lock), the rest read it.
+
+Training reads the ids a batch at a time with ``pread``, not through a memory map: pages a map has touched count
+towards the process's resident memory until it is unmapped, so an epoch over a mapped 1 GB file ends with 1 GB
+resident, while reads keep it to the batch (``benchmarks/bench_scale.py`` measures the peak). ``FileStream.array``
+gives the memory map for whoever wants to look.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from ..io import atomic_write_text
+
+try:
+    import fcntl
+except ImportError:     # not on Windows: two processes there may both encode (each file still written whole)
+    fcntl = None
+
+FORMAT = 1
+CHUNK = 1 << 20         # bytes read at a time
+
+
+def cache_dir() -> Path:
+    """Where encoded streams go: ``LSTMKIT_CACHE``, else ``$XDG_CACHE_HOME/lstmkit``, else ``~/.cache/lstmkit``."""
+    if os.environ.get("LSTMKIT_CACHE"):
+        return Path(os.environ["LSTMKIT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lstmkit"
+
+
+class TextFile:
+    """Plain UTF-8 text, one text per non-blank line (stripped), read from ``path`` each time it is iterated:
+    never held in memory. ``texts`` iterates the lines (as :class:`lstmkit.data.TextDataset`'s list does);
+    ``len()`` counts them (one pass, then remembered). A byte that is not UTF-8 is an error naming file:line."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"file not found: {self.path}")
+        self.source, self.labels, self._count = str(self.path), None, None
+
+    @property
+    def texts(self) -> "TextFile":
+        return self
+
+    def __iter__(self) -> Iterator[str]:
+        with open(self.path, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+                except UnicodeDecodeError as exc:
+                    raise ValueError(f"{self.path}:{number}: not UTF-8 (byte 0x{raw[exc.start]:02x}: {exc.reason}); "
+                                     f"convert the file to UTF-8") from None
+                if line:
+                    yield line
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = sum(1 for _ in self)
+            if not self._count:
+                raise ValueError(f"{self.path}: no text (only blank lines)")
+        return self._count
+
+
+def file_digest(path) -> str:
+    """The SHA-256 of a file's bytes, read a chunk at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class ArrayStream:
+    """Token ids in memory, as a stream: ``len()`` and ``take(start, n) -> (n,) int64``."""
+
+    def __init__(self, ids):
+        self.ids = np.asarray(ids, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, start: int, n: int) -> np.ndarray:
+        return self.ids[start: start + n]
+
+
+class FileStream:
+    """Token ids on disk (little-endian ``int32``), read by position: ``take(start, n) -> (n,) int64``."""
+
+    def __init__(self, path, length: int):
+        self.path, self.length = Path(path), int(length)
+        size = self.path.stat().st_size
+        if size != 4 * self.length:
+            raise ValueError(f"{self.path}: {size:,} bytes, but its index says {self.length:,} ids ({4 * self.length:,}"
+                             f" bytes); remove it to encode the text again")
+        self._fd = os.open(self.path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def take(self, start: int, n: int) -> np.ndarray:
+        n = max(0, min(n, self.length - start))
+        return np.frombuffer(os.pread(self._fd, 4 * n, 4 * start), dtype="<i4").astype(np.int64)
+
+    def array(self) -> np.memmap:
+        """The ids as a read-only memory map ``(N,) int32``."""
+        return np.memmap(self.path, dtype="<i4", mode="r", shape=(self.length,))
+
+    def __del__(self):
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+
+class ReversedStream:
+    """``stream`` read from its end (a backward language model's)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __len__(self) -> int:
+        return len(self.stream)
+
+    def take(self, start: int, n: int) -> np.ndarray:
+        end = len(self.stream) - start
+        return self.stream.take(max(0, end - n), min(n, end))[::-1].copy()
+
+
+def cached_stream(path, recipe: dict, encode: Callable[[Iterable[str]], Iterator[np.ndarray]]) -> tuple:
+    """``(FileStream, texts)``: the ids that ``encode(lines)`` (chunks of ids) makes of the text file ``path``,
+    from the cache when it holds them for this file's bytes and this ``recipe`` (JSON: what makes the ids: the
+    tokenizer, the vocabulary's hash, ...), else encoded now and kept there (written whole, then named: a crash
+    leaves no half file behind, and a second process waits for the first)."""
+    key = hashlib.sha256(json.dumps({"format": FORMAT, "text": file_digest(path), "recipe": recipe},
+                                    sort_keys=True).encode()).hexdigest()[:32]
+    folder = cache_dir() / "tokens"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ids, index = folder / f"{key}.ids", folder / f"{key}.json"
+    with open(folder / f"{key}.lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)        # one process encodes, the others wait and then read
+        if not index.exists():
+            _encode_into(ids, index, TextFile(path), encode, path)
+        meta = json.loads(index.read_text(encoding="utf-8"))
+    return FileStream(ids, meta["ids"]), meta["texts"]
+
+
+def _encode_into(ids: Path, index: Path, lines: TextFile, encode, path) -> None:
+    tmp = ids.with_suffix(f".tmp{os.getpid()}")
+    total = 0
+    texts = 0
+
+    def counted():
+        nonlocal texts
+        for line in lines:
+            texts += 1
+            yield line
+
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in encode(counted()):
+                chunk = np.asarray(chunk)
+                if chunk.size and (chunk.min() < 0 or chunk.max() >= 2 ** 31):
+                    raise ValueError(f"{path}: token ids must fit int32")
+                f.write(chunk.astype("<i4").tobytes())
+                total += chunk.size
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, ids)
+    finally:
+        tmp.unlink(missing_ok=True)
+    atomic_write_text(index, json.dumps({"format": FORMAT, "ids": total, "texts": texts, "source": str(path)}))
