@@ -114,7 +114,7 @@ def _train_into(task, train, dev, train_config, out: Path, log, extra, created: 
         best["seconds_checkpoints"] = round(saves.seconds_saving, 2)
     log(f"best epoch {best['epoch']}: dev {metric} {best['dev'][metric]:.4f}; "
         f"saved to {out} ({best['seconds_total']:.0f} s in all, {saves.saves} checkpoints in "
-        f"{saves.seconds_saving:.1f} s)")
+        f"{saves.seconds_saving:.2f} s)")
     if group is not None:
         distributed.barrier()     # the run folder is whole before any rank goes on
     return best
