@@ -144,7 +144,7 @@ def test_a_lexicon_run_reloads_from_its_folder_alone_and_predicts_identically(tm
     assert again.predict_records(texts) == task.predict_records(texts)
     data = TaggedDataset([list(t) for t in texts], None, "x")
     enc = again.encode(data)
-    assert enc["lexicon"] == task.encode(data)["lexicon"] and len(enc["lexicon"][0]) == 9 * 4 * 4   # T * 4 * W
+    assert enc["lexicon"] == task.encode(data)["lexicon"] and len(enc["lexicon"][0]) == 9 * 4 * 3   # T * 4 * W
     assert torch.equal(again.model.lexicon.z, task.model.lexicon.z)
     with torch.no_grad():                                              # the lexicon reaches the emissions
         batch = next(iter(again.batches(enc, 4)))

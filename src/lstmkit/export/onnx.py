@@ -13,7 +13,7 @@ The graph (``B`` and ``T`` dynamic; ``E`` embedding size, ``H`` units, ``D`` dir
     (characters of each word), wordpos (place in jieba's word), wordtag (that word's part of speech)]
     [, a tagger's lexicon (B, T * 4 * W) int64: each token's B/M/E/S lexicon word ids, W per set]
     -> Gather(embedding)  (+ Gather(each feature's embedding))  (B, T, E)
-    [-> Concat with the SoftLexicon pooling: Gather(z), Gather(lexicon vectors), Mul, ReduceSum, Div  (B, T, E+4Dw)]
+    [-> Concat with the SoftLexicon pooling: Gather(z) -> 4 z / Z, MatMul with Gather(lexicon vectors)  (B, T, E+4Dw)]
     -> Transpose                                             (T, B, E)
     -> per layer: LSTM(W, R, B, sequence_lens[, P: peepholes]) -> Y (T, D, B, H) -> Transpose + Reshape (T, B, D*H)
     -> classifier: pooling over valid steps (max / mean / last / max+mean) -> MatMul + Add -> logits (B, K),
@@ -129,11 +129,11 @@ def _soft_lexicon(g: _Graph, lexicon, x: str, proj=None) -> str:
     z = g.op("Gather", [g.const("lexicon_z", lexicon.z.detach().cpu().numpy()), words])           # (B, T, 4, W)
     total = g.op("Max", [g.op("ReduceSum", [z, g.const("axes_sets", np.array([2, 3], np.int64))], keepdims=1),
                          g.const("one_f", np.array(1.0, np.float32))])                            # (B, T, 1, 1)
+    share = g.op("Div", [g.op("Mul", [z, g.const("four", np.array(4.0, np.float32))]), total])    # (B, T, 4, W)
     vectors = g.op("Gather", [g.const("lexicon_vectors", lexicon.embedding.weight.detach().cpu().numpy()),
                               words])                                                              # (B, T, 4, W, Dw)
-    weighted = g.op("Mul", [g.op("Unsqueeze", [z, g.const("axis_last", np.array([-1], np.int64))]), vectors])
-    summed = g.op("ReduceSum", [weighted, g.const("axis_w", np.array([3], np.int64))], keepdims=0)   # (B, T, 4, Dw)
-    pooled = g.op("Div", [g.op("Mul", [summed, g.const("four", np.array(4.0, np.float32))]), total])
+    pooled = g.op("MatMul", [g.op("Unsqueeze", [share, g.const("axis_3", np.array([3], np.int64))]),
+                             vectors])                                                             # (B, T, 4, 1, Dw)
     flat = g.op("Reshape", [pooled, g.op("Concat", [bt, g.const("minus_one", np.array([-1], np.int64))],
                                          axis=0)])                                                 # (B, T, 4Dw)
     if proj is not None:                                                    # a tagger's lexicon_proj: (B, T, N)

@@ -77,7 +77,8 @@ class TagConfig:
                                          # seen twice or more; None: all of them
     # SoftLexicon (lstmkit.text.lexicon): the lexicon's words, vectors and frequencies are kept in the run
     lexicon: str | None = None           # "zhwiki" or the lexicon file (word2vec/GloVe, or a plain word list)
-    lexicon_set_size: int = 4            # W: the words kept per B/M/E/S set of a token (the heaviest)
+    lexicon_set_size: int = 3            # W: the words kept per B/M/E/S set of a token (the heaviest); on MSRA with
+                                         # zhwiki 1 set in 57,000 holds more than 3
     lexicon_std: float | None = 0.3      # the lexicon's vectors rescaled to this standard deviation (None: as read)
     lexicon_dim: int = 50                # Dw; a file's vectors set it; a word list's vectors are learnt from this
     lexicon_frozen: bool = True          # keep the file's vectors fixed (a word list's are always learnt)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .embeddings import BUILTIN, FORMATS, read_vectors, resolve_vectors
@@ -252,7 +253,10 @@ class SoftLexicon(nn.Module):
     def forward(self, words: torch.Tensor, steps: int) -> torch.Tensor:
         B = words.shape[0]
         words = words.view(B, steps, len(SETS), -1)                                   # (B, T, 4, W)
+        W = words.shape[3]
         z = self.z[words]                                                             # (B, T, 4, W)
-        total = z.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)                        # (B, T, 1, 1)
-        pooled = (z.unsqueeze(-1) * self.embedding(words)).sum(dim=3) * (4.0 / total)  # (B, T, 4, Dw)
-        return pooled.reshape(B, steps, -1)                                           # (B, T, 4Dw)
+        share = z * (4.0 / z.sum(dim=(2, 3), keepdim=True).clamp_min(1.0))           # (B, T, 4, W): 4 z / Z
+        # one weighted sum per set, never holding the (B, T, 4, W, Dw) gathered vectors
+        pooled = F.embedding_bag(words.reshape(-1, W), self.embedding.weight, mode="sum",
+                                 per_sample_weights=share.reshape(-1, W))             # (B * T * 4, Dw)
+        return pooled.view(B, steps, -1)                                              # (B, T, 4Dw)
