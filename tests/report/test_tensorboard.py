@@ -1,6 +1,7 @@
 """The TensorBoard logger: epoch records written as scalars and read back with TensorBoard's own reader; a clear
 ValueError where the tensorboard package is missing."""
 import builtins
+import json
 import importlib.util
 import sys
 
@@ -63,3 +64,22 @@ def test_without_the_tensorboard_package_it_says_what_to_install(monkeypatch, tm
         TensorBoardLogger(tmp_path / "tb")
     assert MISSING.endswith("pip install tensorboard")
     assert not (tmp_path / "tb").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorboard") is None, reason="the tensorboard package is not installed")
+def test_train_tensorboard_logs_every_epoch_of_a_real_training(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from lstmkit.cli import main
+
+    data = tmp_path / "cls.tsv"
+    data.write_text("label\ttext\n" + "".join(f"1\t真好{k}\n0\t太差{k}\n" for k in range(8)), encoding="utf-8")
+    assert main(["train", "classify", "--train", str(data), "--dev", str(data), "--out", str(tmp_path / "run"),
+                 "--epochs", "2", "--units", "4", "--embedding-dim", "4", "--patience", "0", "--quiet",
+                 "--tensorboard", str(tmp_path / "tb")]) == 0
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    got = [(e.step, e.value) for e in events.Scalars("dev/accuracy")]
+    assert got == [(r["epoch"], pytest.approx(r["dev"]["accuracy"], rel=1e-6)) for r in lines]
+    assert [e.value for e in events.Scalars("train/loss")] == pytest.approx([r["train_loss"] for r in lines], rel=1e-6)

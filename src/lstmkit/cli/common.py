@@ -65,6 +65,9 @@ def add_training_args(p, **defaults) -> None:
                         "Ctrl-C); the same options, so the result is the uninterrupted training's")
     g.add_argument("--force", action="store_true", help="replace the run --out if there is one")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.add_argument("--tensorboard", metavar="DIR",
+                   help="also write each epoch's scalars (losses, dev metrics, learning rate, throughput) as "
+                        "TensorBoard events into DIR (needs the tensorboard package: pip install tensorboard)")
     g.add_argument("--limit", type=positive_int, metavar="N",
                    help="the first N examples of each split (train, dev, test): a quick trial")
     g.add_argument("--config", metavar="FILE",
@@ -82,7 +85,7 @@ def train_config(args):
 
 
 # options a resumed training may change: they alter neither the data, the model nor the arithmetic
-RESUME_FREE = {"quiet", "checkpoint_every", "device", "resume", "force"}
+RESUME_FREE = {"quiet", "checkpoint_every", "device", "resume", "force", "tensorboard"}
 
 
 def run_mode(args) -> str:
@@ -202,9 +205,18 @@ def train_and_report(args, task, train, dev, test, test_keys, unit: str, dev_sum
 
     extra = {"data": {"train": train.source, "dev": dev.source, "corpus": args.corpus},
              "options": saved_options(args), **(extra or {})}
-    best = train_run(task, train, dev, train_config(args), args.out, log=stderr_log, extra=extra,
-                     mode=run_mode(args), free_options=RESUME_FREE)
     group = environment()
+    logger = None
+    if getattr(args, "tensorboard", None) and (group is None or group.main):     # rank 0 logs
+        from ..report.tensorboard import TensorBoardLogger
+
+        logger = TensorBoardLogger(args.tensorboard)       # a missing package is an error before any training
+    try:
+        best = train_run(task, train, dev, train_config(args), args.out, log=stderr_log, extra=extra,
+                         mode=run_mode(args), free_options=RESUME_FREE, on_record=logger and logger.log)
+    finally:
+        if logger is not None:
+            logger.close()
     if group is not None and not group.main:      # under torchrun, rank 0 reports
         return 0
     if test is not None and len(test):

@@ -23,7 +23,7 @@ def _epoch_line(record: dict, metric: str) -> str:
 
 
 def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainConfig, out, log=print,
-              extra: dict | None = None, mode: str = "new", free_options=()) -> dict:
+              extra: dict | None = None, mode: str = "new", free_options=(), on_record=None) -> dict:
     """Encode, train with early stopping, and write the best model into the run folder ``out``.
 
     ``metrics.jsonl`` gets one line per epoch (dev metrics with the confusion matrix, not the per-class table it
@@ -31,7 +31,8 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     usable model, and a checkpoint (:mod:`lstmkit.train.resume`) is kept as the training goes. ``mode``:
     ``"new"`` (``out`` must be new or empty), ``"force"`` (an old run there is replaced), ``"resume"`` (continue
     the run's training from its last checkpoint, or from the start when it has none yet; ``extra["options"]``
-    must then equal the run's, but for the ``free_options``).
+    must then equal the run's, but for the ``free_options``). ``on_record(line)`` gets each epoch's
+    ``metrics.jsonl`` line as it is written (a TensorBoard logger's).
 
     Under torchrun every rank calls this with the same arguments: rank 0 claims, writes and logs, the others
     train their shares (:mod:`lstmkit.train.distributed`); after an elastic restart (``TORCHELASTIC_RESTART_COUNT``
@@ -42,7 +43,7 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     if group is None:
         with checkpoint.claim_run(out, mode) as created:
             return _train_into(task, train, dev, train_config, out, log, extra or {}, created, mode,
-                               set(free_options))
+                               set(free_options), on_record=on_record)
     if group.restart:
         mode = "resume"       # torchrun restarted the job after a failure: go on from the last checkpoint
     with contextlib.ExitStack() as stack:
@@ -53,7 +54,7 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
             raise
         distributed.agree(None)
         return _train_into(task, train, dev, train_config, out, log if group.main else _silent, extra or {},
-                           created, mode, set(free_options), group)
+                           created, mode, set(free_options), group, on_record)
 
 
 def _silent(message: str) -> None:
@@ -61,7 +62,7 @@ def _silent(message: str) -> None:
 
 
 def _train_into(task, train, dev, train_config, out: Path, log, extra, created: bool, mode: str, free: set,
-                group=None) -> dict:
+                group=None, on_record=None) -> dict:
     t0 = time.perf_counter()
     main = group is None or group.main
     options = extra.get("options")
@@ -94,6 +95,8 @@ def _train_into(task, train, dev, train_config, out: Path, log, extra, created: 
         line = {k: v for k, v in record.items() if k != "dev"}
         line["dev"] = {k: v for k, v in record["dev"].items() if k != "per_class"}
         checkpoint.append_metrics(out, line)
+        if on_record is not None:
+            on_record(line)
         log(_epoch_line(record, metric))
 
     def on_best(record):
