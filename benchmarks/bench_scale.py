@@ -159,6 +159,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--sizes", default="100,1000", help="generated text sizes in MB, comma-separated")
     p.add_argument("--in-memory-max", type=int, default=200, help="largest text (MB) encoded in memory too")
+    p.add_argument("--parts", default="scaling,checkpoints,memory", help="which tables, comma-separated")
     p.add_argument("--quick", action="store_true", help="a few seconds: 200 examples, 1 repeat, a 2 MB text")
     args = p.parse_args()
     if args.quick:
@@ -166,9 +167,8 @@ def main() -> None:
     args.sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as folder:
         args.files = write_data(Path(folder), args.examples)
-        scaling(args, Path(folder))
-        checkpoint_cost(args, Path(folder))
-        memory(args, Path(folder))
+        for part in args.parts.split(","):
+            {"scaling": scaling, "checkpoints": checkpoint_cost, "memory": memory}[part](args, Path(folder))
 
 
 if __name__ == "__main__":
