@@ -103,3 +103,26 @@ def test_explain_a_trained_run(tmp_path, capsys):
     assert "give one or more TEXT" in capsys.readouterr().err
     assert main(["explain", "x", "--run", str(tmp_path / "nope")]) == 2
     assert "run folder not found" in capsys.readouterr().err
+
+
+def test_a_layernorm_walkthrough_shows_the_normalised_gates():
+    """Step 6 with LayerNormLSTMCell: its gates are the cell's own (LN of each half), the hand-stepped loop agrees
+    with the model (trace checks it, and raises otherwise), and the forget gate row is sigmoid(f + forget_bias)."""
+    import torch
+
+    tr = trace(["我爱北京", "好"], embedding_dim=6, units=5, cell="layernorm")
+    assert tr.config["cell"] == "LayerNormLSTMCell"
+    step6 = next(s for s in tr.steps if s.number == 6)
+    assert any(line.startswith("layer normalisation (LayerNormLSTMCell)") for line in step6.lines)
+    row = {t.name: t.values for t in tr.time_steps[0]["tensors"]}
+    x_t = torch.from_numpy(row["x_t"])
+    from lstmkit.nn import reference as ref
+
+    emb = next(t for s in tr.steps for t in s.tensors if t.name == "embedded batch").values
+    np.testing.assert_allclose(row["x_t"], emb[:, 0], atol=0)
+    # at t = 0, h = 0: LN(0 @ W_h) = 0, so the gates are LN(x_t W_x) * gamma_x + bias (gains 1, bias 0 at init)
+    gates = np.concatenate([row["i"], row["j"], row["f"], row["o"]], axis=1)
+    kernel = next(t for t in step6.tensors if t.name == "kernel").values
+    want = ref.layer_norm(x_t.numpy() @ kernel[:6], np.ones(20))
+    np.testing.assert_allclose(gates, want, atol=1e-5)
+    np.testing.assert_allclose(row["sigmoid(f + forget_bias)"], 1 / (1 + np.exp(-(row["f"] + 1.0))), atol=1e-6)

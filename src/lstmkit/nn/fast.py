@@ -86,6 +86,8 @@ class _Mix:
         if self.keep is None:
             return [1 - self.z] * steps, [self.z] * steps
         kept = self.keep.to(dtype)
+        if not self.z:                                                   # training: the masks alone
+            return (1 - kept).unbind(0), kept.unbind(0)
         new, prev = (1 - kept) * (1 - self.z), kept + (1 - kept) * self.z
         return new.unbind(0), prev.unbind(0)
 
