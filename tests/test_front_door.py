@@ -3,6 +3,7 @@ commands, ``--version``, defaults in ``--help``, ``explain RUN TEXT``, ``params 
 ``predict`` on standard input."""
 import io
 import json
+import subprocess
 import sys
 
 import pytest
@@ -184,3 +185,22 @@ def test_python_dash_m_lstmkit_is_the_command():
     out = subprocess.run([sys.executable, "-m", "lstmkit", "--version"], capture_output=True, text=True,
                          stdin=subprocess.DEVNULL, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == f"lstmkit {lstmkit.__version__}"
+
+
+def test_predict_reads_standard_input_as_it_reads_a_file(tmp_path):
+    """Bytes, decoded strictly: CRLF's "\\r" is not part of a text, a byte that is not UTF-8 names its line."""
+    data = tmp_path / "cls.tsv"
+    data.write_text("label\ttext\n" + "".join(f"1\t真好{k}\n0\t太差{k}\n" for k in range(6)), encoding="utf-8")
+    assert main(["train", "classify", "--train", str(data), "--dev", str(data), "--out", str(tmp_path / "run"),
+                 "--epochs", "1", "--units", "4", "--embedding-dim", "4", "--quiet"]) == 0
+
+    def predict(stdin: bytes) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lstmkit", "predict", str(tmp_path / "run"), "--json"],
+                              input=stdin, capture_output=True, timeout=60)
+
+    crlf = predict("真好\r\n\r\n太差\r\n".encode())
+    assert crlf.returncode == 0, crlf.stderr
+    assert [json.loads(line)["input"] for line in crlf.stdout.decode().splitlines()] == ["真好", "太差"]
+    bad = predict(b"ok\n\xff\n")
+    assert bad.returncode == 2 and bad.stderr.decode().strip().splitlines() == [
+        "lstmkit predict: error: <stdin>:2: not UTF-8 (byte 0xff: invalid start byte); convert the file to UTF-8"]

@@ -117,20 +117,25 @@ def test_tsv_quotes_are_characters(tmp_path):
     assert read_table(_write(tmp_path / "q.txt", 'label\ttext\n1\t"a"b\n')).texts == ['"a"b']
 
 
+def _fails(path, content: str, match: str, read=read_labelled) -> None:
+    """``read`` of a file holding ``content`` is a ValueError whose message matches ``match``."""
+    with pytest.raises(ValueError, match=match):
+        read(_write(path, content))
+
+
 def test_csv_keeps_rfc4180_quoting_and_malformed_quoting_names_the_line(tmp_path):
     d = read_labelled(_write(tmp_path / "ok.csv", 'label,text\n1,"a, ""b""\nc"\n0,plain "q"\n'))
     assert d.texts == ['a, "b"\nc', 'plain "q"'] and d.labels == ["1", "0"]
-    with pytest.raises(ValueError, match=r"after.csv:3: not valid CSV: ',' expected after '\"'"):
-        read_labelled(_write(tmp_path / "after.csv", 'label,text\n1,ok\n0,"a"b\n1,c\n'))
-    with pytest.raises(ValueError, match=r"open.csv:3: not valid CSV: a quoted field .* never closed"):
-        read_labelled(_write(tmp_path / "open.csv", 'label,text\n1,ok\n0,"open\n1,c\n'))
+    _fails(tmp_path / "after.csv", 'label,text\n1,ok\n0,"a"b\n1,c\n',
+           r"after.csv:3: not valid CSV: ',' expected after '\"'")
+    _fails(tmp_path / "open.csv", 'label,text\n1,ok\n0,"open\n1,c\n',
+           r"open.csv:3: not valid CSV: a quoted field .* never closed")
 
 
 def test_a_column_named_twice_in_the_header_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match=r"d.tsv:1: column 'text' appears 2 times in the header"):
-        read_labelled(_write(tmp_path / "d.tsv", "text\tlabel\ttext\na\t1\tb\n"))
-    with pytest.raises(ValueError, match=r"d.csv:1: column 'value' appears 2 times in the header"):
-        read_series(_write(tmp_path / "d.csv", "value,value\n1,2\n"), ["value"])
+    _fails(tmp_path / "d.tsv", "text\tlabel\ttext\na\t1\tb\n", r"d.tsv:1: column 'text' appears 2 times in the header")
+    _fails(tmp_path / "d.csv", "value,value\n1,2\n", r"d.csv:1: column 'value' appears 2 times in the header",
+           lambda f: read_series(f, ["value"]))
 
 
 # -- JSON Lines ---------------------------------------------------------------------------------------------------
@@ -163,7 +168,5 @@ def test_string_number_and_bool_labels_are_their_text(tmp_path):
 
 
 def test_a_text_that_is_not_a_string_names_its_json_type(tmp_path):
-    with pytest.raises(ValueError, match=r"t.jsonl:1: 'text' must be a string, got an array"):
-        read_labelled(_write(tmp_path / "t.jsonl", '{"text": ["a"], "label": 1}\n'))
-    with pytest.raises(ValueError, match=r"t.jsonl:1: expected a JSON object, got an array"):
-        read_labelled(_write(tmp_path / "t.jsonl", '["a", 1]\n'))
+    _fails(tmp_path / "t.jsonl", '{"text": ["a"], "label": 1}\n', r"t.jsonl:1: 'text' must be a string, got an array")
+    _fails(tmp_path / "t.jsonl", '["a", 1]\n', r"t.jsonl:1: expected a JSON object, got an array")

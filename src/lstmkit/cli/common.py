@@ -110,9 +110,13 @@ def argument_texts(args) -> list[str]:
 
 def input_texts(args) -> list[str]:
     """TEXT arguments, then ``--file`` lines, else lines on standard input when it is not a terminal."""
+    from ..data.readers import decode_utf8, text_lines
+
     texts = argument_texts(args)
     if not texts and sys.stdin is not None and not sys.stdin.isatty():
-        texts = [line.rstrip("\n") for line in sys.stdin]
+        # bytes, decoded strictly (a non-UTF-8 byte is an error naming the line), CRLF's "\r" dropped
+        raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        texts = text_lines(decode_utf8(raw, "<stdin>"))
         texts = [t for t in texts if t.strip()] or texts
     limit = getattr(args, "max_chars", None)
     for k, text in enumerate(texts):

@@ -151,7 +151,7 @@ def _check_user_dict(path: str) -> None:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ValueError(f"{path}:{line}: jieba user dictionary is not UTF-8 ({exc.reason})") from None
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):     # lines as jieba reads them (at b"\n" only), "\r" is space
         parts = line.split()
         if len(parts) >= 2 and not parts[1].isdigit():
             raise ValueError(f"{path}:{n}: expected 'word [frequency] [tag]', got {line!r}")
