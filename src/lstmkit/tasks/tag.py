@@ -5,8 +5,8 @@ Embedding (+ token-bigram features, + for word tokens the embeddings of each wor
 [concatenated with the SoftLexicon vectors: each token's B/M/E/S sets of lexicon words, pooled by their
 frequencies, ``(B, T, 4 Dw)``: :mod:`lstmkit.text.lexicon`] -> BiLSTM masked by lengths -> per-step Linear
 emissions ``(B, T, K)`` -> a linear-chain CRF (optionally constrained by the tag scheme) or a per-step softmax.
-Three kinds of data: ``entities`` (NER: BIO/BIOES/BMES tags with types), ``words`` (segmentation: B/M/E/S characters), ``tags``
-(POS: one label per word).
+Three kinds of data: ``entities`` (NER: BIO/BIOES/BMES tags with types), ``words`` (segmentation: B/M/E/S
+characters), ``tags`` (POS: one label per word).
 
 Shape legend: ``B`` batch, ``T`` time steps, ``E`` embedding size, ``H`` units, ``P`` output size per direction
 (``num_proj`` or ``H``), ``K`` tags.
@@ -261,12 +261,18 @@ class TagTask(Task):
         if lexicon is not None:
             task.model.lexicon.load(lexicon.vectors, frequencies(task.matcher.count(
                 progress(train.sentences, "lexicon word counts", unit="sentence"))))
-        task.pretrained = starts
-        with torch.no_grad():
-            for table, start in zip((task.model.embedding, task.model.bigram_embedding), starts):
-                rows = torch.from_numpy(start.rows) if table is task.model.bigram_embedding else slice(None)
-                table.weight[rows] = torch.from_numpy(start.matrix)[rows]   # bigrams: only the words' rows
+        task._start_from(starts)
         return task
+
+    def _start_from(self, starts: list) -> None:
+        """Copy pretrained tables (:func:`lstmkit.text.embeddings.load_pretrained_tables`'s, tokens then bigrams)
+        into the embeddings: every token row (the file's or a random one of its scale), and the bigram rows the
+        file gave (the others keep their start)."""
+        self.pretrained = starts
+        with torch.no_grad():
+            for table, start in zip((self.model.embedding, self.model.bigram_embedding), starts):
+                rows = torch.from_numpy(start.rows) if table is self.model.bigram_embedding else slice(None)
+                table.weight[rows] = torch.from_numpy(start.matrix)[rows]
 
     # -- data ------------------------------------------------------------------------------------------------
     def encode(self, data: TaggedDataset) -> dict:
