@@ -118,3 +118,18 @@ def test_inference_takes_no_graph_and_autocast_takes_the_plain_loop():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out, _ = lstm(x)
     assert out.grad_fn is None or type(out.grad_fn).__name__ != "_FastLoopBackward"
+
+
+@pytest.mark.parametrize("opts", CELLS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("batch", [1, 3])
+def test_inference_equals_the_plain_loop(opts, batch):
+    """Without a graph the fast path takes its inference loops (B=1 included): the same numbers."""
+    lstm = _lstm(opts, torch.Generator()).eval()
+    x = torch.randn(batch, 5, 3, dtype=F64)
+    for lens in (None, torch.tensor([5, 2, 4][:batch])):
+        with torch.no_grad():
+            out_f, fin_f = loop_stack(lstm.layers, x, lens, None, fast=True)
+            out_p, fin_p = loop_stack(lstm.layers, x, lens, None, fast=False)
+        torch.testing.assert_close(out_f, out_p, atol=1e-12, rtol=0)
+        for a, b in zip(fin_f, fin_p):
+            torch.testing.assert_close(a[1].c, b[1].c, atol=1e-12, rtol=0)

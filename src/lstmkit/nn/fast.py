@@ -120,6 +120,9 @@ def fast_loop(cell, x_proj: torch.Tensor, lengths, state: LSTMStateTuple, masks)
         out, c, h = _FastLoop.apply(spec, steps, mix_c, mix_h, valid, *tensors)
     elif spec == _Spec(spec.H, spec.P, spec.activation) and mix_c is None and mix_h is None:
         out, c, h = _infer_plain(x_proj, state.c, state.h, params[0], _ACT[spec.activation], spec.H)
+    elif spec == _Spec(spec.H, spec.P, spec.activation, layer_norm=spec.layer_norm) and mix_c is None \
+            and mix_h is None:
+        out, c, h = _infer_layer_norm(x_proj, state.c, state.h, params, _ACT[spec.activation], spec)
     else:
         out, c, h, _ = _forward(spec, steps, mix_c, mix_h, valid, x_proj, state.c, state.h, params, False)
     return out, LSTMStateTuple(c, h)
@@ -135,6 +138,25 @@ def _infer_plain(x_proj, c, h, W, act, H: int):
             si, _, sf, so = torch.sigmoid(z).chunk(4, 1)
             c = torch.addcmul(c * sf, si, act(z[:, H:2 * H]))
             h = act(c) * so
+            outs.append(h)
+    return torch.stack(outs, dim=1), c, h
+
+
+def _infer_layer_norm(x_proj, c, h, params, act, s: _Spec):
+    """Inference of a ``LayerNormLSTMCell``: eleven tensor ops per step; at B=1 the step's input half is the gate
+    norm's shift (one op fewer)."""
+    W, gamma_h, gamma_c, beta_c = params
+    H, eps, outs = s.H, s.layer_norm, []
+    with torch.no_grad():
+        for xp in x_proj.unbind(1):                                                       # (B, 4H)
+            hw = torch.mm(h, W)                                                           # (B, P) @ (P, 4H)
+            if xp.shape[0] == 1:
+                z = torch.layer_norm(hw, (4 * H,), gamma_h, xp[0], eps)
+            else:
+                z = torch.layer_norm(hw, (4 * H,), gamma_h, None, eps).add_(xp)
+            si, _, sf, so = torch.sigmoid(z).chunk(4, 1)
+            c = torch.addcmul(c * sf, si, act(z[:, H:2 * H]))
+            h = act(torch.layer_norm(c, (H,), gamma_c, beta_c, eps)) * so
             outs.append(h)
     return torch.stack(outs, dim=1), c, h
 
