@@ -3,7 +3,8 @@
 Each row alternates the two (ours, theirs, theirs, ours, ...) and keeps each one's best time, so both see the
 same machine state. The cell rows (peepholes, layer normalisation, zoneout, relu: cells the fused kernel cannot
 run) alternate three: the cell on its path (the step loop's fast path, or the plain loop), lstmkit's fused path on
-a BasicLSTMCell of the same size, and torch.nn.LSTM; "vs fused" is the cell's time over the fused path's. Forward rows run under ``torch.no_grad()`` (inference); forward+backward rows build the
+a BasicLSTMCell of the same size, and torch.nn.LSTM; "vs fused" is the cell's time over the fused path's.
+Forward rows run under ``torch.no_grad()`` (inference, evaluation mode); forward+backward rows build the
 graph and backpropagate ``outputs.sum()``. GFLOP/s counts the forward's matmuls: 2*B*T*(I+H)*4H per direction
 (fwd+bwd counts 3x that). "sgemm %" is the share of this machine's sgemm throughput, measured in the same run
 on one GEMM of the forward's total size, ``(B*T, I+H) @ (I+H, 4H)``.

@@ -12,7 +12,8 @@ from .rnn import MultiRNNCell, bidirectional_dynamic_rnn, dynamic_rnn
 from .sequences import reverse_within_lengths, valid_mask
 
 __all__ = [
-    "BasicLSTMCell", "LSTMCell", "LayerNormLSTMCell", "CellConfig", "LSTMStateTuple", "MultiRNNCell", "ParamCount", "LSTM", "last_hidden",
+    "BasicLSTMCell", "LSTMCell", "LayerNormLSTMCell", "CellConfig", "LSTMStateTuple", "MultiRNNCell", "ParamCount",
+    "LSTM", "last_hidden",
     "dynamic_rnn", "bidirectional_dynamic_rnn", "reverse_within_lengths", "valid_mask", "fuse_blocker",
     "tf_to_torch_weights",
     "record", "recording", "Recording",

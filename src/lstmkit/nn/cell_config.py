@@ -1,8 +1,9 @@
 """``CellConfig``: which TensorFlow cell an ``LSTM`` stacks and with which options, as one checked value.
 
-Task configs store it as two JSON fields, ``cell`` (``"basic"``, ``"lstm"`` or ``"layernorm"``) and ``cell_options`` (a dict of
-the options that differ from the defaults), as they always have; :meth:`CellConfig.of` reads those two fields
-and checks them, :meth:`CellConfig.to_options` gives the keyword arguments of :class:`lstmkit.nn.LSTM`.
+Task configs store it as two JSON fields, ``cell`` (``"basic"``, ``"lstm"`` or ``"layernorm"``) and
+``cell_options`` (a dict of the options that differ from the defaults), as they always have; :meth:`CellConfig.of`
+reads those two fields and checks them, :meth:`CellConfig.to_options` gives the keyword arguments of
+:class:`lstmkit.nn.LSTM`.
 
 Shape legend: ``H`` units, ``P`` projection size (``num_proj``, else ``H``).
 """
