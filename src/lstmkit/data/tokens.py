@@ -1,5 +1,6 @@
-"""Text larger than memory: a plain-text file read line by line (:class:`TextFile`), and its token ids encoded
-once into an array on disk (:func:`cached_stream`), read by position (:class:`FileStream`).
+"""Token streams: a plain-text file read line by line (:class:`TextFile`), its token ids encoded once into an
+array on disk (:func:`cached_stream`) and read by position (:class:`FileStream`), and the ``(B, T)`` segments a
+language model trains on, read from memory or disk alike (:class:`StreamBatches`).
 
 A language model's training text is one stream of ``N`` token ids. Held in a Python list it takes ~36 bytes a
 token (a 1 GB file: tens of GB); in a NumPy array 8. On disk it takes 4 (``int32``), in a file named by what
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
+import torch
 
 from ..io import atomic_write_text
 
@@ -32,6 +34,7 @@ except ImportError:     # not on Windows: two processes there may both encode (e
 
 FORMAT = 1
 CHUNK = 1 << 20         # bytes read at a time
+IGNORE = -100           # the target id of padding: no loss, not counted (PyTorch's cross_entropy default)
 
 
 def cache_dir() -> Path:
@@ -183,3 +186,72 @@ def _encode_into(ids: Path, index: Path, lines: TextFile, encode, path) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     atomic_write_text(index, json.dumps({"format": FORMAT, "ids": total, "texts": texts, "source": str(path)}))
+
+
+class StreamBatches:
+    """Consecutive ``(B, T)`` segments of a stream laid out in ``B`` contiguous rows (iterable, with ``len()``).
+
+    The ``M = N - 1`` (input, next token) pairs are cut into rows of ``L = ceil(M / rows)`` steps (fewer rows
+    when ``M`` is small, so that no row is empty); the last row is padded, its padded targets ``IGNORE``.
+    Row ``b``'s segment ``s + 1`` continues exactly where its segment ``s`` stopped. ``offset`` rolls the
+    stream first (a training epoch starts its rows elsewhere; the number of batches does not change).
+
+    ``stream``: ids ``(N,)`` in memory, or any object with ``len()`` and ``take(start, n)`` (a
+    :class:`lstmkit.data.tokens.FileStream` on disk): each segment reads just its ``B * (T + 1)`` ids.
+
+    Each batch: ``ids (B, T)``, ``targets (B, T)``, ``index`` (the rows, what the trainer counts), ``reset``
+    (True for the first segment: start from a zero state), ``n_tokens`` (targets that count).
+    """
+
+    def __init__(self, stream, rows: int, bptt: int, offset: int = 0, device=None):
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise ValueError(f"StreamBatches: rows must be a positive int, got {rows!r}")
+        if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
+            raise ValueError(f"StreamBatches: bptt must be a positive int, got {bptt!r}")
+        array = isinstance(stream, (np.ndarray, list, tuple))
+        self.stream = ArrayStream(stream) if array else stream
+        N = len(self.stream)
+        self.offset = offset % N if offset and N > 1 else 0
+        self.M = M = max(0, N - 1)
+        self.bptt, self.device = bptt, device
+        self.length = -(-M // rows) if M else 0                            # L, steps per row
+        self.rows = -(-M // self.length) if M else 0                       # B <= rows: none empty
+
+    def __len__(self) -> int:
+        return -(-self.length // self.bptt)
+
+    def _window(self, start: int, n: int) -> np.ndarray:
+        """``n`` ids of the rolled stream from position ``start`` (wrapping round the stream's end)."""
+        N = len(self.stream)
+        first = (self.offset + start) % N
+        head = self.stream.take(first, min(n, N - first))
+        return head if len(head) == n else np.concatenate([head, self.stream.take(0, n - len(head))])
+
+    @property
+    def x(self) -> np.ndarray:
+        """Every row's inputs ``(B, L)``, read whole (for a look at a small stream; training reads segments)."""
+        return self.segment(0, self.length)[0]
+
+    @property
+    def y(self) -> np.ndarray:
+        """Every row's targets ``(B, L)``, read whole."""
+        return self.segment(0, self.length)[1]
+
+    def segment(self, t0: int, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and targets ``(B, T)`` of the segment of ``width`` steps (``bptt``) from step ``t0`` of every row."""
+        width = min(self.bptt if width is None else width, self.length - t0)
+        x = np.zeros((self.rows, width), dtype=np.int64)
+        y = np.full((self.rows, width), IGNORE, dtype=np.int64)
+        for b in range(self.rows):
+            start = b * self.length + t0
+            valid = max(0, min(width, self.M - start))                     # pairs of this row in the segment
+            if valid:
+                ids = self._window(start, valid + 1)
+                x[b, :valid], y[b, :valid] = ids[:-1], ids[1:]
+        return x, y
+
+    def __iter__(self):
+        for k, t0 in enumerate(range(0, self.length, self.bptt)):
+            x, y = self.segment(t0)
+            yield {"ids": torch.from_numpy(x).to(self.device), "targets": torch.from_numpy(y).to(self.device),
+                   "index": np.arange(self.rows), "reset": k == 0, "n_tokens": int((y != IGNORE).sum())}

@@ -24,13 +24,12 @@ from torch import nn
 
 from ..checks import fractions, positive_ints
 from ..data.readers import TextDataset
-from ..data.tokens import ArrayStream, ReversedStream, TextFile, cached_stream
+from ..data.tokens import IGNORE, ArrayStream, ReversedStream, StreamBatches, TextFile, cached_stream
 from ..nn import LSTM, CellConfig, LSTMStateTuple, record
 from ..progress import progress
 from ..text import Vocab, make_tokenizer
 from ..train.task import Task
 
-IGNORE = -100  # target id of padding: no loss, not counted
 
 
 @dataclass
@@ -129,75 +128,6 @@ class LMEncoded:
     @property
     def n_targets(self) -> int:
         return max(0, len(self.stream) - 1)
-
-
-class StreamBatches:
-    """Consecutive ``(B, T)`` segments of a stream laid out in ``B`` contiguous rows (iterable, with ``len()``).
-
-    The ``M = N - 1`` (input, next token) pairs are cut into rows of ``L = ceil(M / rows)`` steps (fewer rows
-    when ``M`` is small, so that no row is empty); the last row is padded, its padded targets ``IGNORE``.
-    Row ``b``'s segment ``s + 1`` continues exactly where its segment ``s`` stopped. ``offset`` rolls the
-    stream first (a training epoch starts its rows elsewhere; the number of batches does not change).
-
-    ``stream``: ids ``(N,)`` in memory, or any object with ``len()`` and ``take(start, n)`` (a
-    :class:`lstmkit.data.tokens.FileStream` on disk): each segment reads just its ``B * (T + 1)`` ids.
-
-    Each batch: ``ids (B, T)``, ``targets (B, T)``, ``index`` (the rows, what the trainer counts), ``reset``
-    (True for the first segment: start from a zero state), ``n_tokens`` (targets that count).
-    """
-
-    def __init__(self, stream, rows: int, bptt: int, offset: int = 0, device=None):
-        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
-            raise ValueError(f"StreamBatches: rows must be a positive int, got {rows!r}")
-        if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
-            raise ValueError(f"StreamBatches: bptt must be a positive int, got {bptt!r}")
-        array = isinstance(stream, (np.ndarray, list, tuple))
-        self.stream = ArrayStream(stream) if array else stream
-        N = len(self.stream)
-        self.offset = offset % N if offset and N > 1 else 0
-        self.M = M = max(0, N - 1)
-        self.bptt, self.device = bptt, device
-        self.length = -(-M // rows) if M else 0                            # L, steps per row
-        self.rows = -(-M // self.length) if M else 0                       # B <= rows: none empty
-
-    def __len__(self) -> int:
-        return -(-self.length // self.bptt)
-
-    def _window(self, start: int, n: int) -> np.ndarray:
-        """``n`` ids of the rolled stream from position ``start`` (wrapping round the stream's end)."""
-        N = len(self.stream)
-        first = (self.offset + start) % N
-        head = self.stream.take(first, min(n, N - first))
-        return head if len(head) == n else np.concatenate([head, self.stream.take(0, n - len(head))])
-
-    @property
-    def x(self) -> np.ndarray:
-        """Every row's inputs ``(B, L)``, read whole (for a look at a small stream; training reads segments)."""
-        return self.segment(0, self.length)[0]
-
-    @property
-    def y(self) -> np.ndarray:
-        """Every row's targets ``(B, L)``, read whole."""
-        return self.segment(0, self.length)[1]
-
-    def segment(self, t0: int, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Inputs and targets ``(B, T)`` of the segment of ``width`` steps (``bptt``) from step ``t0`` of every row."""
-        width = min(self.bptt if width is None else width, self.length - t0)
-        x = np.zeros((self.rows, width), dtype=np.int64)
-        y = np.full((self.rows, width), IGNORE, dtype=np.int64)
-        for b in range(self.rows):
-            start = b * self.length + t0
-            valid = max(0, min(width, self.M - start))                     # pairs of this row in the segment
-            if valid:
-                ids = self._window(start, valid + 1)
-                x[b, :valid], y[b, :valid] = ids[:-1], ids[1:]
-        return x, y
-
-    def __iter__(self):
-        for k, t0 in enumerate(range(0, self.length, self.bptt)):
-            x, y = self.segment(t0)
-            yield {"ids": torch.from_numpy(x).to(self.device), "targets": torch.from_numpy(y).to(self.device),
-                   "index": np.arange(self.rows), "reset": k == 0, "n_tokens": int((y != IGNORE).sum())}
 
 
 class LMTask(Task):
