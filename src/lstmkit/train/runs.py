@@ -83,7 +83,8 @@ def _train_into(task, train, dev, train_config, out: Path, log, extra, created: 
         distributed.agree(None)
         size = train_config.batch_size * train_config.accumulate
         log(f"torchrun: {group.world} processes ({distributed.backend()}), each training about "
-            f"{size / group.world:g} of every batch of {size}" + (f"; restart {group.restart}" if group.restart else ""))
+            f"{size / group.world:g} of every batch of {size}"
+            + (f"; restart {group.restart}" if group.restart else ""))
     # a task may encode its training data with more than dev needs (a classifier's teacher probabilities)
     train_enc, dev_enc = task.encode_training(train), task.encode(dev)
     log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, {task.describe()}; "

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
-import math
 import os
 import random
 import time
@@ -27,6 +26,7 @@ from tqdm.auto import tqdm
 
 from ..checks import positive_ints
 from . import distributed
+from .optim import WeightAverage, lr_factor, make_optimizer
 from .resume import TrainingInterrupted, TrainingState, signals_noted, test_kill_after
 
 
@@ -93,73 +93,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def lr_factor(step: int, total: int, warmup: float, schedule: str) -> float:
-    warm = max(1, int(total * warmup)) if warmup > 0 else 0
-    if step < warm:
-        return (step + 1) / warm
-    if schedule == "constant":
-        return 1.0
-    progress = (step - warm) / max(1, total - warm)
-    if schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * progress))
-    return max(0.0, 1.0 - progress)
-
-
 def _better(new: dict, old: dict, metric: str, greater: bool = True) -> bool:
     """A better dev metric wins (higher, or lower when not ``greater``); at a tie, a lower dev loss (when the
     task reports one)."""
     if new[metric] != old[metric]:
         return bool(new[metric] > old[metric]) == greater
     return bool("loss" in new and "loss" in old and new["loss"] < old["loss"])
-
-
-def make_optimizer(params: list, config: TrainConfig, fused: bool | None = None) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only (not on biases, gains or CRF start/end scores).
-
-    ``fused`` (default: on CPU and CUDA) updates every parameter in one pass of one kernel instead of a chain of
-    whole-tensor operations: the same result to rounding, and faster where a large embedding dominates (a whole
-    training step of the MSRA tagger with 135,000 character bigrams: 1.8-1.9x; ``benchmarks/bench_optimizer.py``).
-    """
-    params = list(params)
-    if fused is None:
-        fused = bool(params) and all(p.device.type in ("cpu", "cuda") for p in params)
-    decay = [p for p in params if p.dim() > 1]
-    no_decay = [p for p in params if p.dim() <= 1]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, fused=fused)
-
-
-class WeightAverage:
-    """An exponential moving average of parameters (Polyak averaging; Keras's ``use_ema``, TensorFlow's
-    ``ExponentialMovingAverage``): after update ``n`` the average moves toward the weights by
-    ``1 - min(decay, (1 + n) / (10 + n))``, so the first updates are not dominated by the initial weights.
-
-    ``swapped()`` is a context in which the parameters hold the average (to evaluate or save it); on leaving,
-    the training weights are back.
-    """
-
-    def __init__(self, params: list, decay: float):
-        self.params, self.decay, self.updates = list(params), decay, 0
-        self.average = [p.detach().clone() for p in self.params]
-
-    @torch.no_grad()
-    def update(self) -> None:
-        self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1.0 - decay)
-
-    @contextlib.contextmanager
-    def swapped(self):
-        with torch.no_grad():
-            training = [p.detach().clone() for p in self.params]
-            for p, a in zip(self.params, self.average):
-                p.copy_(a)
-        try:
-            yield
-        finally:
-            with torch.no_grad():
-                for p, t in zip(self.params, training):
-                    p.copy_(t)
 
 
 def split_batch(batch: dict, parts: int) -> list[dict]:
