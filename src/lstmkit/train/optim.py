@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import TYPE_CHECKING
 
 import torch
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .trainer import TrainConfig
 
