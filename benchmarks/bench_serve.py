@@ -7,7 +7,8 @@ answered, until a fixed number of requests (``--requests``) is answered. One ser
 both models on a free 127.0.0.1 port; the row the CLI's defaults give is marked ``*``. A round runs in
 ``--slices`` slices, the settings taking turns (ABBA), so that a busy machine's drift hits each alike. Columns:
 
-- req/s: answered requests over the round's wall time; p50/p95/p99: latency, send to answer, per request;
+- req/s: answered requests over the round's wall time; p50/p95/p99: latency, send to answer, per request (the
+  clients are coroutines on one event loop of the bench process, uvloop where installed);
 - batch: the mean inputs per model call (the server's ``lstmkit_batch_size`` histogram);
 - http/queue/model: where the mean request's time went. ``queue`` (waiting for its batch's model call) and
   ``model`` (that call) come from each answer's ``Server-Timing`` header; ``http`` is the rest of the latency
@@ -31,6 +32,7 @@ the figures are the pair's.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import dataclasses
 import http.client
@@ -52,8 +54,8 @@ import torch
 
 from lstmkit.cli import build_parser, main as cli
 from lstmkit.data import TextDataset
-from lstmkit.serve.app import model_threads
 from lstmkit.data.tagged import TaggedDataset
+from lstmkit.serve.app import model_threads
 from lstmkit.tasks.classify import ClassifyConfig, ClassifyTask
 from lstmkit.tasks.tag import TagConfig, TagTask
 from lstmkit.train.runs import train_run
@@ -215,46 +217,58 @@ def server_timing(header: str | None) -> dict:
 
 def load(port: int, model: str, texts: list[str], requests: int, clients: int, per_request: int = 1,
          start: int = 0) -> dict:
-    """``requests`` requests (texts from the ``start``-th on) from ``clients`` threads, each on its own keep-alive
-    connection: {"parts": (latency, queue, model) ms per answered request, "wall": s, "failed": n}."""
+    """``requests`` requests (texts from the ``start``-th on) from ``clients`` clients, each on its own keep-alive
+    connection, all on one asyncio loop of this thread (lighter on the machine than a thread per client):
+    {"parts": (latency, queue, model) ms per answered request, "wall": s, "failed": n}."""
     bodies = [json.dumps({"model": model, "texts": [texts[((start + k) * per_request + j) % len(texts)]
                                                     for j in range(per_request)]}).encode("utf-8")
               for k in range(requests)]
-    lock, counter = threading.Lock(), iter(range(requests))
-    parts, failures = [], []
+    requests_bytes = [f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: {len(b)}\r\n\r\n".encode("ascii") + b for b in bodies]
+    counter, parts, failures = iter(range(requests)), [], []
 
-    def client():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while True:
-            with lock:
-                k = next(counter, None)
-            if k is None:
-                break
+    async def client():
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for k in counter:
             began = time.perf_counter()
             try:
-                conn.request("POST", "/v1/predict", bodies[k], {"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                answer = resp.read()
-                if resp.status != 200:
-                    raise RuntimeError(f"status {resp.status}: {answer[:200]!r}")
+                writer.write(requests_bytes[k])
+                status, headers = await _response_head(reader)
+                answer = await reader.readexactly(int(headers.get("content-length", 0)))
+                if status != 200:
+                    raise RuntimeError(f"status {status}: {answer[:200]!r}")
             except Exception as e:                      # noqa: BLE001  (counted and reported, never hidden)
                 failures.append(str(e))
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 continue
-            ms = 1000 * (time.perf_counter() - began)
-            timing = server_timing(resp.getheader("Server-Timing"))
-            with lock:
-                parts.append((ms, timing.get("queue", float("nan")), timing.get("model", float("nan"))))
-        conn.close()
+            timing = server_timing(headers.get("server-timing"))
+            parts.append((1000 * (time.perf_counter() - began), timing.get("queue", float("nan")),
+                          timing.get("model", float("nan"))))
+        writer.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return {"parts": parts, "wall": time.perf_counter() - began, "failed": len(failures)}
+    async def every_client() -> float:
+        began = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        return time.perf_counter() - began
+
+    return {"parts": parts, "wall": _run_loop(every_client()), "failed": len(failures)}
+
+
+async def _response_head(reader) -> tuple[int, dict]:
+    """An HTTP/1.1 response's status and headers (names in lower case)."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    headers = dict(line.split(":", 1) for line in head[1:] if ":" in line)
+    return int(head[0].split()[1]), {k.strip().lower(): v.strip() for k, v in headers.items()}
+
+
+def _run_loop(coroutine):
+    """``coroutine``'s result on uvloop where installed, else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 def summarize(rounds: list[dict]) -> dict:

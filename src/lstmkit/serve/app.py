@@ -50,7 +50,7 @@ class Service:
     """The served models, their batchers, the limits and the metrics: what the routes answer from."""
 
     def __init__(self, models: list[ServedModel], limits: Limits | None = None, max_batch: int = 64,
-                 max_wait: float = 0.005, threads: int = 1):
+                 max_wait: float = 0.0, threads: int = 1):
         names = [m.name for m in models]
         if not models or len(set(names)) != len(names):
             raise ValueError(f"serve: one or more models with distinct names, got {names} (name them: NAME=RUN)")
@@ -220,7 +220,7 @@ def load_service(settings: dict) -> Service:
     models = [ServedModel(name, run, settings.get("device", "auto"), settings.get("backend", "auto"), threads)
               for name, run in settings["runs"]]
     return Service(models, Limits(**settings.get("limits", {})), settings.get("max_batch", 64),
-                   settings.get("max_wait_ms", 5.0) / 1000, threads)
+                   settings.get("max_wait_ms", 0.0) / 1000, threads)
 
 
 def app_from_environment():

@@ -42,9 +42,10 @@ class Job:
 
 class Batcher:
     """Gathers the jobs of one model into batches of up to ``max_batch`` inputs, waiting up to ``max_wait``
-    seconds after the first one; ``max_batch=1`` runs every request alone (no batching)."""
+    seconds after the first one (0, the default: a batch of what is queued when the model is free; a lone client
+    pays the wait on every request); ``max_batch=1`` runs every request alone (no batching)."""
 
-    def __init__(self, model: ServedModel, metrics: ServerMetrics, max_batch: int = 64, max_wait: float = 0.005):
+    def __init__(self, model: ServedModel, metrics: ServerMetrics, max_batch: int = 64, max_wait: float = 0.0):
         if max_batch < 1 or max_wait < 0:
             raise ValueError(f"Batcher: max_batch >= 1 and max_wait >= 0, got {max_batch} and {max_wait}")
         self.model, self.metrics = model, metrics
