@@ -50,7 +50,7 @@ def test_the_state_keeps_the_unnormalised_c():
     x, c, h = (torch.randn(2, n, dtype=F64) for n in (3, 4, 4))
     _, st = cell(x, LSTMStateTuple(c, h))
     g = cell.gates(x, h)
-    i, j, f, o = g.chunk(4, dim=1)
+    i, j, f, _ = g.chunk(4, dim=1)
     torch.testing.assert_close(st.c, torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(j), atol=1e-12, rtol=0)
     assert not torch.allclose(st.c.mean(1), torch.zeros(2, dtype=F64), atol=1e-3)
 

@@ -69,6 +69,7 @@ def test_training_keeps_the_masked_units_and_matches_the_reference(kind):
     r_out, (r_c, r_h) = ref.dynamic_rnn(step, _np(x), LENGTHS, num_units=H, out_size=cell.proj_size)
     np.testing.assert_allclose(_np(out), r_out, atol=1e-12)
     np.testing.assert_allclose(_np(st.c), r_c, atol=1e-12)
+    np.testing.assert_allclose(_np(st.h), r_h, atol=1e-12)
     # a kept unit of h is exactly its previous value
     for t in range(1, 6):
         kept = keep_h[0, t]

@@ -275,7 +275,7 @@ class _FastLoop(torch.autograd.Function):
         W, rest = params[0], list(params[1:])
         wi, wf, wo = (rest.pop(0), rest.pop(0), rest.pop(0)) if s.peepholes else (None, None, None)
         Wp = rest.pop(0) if s.projecting else None
-        gamma_h, gamma_c, beta_c = rest if s.layer_norm is not None else (None, None, None)
+        gamma_h, gamma_c = rest[:2] if s.layer_norm is not None else (None, None)
         H, (B, T, _) = s.H, ctx.shape
         share_c, share_h = (None if m is None else m.backward_weights(W.dtype, steps) for m in (mix_c, mix_h))
         G = W.new_empty(B, T, 4 * H)                                                      # dz at every step

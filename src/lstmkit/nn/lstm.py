@@ -12,7 +12,7 @@ from ..checks import parameters_fit
 from .cells import BasicLSTMCell, LSTMCell, LSTMStateTuple, ParamCount, _describe, check_positive_int
 from .fused import _WeightCache, stack_blocker
 from .layernorm import LayerNormLSTMCell
-from .rnn import check_dtype, check_inputs, check_lengths, loop_path, run_stack, _check_fused_flag
+from .rnn import _check_fused_flag, check_dtype, check_inputs, check_lengths, loop_path, run_stack
 
 CELLS = {"basic": BasicLSTMCell, "lstm": LSTMCell, "layernorm": LayerNormLSTMCell}
 
