@@ -13,6 +13,7 @@ on one GEMM of the forward's total size, ``(B*T, I+H) @ (I+H, 4H)``.
     python benchmarks/bench_lstm.py --quick          # fewer repeats
     python benchmarks/bench_lstm.py --device cuda    # on a GPU: cuDNN on both sides (plus autocast rows)
     python benchmarks/bench_lstm.py --cells-only     # only the cell rows (fast path, plain loop, fused, torch)
+    python benchmarks/bench_lstm.py --goal           # every cell's fast path vs fused and torch, one alternation
 """
 from __future__ import annotations
 
@@ -142,6 +143,39 @@ def cell_rows(B, T, I, H, rep, peak, plain: bool = True) -> list:
     return rows
 
 
+def goal_rows(B, T, I, H, rep) -> list:
+    """The issue's goal in one alternation: every cell on its fast path, lstmkit's fused path and torch.nn.LSTM all
+    take turns in every round (so a burst of load on a shared machine hits them all), best of ``rep`` rounds;
+    fwd+bwd at (B, T) in training mode, then forward at B=1 in evaluation mode."""
+    models = [("fused path (BasicLSTMCell)", make_pair(I, H, False)[0])]
+    models += [(name, make_pair(I, H, False, **opts)[0]) for name, opts in CELL_ROWS]
+    torch_lstm = torch.nn.LSTM(I, H, batch_first=True, device=DEVICE)
+    gen = torch.Generator().manual_seed(0)
+    x, x1 = torch.randn(B, T, I, generator=gen).to(DEVICE), torch.randn(1, T, I, generator=gen).to(DEVICE)
+
+    def fwd_bwd(run):
+        return lambda: run(x).sum().backward()
+
+    def fwd1(run):
+        def fn():
+            with torch.no_grad():
+                run(x1)
+        return fn
+
+    out = []
+    for what, wrap, n, train in ((f"fwd+bwd B={B}", fwd_bwd, rep, True), ("fwd B=1", fwd1, rep * 8, False)):
+        for _, m in models:
+            m.train(train)
+        fns = [wrap(lambda v, m=m: m(v)[0]) for _, m in models] + [wrap(lambda v: torch_lstm(v)[0])]
+        times = best_times(fns, n)
+        for (name, m), t in zip(models, times):
+            out.append({"what": what, "cell": name, "path": m.last_path, "ms": t * 1e3, "vs_fused": t / times[0],
+                        "vs_torch": t / times[-1]})
+        out.append({"what": what, "cell": "torch.nn.LSTM", "path": "torch", "ms": times[-1] * 1e3,
+                    "vs_fused": times[-1] / times[0], "vs_torch": 1.0})
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
@@ -152,12 +186,23 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ap.add_argument("--cells-only", action="store_true", help="only the rows of the cells the fused kernel cannot run")
     ap.add_argument("--no-plain", action="store_true", help="cell rows: skip the plain loop (the fast path only)")
+    ap.add_argument("--goal", action="store_true",
+                    help="only the goal table: every cell's fast path, the fused path and torch.nn.LSTM alternated "
+                         "in every round")
     args = ap.parse_args(argv)
     global DEVICE
     DEVICE = torch.device(args.device)
     B, T, I, H = args.B, args.T, args.I, args.H
     rep = 5 if args.quick else 25  # the machine is noisy: best-of needs many alternated rounds
     torch.manual_seed(0)
+    if args.goal:
+        print(f"# every cell vs lstmkit's fused path and torch.nn.LSTM, alternated in every round: B={B} T={T} "
+              f"I={I} H={H}, float32, torch {torch.__version__}, {torch.get_num_threads()} threads, {DEVICE}")
+        print("| measure | cell | path | ms | vs fused | vs torch |\n|---|---|---|---:|---:|---:|")
+        for r in goal_rows(B, T, I, H, rep):
+            print(f"| {r['what']} | {r['cell']} | {r['path']} | {r['ms']:.2f} | {r['vs_fused']:.3f} | "
+                  f"{r['vs_torch']:.3f} |")
+        return
     peak = sgemm_gflops(B, T, I, H, rep * 2)
     uni, uni_t = make_pair(I, H, False)
     bi, bi_t = make_pair(I, H, True)
