@@ -118,45 +118,35 @@ def fast_loop(cell, x_proj: torch.Tensor, lengths, state: LSTMStateTuple, masks)
     tensors = (x_proj, state.c, state.h, *params)
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         out, c, h = _FastLoop.apply(spec, steps, mix_c, mix_h, valid, *tensors)
-    elif spec == _Spec(spec.H, spec.P, spec.activation) and mix_c is None and mix_h is None:
-        out, c, h = _infer_plain(x_proj, state.c, state.h, params[0], _ACT[spec.activation], spec.H)
-    elif spec == _Spec(spec.H, spec.P, spec.activation, layer_norm=spec.layer_norm) and mix_c is None \
-            and mix_h is None:
-        out, c, h = _infer_layer_norm(x_proj, state.c, state.h, params, _ACT[spec.activation], spec)
+    elif spec == _Spec(spec.H, spec.P, spec.activation, layer_norm=spec.layer_norm) and all(
+            m is None or m.keep is None for m in (mix_c, mix_h)):
+        out, c, h = _infer(x_proj, state.c, state.h, params, _ACT[spec.activation], spec,
+                           *(0.0 if m is None else m.z for m in (mix_c, mix_h)))
     else:
         out, c, h, _ = _forward(spec, steps, mix_c, mix_h, valid, x_proj, state.c, state.h, params, False)
     return out, LSTMStateTuple(c, h)
 
 
-def _infer_plain(x_proj, c, h, W, act, H: int):
-    """Inference of a cell with no extras (``BasicLSTMCell`` with another activation, say): seven tensor ops per
-    step, nothing else, since at B=1 each costs about a third of the step's matmul."""
-    outs = []
+def _infer(x_proj, c, h, params, act, s: _Spec, zc: float = 0.0, zh: float = 0.0):
+    """Inference of a cell without peepholes, clipping or a projection (``BasicLSTMCell``, ``LayerNormLSTMCell``),
+    zoneout's expectation included: seven tensor ops per step (eleven with layer normalisation), nothing else, since
+    at B=1 each costs about a sixth of the step's matmul. At B=1 the input half is the gate norm's shift."""
+    W, H, eps, outs = params[0], s.H, s.layer_norm, []
+    if eps is not None:
+        gamma_h, gamma_c, beta_c = params[1:]
     with torch.no_grad():
         for xp in x_proj.unbind(1):                                                       # (B, 4H)
-            z = torch.addmm(xp, h, W)                                                     # (B, 4H)
-            si, _, sf, so = torch.sigmoid(z).chunk(4, 1)
-            c = torch.addcmul(c * sf, si, act(z[:, H:2 * H]))
-            h = act(c) * so
-            outs.append(h)
-    return torch.stack(outs, dim=1), c, h
-
-
-def _infer_layer_norm(x_proj, c, h, params, act, s: _Spec):
-    """Inference of a ``LayerNormLSTMCell``: eleven tensor ops per step; at B=1 the step's input half is the gate
-    norm's shift (one op fewer)."""
-    W, gamma_h, gamma_c, beta_c = params
-    H, eps, outs = s.H, s.layer_norm, []
-    with torch.no_grad():
-        for xp in x_proj.unbind(1):                                                       # (B, 4H)
-            hw = torch.mm(h, W)                                                           # (B, P) @ (P, 4H)
-            if xp.shape[0] == 1:
-                z = torch.layer_norm(hw, (4 * H,), gamma_h, xp[0], eps)
+            if eps is None:
+                z = torch.addmm(xp, h, W)                                                 # (B, 4H)
+            elif xp.shape[0] == 1:
+                z = torch.layer_norm(torch.mm(h, W), (4 * H,), gamma_h, xp[0], eps)
             else:
-                z = torch.layer_norm(hw, (4 * H,), gamma_h, None, eps).add_(xp)
+                z = torch.layer_norm(torch.mm(h, W), (4 * H,), gamma_h, None, eps).add_(xp)
             si, _, sf, so = torch.sigmoid(z).chunk(4, 1)
-            c = torch.addcmul(c * sf, si, act(z[:, H:2 * H]))
-            h = act(torch.layer_norm(c, (H,), gamma_c, beta_c, eps)) * so
+            c_new = torch.addcmul(c * sf, si, act(z[:, H:2 * H]))
+            h_new = act(c_new if eps is None else torch.layer_norm(c_new, (H,), gamma_c, beta_c, eps)) * so
+            c = torch.lerp(c_new, c, zc) if zc else c_new
+            h = torch.lerp(h_new, h, zh) if zh else h_new
             outs.append(h)
     return torch.stack(outs, dim=1), c, h
 
