@@ -15,18 +15,14 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file
-from train_data import train_args, write_tiny
+from train_data import train_args
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="this torch has no torch.distributed")
 
 # 80 examples in global batches of 8: 10 optimizer steps an epoch, a checkpoint every 3
 COMMON = ["--epochs", "2", "--units", "6", "--embedding-dim", "4", "--batch-size", "8", "--quiet",
           "--checkpoint-every", "3", "--patience", "0"]
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return write_tiny(tmp_path_factory.mktemp("ddp"), 80)
+TINY_EXAMPLES = 80       # of each task, for the tiny-data fixture ``data`` (tests/train/conftest.py)
 
 
 def _args(d, task: str, out: str, *more) -> list:

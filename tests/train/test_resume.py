@@ -14,7 +14,7 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from train_data import train_args, write_tiny
+from train_data import train_args
 
 from lstmkit.cli import main
 from lstmkit.data import read_lines
@@ -29,11 +29,7 @@ from lstmkit.train.trainer import TrainConfig, TrainingInterrupted, fit
 # dropout) left on, so every step draws from torch's generator
 COMMON = ["--epochs", "3", "--units", "6", "--embedding-dim", "4", "--batch-size", "4", "--quiet",
           "--checkpoint-every", "3", "--patience", "0"]
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return write_tiny(tmp_path_factory.mktemp("resume"), 40)
+TINY_EXAMPLES = 40       # of each task, for the tiny-data fixture ``data`` (tests/train/conftest.py)
 
 
 def _args(d, task: str, out: str, *more) -> list:
