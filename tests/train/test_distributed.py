@@ -103,6 +103,21 @@ def test_a_killed_worker_is_restarted_and_the_job_ends_at_the_uninterrupted_weig
     assert _metrics(data / "elastic_whole") == _metrics(data / "elastic_killed")
 
 
+def test_a_language_models_carried_state_is_gathered_and_resumed_across_a_restart(data):
+    """Its rows are shared out among the processes, each carrying its rows' LSTM state from batch to batch: a
+    checkpoint gathers every process's rows, a restart hands each its rows back."""
+    (data / "lm.txt").write_text("".join(f"春眠不觉晓{k}\n处处闻啼鸟\n" for k in range(24)), encoding="utf-8")
+    args = ["train", "lm", "--train", str(data / "lm.txt"), "--dev", str(data / "lm.txt"), "--epochs", "2",
+            "--units", "6", "--embedding-dim", "4", "--bptt", "4", "--batch-size", "4", "--quiet",
+            "--checkpoint-every", "1", "--patience", "0", "--out"]
+    whole = _torchrun([*args, str(data / "lm_whole")])
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    killed = _torchrun([*args, str(data / "lm_killed")], restarts=1, kill="10@1")
+    assert killed.returncode == 0, killed.stderr[-3000:]
+    assert "resuming" in killed.stderr and "epoch 1 step 10" in killed.stderr        # mid-epoch
+    assert _max_difference(_weights(data / "lm_whole"), _weights(data / "lm_killed")) == 0.0
+
+
 def test_a_job_killed_under_two_processes_resumes_on_one(data):
     quiet = ["--dropout", "0", "--token-dropout", "0"]
     whole = _one(_args(data, "classify", "fewer_whole", *quiet))
