@@ -227,8 +227,9 @@ def _add_serve(sub):
     p.add_argument("--port", type=checked(int, lambda v: 0 <= v <= 65535, "a port in 0..65535"), default=8080,
                    help="the port (0: any free one, printed on stderr)")
     p.add_argument("--max-batch", type=positive_int, default=64, metavar="N", help="inputs per model call (1: none)")
-    p.add_argument("--max-wait-ms", type=non_negative_float, default=5.0, metavar="MS",
-                   help="how long a batch waits for more requests after its first")
+    p.add_argument("--max-wait-ms", type=non_negative_float, default=0.0, metavar="MS",
+                   help="how long a batch's first request waits for more (0: a batch of what is queued when the "
+                        "model is free)")
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="server processes, each holding the models")
     p.add_argument("--max-texts", type=positive_int, default=256, metavar="N", help="inputs per request")
@@ -236,9 +237,9 @@ def _add_serve(sub):
     p.add_argument("--max-body", type=positive_int, default=1 << 20, metavar="BYTES", help="bytes per request body")
     p.add_argument("--timeout", type=positive_float, default=30.0, metavar="S", help="seconds per request (then 504)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP + " (the torch backend)")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help="onnx: each run's RUN/model.onnx ('lstmkit export RUN') on onnxruntime (classifier and "
-                        "tagger runs)")
+    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                   help="auto: onnx for a classifier or tagger run that holds RUN/model.onnx ('lstmkit export RUN'), "
+                        "else torch; onnx: insist on onnxruntime (classifier and tagger runs)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level")
     p.set_defaults(func=_cmd_serve)
