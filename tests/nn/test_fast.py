@@ -133,3 +133,19 @@ def test_inference_equals_the_plain_loop(opts, batch):
         torch.testing.assert_close(out_f, out_p, atol=1e-12, rtol=0)
         for a, b in zip(fin_f, fin_p):
             torch.testing.assert_close(a[1].c, b[1].c, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("opts", CELLS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_float32_agrees_with_the_plain_loop(opts):
+    """float32, what training runs in: the same kernels (some take other paths than float64's)."""
+    gen = torch.Generator()
+    lstm = _lstm(opts, gen).float().train()
+    x = torch.randn(3, 5, 3, requires_grad=True)
+    results = []
+    for fast in (True, False):
+        gen.manual_seed(0)
+        out, _ = loop_stack(lstm.layers, x, torch.tensor([5, 2, 4]), None, fast=fast)
+        results.append((out, torch.autograd.grad(out.square().sum(), [x, *lstm.parameters()])))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-5, rtol=1e-5)
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)

@@ -265,7 +265,7 @@ class _FastLoop(torch.autograd.Function):
         W, rest = params[0], list(params[1:])
         wi, wf, wo = (rest.pop(0), rest.pop(0), rest.pop(0)) if s.peepholes else (None, None, None)
         Wp = rest.pop(0) if s.projecting else None
-        gamma_h, gamma_c = rest[:2] if s.layer_norm is not None else (None, None)
+        gamma_h, gamma_c, beta_c = rest if s.layer_norm is not None else (None, None, None)
         H, (B, T, _) = s.H, ctx.shape
         share_c, share_h = (None if m is None else m.backward_weights(W.dtype, steps) for m in (mix_c, mix_h))
         G = W.new_empty(B, T, 4 * H)                                                      # dz at every step
@@ -277,9 +277,10 @@ class _FastLoop(torch.autograd.Function):
         if g_out is not None and valid is not None:
             g_out = g_out * valid
         G_hp = [None] * steps
-        if s.layer_norm is not None:   # LN's backward from the normalised values: mean 0, rstd 1, then * rstd
+        if s.layer_norm is not None:   # LN's backward from the normalised values (mean 0, rstd 1), then * rstd;
+            # the gains' gradients per step from the same kernels, summed after the loop
             zero, one = W.new_zeros(B, 1), W.new_ones(B, 1)
-            acc_gh, acc_gc, acc_bc = W.new_zeros(B, 4 * H), W.new_zeros(B, H), W.new_zeros(B, H)
+            d_gains = []                                         # per step: d gamma_c, d beta_c, d gamma_h
         for t in range(steps - 1, -1, -1):
             if g_out is not None:
                 gh = gh + g_out[:, t]
@@ -295,10 +296,9 @@ class _FastLoop(torch.autograd.Function):
             if s.layer_norm is not None:
                 g_chat = g_m * sv["da"][t]                                                # (B, H)
                 c_hat = sv["chat"][t]
-                acc_gc.addcmul_(g_chat, c_hat)
-                acc_bc.add_(g_chat)
-                g_cnew = torch.addcmul(g_cnew, torch.ops.aten.native_layer_norm_backward(
-                    g_chat, c_hat, (H,), zero, one, gamma_c, None, [True, False, False])[0], sv["rstd_c"][t])
+                d_c, d_gamma_c, d_beta_c = torch.ops.aten.native_layer_norm_backward(
+                    g_chat, c_hat, (H,), zero, one, gamma_c, beta_c, [True, True, True])
+                g_cnew = torch.addcmul(g_cnew, d_c, sv["rstd_c"][t])
             else:
                 g_cnew = torch.addcmul(g_cnew, g_m, sv["da"][t])
             e4v, g_tv = e4.view(B, 4, H), g_t.view(B, 4, H)            # blocks i, j, f, o without copies
@@ -315,9 +315,10 @@ class _FastLoop(torch.autograd.Function):
             g_hw = g_t
             if s.layer_norm is not None:
                 rhat = sv["rhat"][t]
-                acc_gh.addcmul_(g_t, rhat)
-                g_hw = torch.ops.aten.native_layer_norm_backward(
-                    g_t, rhat, (4 * H,), zero, one, gamma_h, None, [True, False, False])[0].mul_(sv["rstd"][t])
+                d_hw, d_gamma_h, _ = torch.ops.aten.native_layer_norm_backward(
+                    g_t, rhat, (4 * H,), zero, one, gamma_h, None, [True, True, False])
+                g_hw = d_hw.mul_(sv["rstd"][t])
+                d_gains.append(torch.cat([d_gamma_c, d_beta_c, d_gamma_h]))
             GW[t] = g_hw
             g_hprev = g_hw @ W.t()                                                        # (B, 4H) @ (4H, P)
             gh = g_hprev if gh is None else gh + g_hprev
@@ -333,5 +334,6 @@ class _FastLoop(torch.autograd.Function):
         if s.projecting:
             grads.append(torch.stack(sv["m"], dim=1).reshape(n, H).t() @ torch.stack(G_hp, dim=1).reshape(n, s.P))
         if s.layer_norm is not None:
-            grads += [acc_gh.sum(0), acc_gc.sum(0), acc_bc.sum(0)]                      # gamma_h, gamma_c, beta_c
+            d_gamma_c, d_beta_c, d_gamma_h = torch.stack(d_gains).sum(0).split([H, H, 4 * H])
+            grads += [d_gamma_h, d_gamma_c, d_beta_c]
         return (None, None, None, None, None, G, gc, gh, *grads)
