@@ -271,7 +271,7 @@ class _FastLoop(torch.autograd.Function):
         G = W.new_empty(B, T, 4 * H)                                                      # dz at every step
         if steps < T:
             G[:, steps:] = 0
-        GW = [None] * steps                                                               # d(h @ W) per step
+        GW = G if s.layer_norm is None else W.new_empty(B, steps, 4 * H)                 # d(h @ W) per step
         gh = torch.zeros_like(sv["h"][0]) if g_h is None else g_h
         gc = torch.zeros_like(sv["c"][0]) if g_c is None else g_c
         if g_out is not None and valid is not None:
@@ -317,16 +317,14 @@ class _FastLoop(torch.autograd.Function):
                 rhat = sv["rhat"][t]
                 d_hw, d_gamma_h, _ = torch.ops.aten.native_layer_norm_backward(
                     g_t, rhat, (4 * H,), zero, one, gamma_h, None, [True, True, False])
-                g_hw = d_hw.mul_(sv["rstd"][t])
+                g_hw = torch.mul(d_hw, sv["rstd"][t], out=GW[:, t])
                 d_gains.append(torch.cat([d_gamma_c, d_beta_c, d_gamma_h]))
-            GW[t] = g_hw
             g_hprev = g_hw @ W.t()                                                        # (B, 4H) @ (4H, P)
             gh = g_hprev if gh is None else gh + g_hprev
         # every weight's gradient at once, over all steps (rows ordered b, t as G's)
         n = B * steps
         G_ = G[:, :steps]
-        GW_ = G_ if s.layer_norm is None else torch.stack(GW, dim=1)
-        grads = [torch.stack(sv["h"], dim=1).reshape(n, -1).t() @ GW_.reshape(n, 4 * H)]  # dW_h (P, 4H)
+        grads = [torch.stack(sv["h"], dim=1).reshape(n, -1).t() @ GW[:, :steps].reshape(n, 4 * H)]  # dW_h (P, 4H)
         if s.peepholes:
             C, Cn = torch.stack(sv["c"], dim=1), torch.stack(sv["cn"], dim=1)              # (B, steps, H)
             grads += [(G_[..., :H] * C).sum((0, 1)), (G_[..., 2 * H:3 * H] * C).sum((0, 1)),
