@@ -47,7 +47,7 @@ def _commands(config: dict, run) -> "TaskCommands":  # noqa: F821
 def _cmd_params(args) -> int:
     from ..explain.params import params_report, params_table
 
-    shape = (args.input_size, args.units, args.layers, args.bidirectional, args.num_proj, args.peepholes)
+    shape = (args.input_size, args.units, args.layers, args.bidirectional, args.num_proj, args.peepholes, args.cell)
     print(json.dumps(params_table(*shape)) if args.json else params_report(*shape))
     return 0
 
@@ -351,7 +351,7 @@ def build_parser(run_commands=None) -> argparse.ArgumentParser:
     p.add_argument("--units", type=positive_int, default=128, help="H (default 128)")
     p.add_argument("--layers", type=positive_int, default=1)
     p.add_argument("--bidirectional", action="store_true")
-    p.add_argument("--cell", default="basic", choices=["basic", "lstm"])
+    p.add_argument("--cell", default="basic", choices=["basic", "lstm", "layernorm"])
     p.add_argument("--num-proj", type=positive_int, default=None, help="P: project h (LSTMCell)")
     p.add_argument("--peepholes", action="store_true", help="diagonal peepholes (LSTMCell)")
     p.add_argument("--classes", type=positive_int, default=2, help="K, the head's classes")
@@ -371,6 +371,8 @@ def build_parser(run_commands=None) -> argparse.ArgumentParser:
     p.add_argument("--bidirectional", action="store_true")
     p.add_argument("--num-proj", type=positive_int, default=None, help="P, a projection of h (LSTMCell)")
     p.add_argument("--peepholes", action="store_true", help="diagonal peepholes (LSTMCell)")
+    p.add_argument("--cell", default=None, choices=["basic", "lstm", "layernorm"],
+                   help="the cell (default: lstm with --num-proj/--peepholes, else basic)")
     p.add_argument("--json", action="store_true", help="the counts as one JSON object")
     p.set_defaults(func=_cmd_params)
 

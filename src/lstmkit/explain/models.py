@@ -152,6 +152,10 @@ def trace_tagger(task, run: str, texts: list) -> ModelTrace:
         s5.lines.append(f"plus the vectors of each token's place in the word jieba finds"
                         f"{' and of its part of speech' if enc.get('wordtag') is not None else ''}: "
                         + " | ".join(places))
+    if getattr(m, "lexicon", None) is not None:
+        s5.lines.append(f"concatenated with each token's SoftLexicon vectors ({task.config.lexicon}): its B/M/E/S sets "
+                        f"of lexicon words pooled by frequency, 4 x {task.config.lexicon_dim} values"
+                        + (f", projected to {task.config.lexicon_proj}" if m.lexicon_proj is not None else ""))
     outputs, finals, emissions = rec["outputs"], rec["final_states"], rec["emissions"]   # (B, T, 2P), (B, T, K)
     P = _out(m.lstm)
     s6 = Step(6, "BiLSTM: every step's hidden state, both directions")

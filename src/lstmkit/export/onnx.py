@@ -73,7 +73,12 @@ class _Graph:
 _NO_ONNX_FORM = (("num_proj", "--num-proj", "ONNX's LSTM has no output projection"),
                  ("proj_clip", "--proj-clip", "ONNX's LSTM has no output projection to clip"),
                  ("cell_clip", "--cell-clip", "it clips the cell state c, and ONNX's LSTM clip bounds the gates' "
-                                              "pre-activations instead"))
+                                              "pre-activations instead"),
+                 ("layer_norm_epsilon", "--cell layernorm", "ONNX's LSTM has no layer normalisation"),
+                 ("zoneout_c", "--zoneout", "ONNX's LSTM has no zoneout (evaluation mixes each step's c with the "
+                                            "previous one)"),
+                 ("zoneout_h", "--zoneout", "ONNX's LSTM has no zoneout (evaluation mixes each step's h with the "
+                                            "previous one)"))
 
 
 def check_exportable(lstm) -> None:
@@ -84,7 +89,7 @@ def check_exportable(lstm) -> None:
             cell = lstm.cell(k, d)
             for attr, flag, why in _NO_ONNX_FORM:
                 value = getattr(cell, attr, None)
-                if value is not None:
+                if value:                  # None or 0: not set
                     raise ValueError(f"no ONNX form for {attr}={value:g} ({flag}): {why}; export a run "
                                      f"trained without {flag}")
             if cell.activation not in ("tanh", "relu"):

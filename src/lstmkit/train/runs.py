@@ -87,9 +87,10 @@ def _train_into(task, train, dev, train_config, out: Path, log, extra, created: 
             + (f"; restart {group.restart}" if group.restart else ""))
     # a task may encode its training data with more than dev needs (a classifier's teacher probabilities)
     train_enc, dev_enc = task.encode_training(train), task.encode(dev)
-    log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, {task.describe()}; "
-        f"{sum(p.numel() for p in task.model.parameters()):,} parameters "
-        f"(encoding took {time.perf_counter() - t0:.1f} s)")
+    trained = sum(p.numel() for p in task.model.parameters() if p.requires_grad)
+    fixed = sum(p.numel() for p in task.model.parameters()) - trained
+    log(f"{task.name}: {len(train):,} training and {len(dev):,} dev examples, {task.describe()}; {trained:,} "
+        f"parameters{f' (and {fixed:,} fixed)' if fixed else ''} (encoding took {time.perf_counter() - t0:.1f} s)")
     metric = task.primary_metric
 
     def on_epoch(record):
