@@ -220,6 +220,20 @@ def test_layernorm_and_zoneout_train_and_reload(tmp_path, capsys, task):
     capsys.readouterr()
     assert main(["predict", str(tmp_path / "run"), "--json", *TEXTS]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
+    # ONNX's LSTM holds neither: the export names the first it meets, and writes nothing
+    assert main(["export", str(tmp_path / "run"), "--onnx", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no ONNX form for layer_norm_epsilon=1e-05 (--cell layernorm)" in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_names_zoneout(tmp_path, capsys):
+    _write(tmp_path)
+    assert main(_train(tmp_path, "classify", "run", ["--zoneout", "0.1,0"])) == 0
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no ONNX form for zoneout_c=0.1 (--zoneout): ONNX's LSTM has no zoneout" in err
 
 
 def test_zoneout_flag_errors_are_one_line(tmp_path, capsys):
