@@ -1,10 +1,9 @@
 """The HTML report: self-contained, the pictures there, and (in headless Chromium) not blank."""
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
+from chromium import needs_chromium, screenshot
 
 from lstmkit.explain import trace
 from lstmkit.explain.html import render_html
@@ -27,25 +26,9 @@ def test_page_is_self_contained_and_has_every_picture(page):
     assert page.count('class="bar"') == 2 * len(TEXTS)
 
 
-def _chromium():
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(not _chromium(), reason="Debian's chromium is not installed (make test installs it where "
-                                            "apt-get can; this machine could not)")
+@needs_chromium
 def test_screenshot_in_headless_chromium(page, tmp_path):
-    from PIL import Image
-
-    html = tmp_path / "explain.html"
-    html.write_text(page, encoding="utf-8")
-    png = tmp_path / "shot.png"
-    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", "--window-size=1400,1400",
-           f"--screenshot={png}", html.as_uri()]
-    subprocess.run(cmd, capture_output=True, timeout=120, check=False)
-    assert png.is_file(), "chromium wrote no screenshot"
-    img = np.asarray(Image.open(png).convert("RGB")).astype(np.int32)
+    img = screenshot(page, tmp_path)
     assert img.shape[0] >= 1000 and img.shape[1] >= 1000
     # not blank: many distinct colours (heatmaps), and the blue of the gates and the red of the states
     colours = np.unique(img.reshape(-1, 3), axis=0)

@@ -3,8 +3,8 @@ import json
 import math
 
 import pytest
+from report_support import ACCURACY, LM_LOSS
 
-from conftest import ACCURACY, LM_LOSS
 from lstmkit.cli import main
 from lstmkit.report import read_history, summary_text
 
@@ -21,7 +21,7 @@ def test_history_reads_the_epochs_and_the_best_one(written):
 
 
 def test_the_primary_metric_follows_the_run_config(written, tmp_path):
-    from conftest import write_run
+    from report_support import write_run
 
     run = write_run(tmp_path / "pos", "tag", {"kind": "tags"}, [json.loads(
         (written["tag"] / "metrics.jsonl").read_text(encoding="utf-8").splitlines()[0])])
@@ -100,7 +100,8 @@ def test_data_of_another_format_is_an_error_naming_the_run(trained, tmp_path, ca
 
 
 def test_a_record_without_numbers_draws_what_there_is(tmp_path):
-    from conftest import write_run
+    from report_support import write_run
+
     from lstmkit.report.html import render_report_html
 
     run = write_run(tmp_path / "bare", "classify", {}, [{"epoch": 1, "dev": {"accuracy": 0.5}},

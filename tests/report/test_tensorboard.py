@@ -1,8 +1,8 @@
 """The TensorBoard logger: epoch records written as scalars and read back with TensorBoard's own reader; a clear
 ValueError where the tensorboard package is missing."""
 import builtins
-import json
 import importlib.util
+import json
 import sys
 
 import pytest

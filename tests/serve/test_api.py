@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from conftest import concurrently, predict_json, same
+from serve_support import concurrently, predict_json, same
 
 TEXTS = ["这个真好", "那个太差了", "好", "这个真好这个真好这个真好", "差差差", "这个那个"]
 

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from conftest import Server, concurrently, in_process, predict_json, same
+from serve_support import Server, concurrently, in_process, predict_json, same
 
 from lstmkit.cli import main
 from lstmkit.serve import load_service

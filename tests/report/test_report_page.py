@@ -2,13 +2,12 @@
 the runs were written with, not against the drawing code), and (in headless Chromium) not blank."""
 import math
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
+from chromium import needs_chromium, screenshot
+from report_support import ACCURACY, CONFUSION, LABELS, LM_LOSS, PER_TYPE
 
-from conftest import ACCURACY, CONFUSION, LABELS, LM_LOSS, PER_TYPE
 from lstmkit.report import read_history
 from lstmkit.report.html import render_report_html
 
@@ -117,26 +116,10 @@ def test_a_run_on_a_built_in_corpus_draws_from_its_dev_split(trained):
     assert truth[-1][0] > forecast[0][0] > truth[0][0]            # the dev steps, after a window of context
 
 
-def _chromium():
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(not _chromium(), reason="Debian's chromium is not installed (make test installs it where "
-                                            "apt-get can; this machine could not)")
+@needs_chromium
 def test_screenshot_in_headless_chromium(written, trained, tmp_path):
-    from PIL import Image
-
     histories = [read_history(written["clf"]), read_history(trained / "reg")]
-    html = tmp_path / "report.html"
-    html.write_text(render_report_html(histories, data=str(trained / "short.csv")), encoding="utf-8")
-    png = tmp_path / "shot.png"
-    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", "--window-size=1400,1400",
-           f"--screenshot={png}", html.as_uri()]
-    subprocess.run(cmd, capture_output=True, timeout=120, check=False)
-    assert png.is_file(), "chromium wrote no screenshot"
-    img = np.asarray(Image.open(png).convert("RGB")).astype(np.int32)
+    img = screenshot(render_report_html(histories, data=str(trained / "short.csv")), tmp_path)
     assert img.shape[0] >= 1000 and img.shape[1] >= 1000
     colours = np.unique(img.reshape(-1, 3), axis=0)
     assert len(colours) > 200                                     # not blank: curves, text, the heatmap
