@@ -1,6 +1,7 @@
-"""Files written whole or not at all: a temp file in the same folder, then an atomic rename."""
+"""Files written whole or not at all (a temp file in the same folder, then an atomic rename), and a file's SHA-256."""
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -40,3 +41,12 @@ def atomic_write_text(path, text: str) -> None:
         raise ValueError(f"{path}: cannot write character {exc.start:,} ({text[exc.start]!r}): a lone surrogate "
                          f"is not Unicode text and has no UTF-8 form") from None
     atomic_write_bytes(path, data)
+
+
+def file_sha256(path) -> str:
+    """The SHA-256 of a file's bytes (hex), read a MiB at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

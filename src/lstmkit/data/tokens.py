@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from ..io import atomic_write_text
+from ..io import atomic_write_text, file_sha256
 
 try:
     import fcntl
@@ -33,7 +33,6 @@ except ImportError:     # not on Windows: two processes there may both encode (e
     fcntl = None
 
 FORMAT = 1
-CHUNK = 1 << 20         # bytes read at a time
 IGNORE = -100           # the target id of padding: no loss, not counted (PyTorch's cross_entropy default)
 
 
@@ -76,15 +75,6 @@ class TextFile:
             if not self._count:
                 raise ValueError(f"{self.path}: no text (only blank lines)")
         return self._count
-
-
-def file_digest(path) -> str:
-    """The SHA-256 of a file's bytes, read a chunk at a time."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class ArrayStream:
@@ -147,7 +137,7 @@ def cached_stream(path, recipe: dict, encode: Callable[[Iterable[str]], Iterator
     from the cache when it holds them for this file's bytes and this ``recipe`` (JSON: what makes the ids: the
     tokenizer, the vocabulary's hash, ...), else encoded now and kept there (written whole, then named: a crash
     leaves no half file behind, and a second process waits for the first)."""
-    key = hashlib.sha256(json.dumps({"format": FORMAT, "text": file_digest(path), "recipe": recipe},
+    key = hashlib.sha256(json.dumps({"format": FORMAT, "text": file_sha256(path), "recipe": recipe},
                                     sort_keys=True).encode()).hexdigest()[:32]
     folder = cache_dir() / "tokens"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -240,7 +230,12 @@ class StreamBatches:
     def segment(self, t0: int, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Inputs and targets ``(B, T)`` of the segment of ``width`` steps (``bptt``) from step ``t0`` of every row."""
         width = min(self.bptt if width is None else width, self.length - t0)
-        x = np.zeros((self.rows, width), dtype=np.int64)
+        if isinstance(self.stream, ArrayStream):           # in memory: every row in one gather
+            pairs = np.arange(self.rows)[:, None] * self.length + t0 + np.arange(width)   # (B, T) pair positions
+            valid, ids, N = pairs < self.M, self.stream.ids, len(self.stream)
+            return (np.where(valid, ids[(self.offset + pairs) % N], 0),
+                    np.where(valid, ids[(self.offset + pairs + 1) % N], IGNORE))
+        x = np.zeros((self.rows, width), dtype=np.int64)   # on disk: each row's ids in one read
         y = np.full((self.rows, width), IGNORE, dtype=np.int64)
         for b in range(self.rows):
             start = b * self.length + t0

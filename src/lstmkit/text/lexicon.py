@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..io import file_sha256
 from .embeddings import BUILTIN, FORMATS, read_vectors, resolve_vectors
 from .vocab import PAD, UNK, Vocab
 
@@ -61,14 +62,6 @@ class Lexicon:
 def words_digest(vocab: Vocab) -> str:
     """SHA-256 of a lexicon vocabulary's words, one a line: what a run records to know its own lexicon."""
     return hashlib.sha256("\n".join(vocab.itos).encode("utf-8")).hexdigest()
-
-
-def file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _is_word_list(path: Path) -> bool:
