@@ -21,6 +21,7 @@ see. The reduction is DDP's own (one all-reduce of the summed gradients after ``
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -238,6 +239,20 @@ def any_rank(flag: bool) -> bool:
 
 
 @_collective
+@contextlib.contextmanager
+def rank0_first(group: Group | None):
+    """A block that only rank 0 really does (claiming the run folder, reading its checkpoint): then every rank
+    learns whether it worked (:func:`agree`), so all fail alike or go on together. No-op for one process."""
+    try:
+        yield
+    except BaseException as exc:
+        if group is not None:
+            agree(exc)
+        raise
+    if group is not None:
+        agree(None)
+
+
 def barrier() -> None:
     dist.barrier()
 

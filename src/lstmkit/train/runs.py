@@ -40,21 +40,14 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     """
     out = Path(out)
     group = distributed.setup(resolve_device(train_config.device))
-    if group is None:
-        with checkpoint.claim_run(out, mode) as created:
-            return _train_into(task, train, dev, train_config, out, log, extra or {}, created, mode,
-                               set(free_options), on_record=on_record)
-    if group.restart:
+    if group is not None and group.restart:
         mode = "resume"       # torchrun restarted the job after a failure: go on from the last checkpoint
+    main = group is None or group.main
     with contextlib.ExitStack() as stack:
-        try:                  # what rank 0 alone does first; every rank fails alike where it fails
-            created = stack.enter_context(checkpoint.claim_run(out, mode)) if group.main else False
-        except BaseException as exc:
-            distributed.agree(exc)
-            raise
-        distributed.agree(None)
-        return _train_into(task, train, dev, train_config, out, log if group.main else _silent, extra or {},
-                           created, mode, set(free_options), group, on_record)
+        with distributed.rank0_first(group):      # every rank fails alike where rank 0's claim fails
+            created = stack.enter_context(checkpoint.claim_run(out, mode)) if main else False
+        return _train_into(task, train, dev, train_config, out, log if main else _silent, extra or {}, created,
+                           mode, set(free_options), group, on_record)
 
 
 def _silent(message: str) -> None:
@@ -66,7 +59,7 @@ def _train_into(task, train, dev, train_config, out: Path, log, extra, created: 
     t0 = time.perf_counter()
     main = group is None or group.main
     options = extra.get("options")
-    try:
+    with distributed.rank0_first(group):
         saves = Checkpoints(out, every=train_config.checkpoint_every, options=options,
                             best_file=out / checkpoint.WEIGHTS, resume=mode == "resume" and main)
         if mode == "resume" and main:
@@ -75,12 +68,7 @@ def _train_into(task, train, dev, train_config, out: Path, log, extra, created: 
             checkpoint.keep_metrics(out, start)
             log(f"resuming {out} at epoch {start} step {saves.saved[1]['position']['step']}" if saves.saved
                 else f"{out} has no checkpoint yet: training from the start")
-    except BaseException as exc:
-        if group is not None:
-            distributed.agree(exc)
-        raise
     if group is not None:
-        distributed.agree(None)
         size = train_config.batch_size * train_config.accumulate
         log(f"torchrun: {group.world} processes ({distributed.backend()}), each training about "
             f"{size / group.world:g} of every batch of {size}"
