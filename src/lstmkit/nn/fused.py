@@ -6,8 +6,8 @@ from TensorFlow's in three ways, all bridged here in one autograd node, so gradi
 
 - gate order: TensorFlow's columns are i, j, f, o; PyTorch's rows are i, f, g(=j), o;
 - one kernel ``(I + P, 4H)`` for ``[x_t, h_{t-1}]`` vs ``weight_ih (4H, I)`` and ``weight_hh (4H, P)``;
-- one bias plus the constant ``forget_bias`` vs two biases: ``b_ih`` takes ``bias`` with ``forget_bias``
-  folded into its forget part, ``b_hh`` is zero.
+- one bias plus the constant ``forget_bias`` vs two biases: ``b_ih`` takes ``bias``, ``b_hh`` the constant
+  ``forget_bias`` in its forget part and zero elsewhere.
 
 Variable lengths give TensorFlow's semantics exactly: zero outputs past each length, the final state taken at
 the last valid step, and the backward direction reading each sequence reversed within its own length. On CPU
@@ -140,12 +140,61 @@ def _shapes(I: int, P: int, H: int, projecting: bool) -> list[tuple]:
     return [(4 * H, I), (4 * H, P), (4 * H,), (4 * H,)] + ([(P, H)] if projecting else [])
 
 
-def _plan(layers, dtype, device) -> tuple:
-    """``(cells, offsets, total, dtype)``: each cell's ``(I, P, H, forget_bias, projecting)``, where each kernel
-    weight starts in the buffer, and its size. On CUDA the places are cuDNN's, asked of cuDNN itself once per
-    shape, dtype and device (PyTorch's ``_cudnn_rnn_flatten_weight``, what ``torch.nn.LSTM.flatten_parameters``
-    calls, lays out stand-ins and points each at its place; aligned, so the layers and directions of a stack need
-    not follow each other directly). Elsewhere, and where cuDNN cannot take the dtype, one after another."""
+class _Plan:
+    """How a stack's TensorFlow-layout parameters become the kernel's buffer, made once per shape, dtype and
+    device (:func:`_plan`): the conversion is a gather, its backward the inverse gather, whatever the stack.
+
+    ``cells``: each cell's ``(I, P, H, forget_bias, projecting)``; ``offsets``/``shapes``: where each kernel weight
+    lies in the buffer of ``total`` elements; ``consts``: ``[0, forget biases...]``, laid after the parameters;
+    ``gather`` ``(total,)``: for each buffer element, its index in the parameters flattened one after another and
+    then ``consts``: padding is a zero, and ``bias_hh`` holds the constant ``forget_bias`` in its forget rows (the
+    kernel adds both biases), zero elsewhere; ``views``: the views that carry gradients (every one but
+    ``bias_hh``); ``scatter`` ``(parameter elements,)``: each parameter element's index in those views' gradients
+    laid end to end."""
+
+    def __init__(self, cells, offsets, total, dtype, device):
+        self.cells, self.offsets, self.total, self.dtype = cells, offsets, total, dtype
+        self.shapes = [shape for cell in cells for shape in _shapes(*cell[:3], cell[4])]
+        biases = sorted({cell[3] for cell in cells if cell[3]})
+        source = 0                                                   # where the cell's parameters start
+        views, n, compact = [], 0, 0                                 # compact: the gradients laid end to end
+        place = torch.full((total,), -1, dtype=torch.int64)          # buffer element -> parameter element
+        for I, P, H, forget_bias, projecting in cells:
+            rows = _torch_rows(H, "cpu")                             # PyTorch's row r is TF's column rows[r]
+            k_ih = source + torch.arange(I).view(1, I) * 4 * H + rows.view(4 * H, 1)          # (4H, I)
+            k_hh = source + (I + torch.arange(P).view(1, P)) * 4 * H + rows.view(4 * H, 1)    # (4H, P)
+            b = source + (I + P) * 4 * H + rows                                                # (4H,)
+            sources = [k_ih, k_hh, b, None]
+            if projecting:
+                w = source + (I + P) * 4 * H + 4 * H
+                sources.append(w + torch.arange(H).view(1, H) * P + torch.arange(P).view(P, 1))  # (P, H)
+            for k, src in enumerate(sources):
+                o, size = offsets[n + k], math.prod(self.shapes[n + k])
+                if src is None:
+                    continue
+                place[o: o + size] = src.reshape(-1)
+                views.append(n + k)
+            if forget_bias:                                          # forget: rows H..2H
+                place[offsets[n + 3] + H: offsets[n + 3] + 2 * H] = -2 - biases.index(forget_bias)
+            source += (I + P) * 4 * H + 4 * H + (H * P if projecting else 0)
+            n += len(sources)
+        self.views = views
+        # -1 -> consts[0] (zero), -2 - k -> consts[1 + k]
+        self.gather = torch.where(place < 0, source - 1 - place, place).to(device)
+        # the gradient of parameter element s is the compact gradient at the place its buffer element takes there
+        compact_of_buffer = torch.cat([torch.arange(offsets[v], offsets[v] + math.prod(self.shapes[v]))
+                                       for v in views])              # compact position -> buffer element
+        scatter = torch.empty(source, dtype=torch.int64)
+        scatter[place[compact_of_buffer]] = torch.arange(len(compact_of_buffer))
+        self.scatter = scatter.to(device)
+        self.consts = torch.tensor([0.0, *biases], dtype=dtype, device=device)
+
+
+def _plan(layers, dtype, device) -> _Plan:
+    """The :class:`_Plan` of a stack. On CUDA the places are cuDNN's, asked of cuDNN itself once per shape, dtype
+    and device (PyTorch's ``_cudnn_rnn_flatten_weight``, what ``torch.nn.LSTM.flatten_parameters`` calls, lays out
+    stand-ins and points each at its place; aligned, so the layers and directions of a stack need not follow each
+    other directly). Elsewhere, and where cuDNN cannot take the dtype, one after another."""
     cells = tuple((c.input_size, c.proj_size, c.num_units, float(c.forget_bias or 0.0), c.num_proj is not None)
                   for layer in layers for c in layer)
     key = (cells, len(layers), dtype, device)
@@ -167,60 +216,37 @@ def _plan(layers, dtype, device) -> tuple:
                 offsets, total = [(p.data_ptr() - base) // item for p in probes], buf.numel()
             except RuntimeError:  # cuDNN cannot take this stack: the kernel falls back to PyTorch's own
                 pass
-        _PLANS[key] = (cells, offsets, total, dtype)
+        _PLANS[key] = _Plan(cells, offsets, total, dtype, device)
     return _PLANS[key]
 
 
 class _KernelWeights(torch.autograd.Function):
-    """TensorFlow-layout parameters -> the kernel's weights, views of one buffer (see :func:`_plan`).
+    """TensorFlow-layout parameters -> the kernel's weights, views of one buffer (see :class:`_Plan`).
 
-    One autograd node for the whole stack: the same conversion as a chain of reorders, folds, concatenations and
-    slices costs more than the LSTM kernel itself at small sizes on a GPU, where each op is a kernel launch.
+    One concatenation and one gather for the whole stack (and a cast under autocast), its backward one
+    concatenation and the inverse gather: a chain of reorders, folds, concatenations and slices per cell costs more
+    than the LSTM kernel itself at small sizes on a GPU, where each op is a kernel launch.
     """
 
     @staticmethod
     def forward(ctx, plan, *params):
-        cells, offsets, total, dtype = plan
-        ref = params[0]
-        buf = torch.zeros(total, dtype=dtype, device=ref.device)  # zero: cuDNN's padding and the second bias
-        views, k, n = [], 0, 0
-        for I, P, H, forget_bias, projecting in cells:
-            kernel, bias = params[k], params[k + 1]
-            shapes = _shapes(I, P, H, projecting)
-            vs = [buf[o: o + math.prod(shape)].view(shape) for o, shape in zip(offsets[n:], shapes)]
-            rows = _torch_rows(H, ref.device)
-            gathered = kernel.index_select(1, rows)                  # (I + P, 4H): columns in PyTorch's gate order
-            vs[0].copy_(gathered[:I].t())                            # weight_ih (4H, I)
-            vs[1].copy_(gathered[I:].t())                            # weight_hh (4H, P)
-            vs[2].copy_(bias.index_select(0, rows))                  # bias_ih (4H,); bias_hh stays zero
-            if forget_bias:
-                vs[2][H:2 * H] += forget_bias                        # forget is rows H..2H in PyTorch's order
-            if projecting:
-                vs[4].copy_(params[k + 2].t())                       # weight_hr (P, H)
-            views += vs
-            k, n = k + 2 + projecting, n + len(shapes)
-        ctx.plan, ctx.dtypes = plan, [p.dtype for p in params]
-        return tuple(views)
+        flat = torch.cat([p.reshape(-1) for p in params] + [plan.consts.to(params[0].dtype)])
+        buf = flat.to(plan.dtype).index_select(0, plan.gather)
+        ctx.plan, ctx.params = plan, [(p.shape, p.dtype) for p in params]
+        return tuple(buf[o: o + math.prod(shape)].view(shape) for o, shape in zip(plan.offsets, plan.shapes))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, *grads):
-        cells, dtypes = ctx.plan[0], ctx.dtypes
+        plan = ctx.plan
         like = next(g for g in grads if g is not None)  # some weight has a gradient, or no backward at all
-        out, n = [], 0
-        for I, P, H, _, projecting in cells:
-            g_ih, g_hh, g_b = grads[n], grads[n + 1], grads[n + 2]
-            rows = _torch_rows(H, like.device)
-            g_ih = like.new_zeros(4 * H, I) if g_ih is None else g_ih
-            g_hh = like.new_zeros(4 * H, P) if g_hh is None else g_hh
-            g_kernel = torch.cat([g_ih, g_hh], 1).index_select(0, rows).t()   # (I + P, 4H), TF's columns
-            out.append(g_kernel.to(dtypes[len(out)]))
-            out.append(None if g_b is None else g_b.index_select(0, rows).to(dtypes[len(out)]))
-            if projecting:
-                g_hr = grads[n + 4]
-                out.append(None if g_hr is None else g_hr.t().to(dtypes[len(out)]))
-            n += 4 + projecting
-        return (None, *out)
+        flat = torch.cat([grads[v].reshape(-1) if grads[v] is not None else like.new_zeros(math.prod(plan.shapes[v]))
+                          for v in plan.views]).index_select(0, plan.scatter)
+        dtypes = {dtype for _, dtype in ctx.params}
+        if len(dtypes) == 1:
+            flat = flat.to(dtypes.pop())
+        out = flat.split([math.prod(shape) for shape, _ in ctx.params])
+        return (None, *(g.view(shape).to(dtype) for g, (shape, dtype) in zip(out, ctx.params)))
 
 
 def autocast_dtype(device: torch.device):
