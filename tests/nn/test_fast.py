@@ -149,3 +149,28 @@ def test_float32_agrees_with_the_plain_loop(opts):
     torch.testing.assert_close(results[0][0], results[1][0], atol=1e-5, rtol=1e-5)
     for a, b in zip(results[0][1], results[1][1]):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("opts", CELLS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_the_scripted_inference_loop_equals_the_python_one(opts, monkeypatch):
+    """Inference runs :func:`_infer_steps` through TorchScript where it can, a compiled copy per kind of cell: the
+    same numbers as the function run as Python (what ``LSTMKIT_TORCHSCRIPT=0`` and a PyTorch without TorchScript
+    get)."""
+    from lstmkit.nn import fast
+
+    cell = _lstm(opts, torch.Generator()).eval().cell(0)
+    spec, params = fast._spec_and_params(cell)
+    x_proj = torch.randn(2, 6, 4 * spec.H, dtype=F64)
+    c, h = torch.randn(2, spec.H, dtype=F64), torch.randn(2, spec.P, dtype=F64)
+    zc, zh = cell.zoneout_c, cell.zoneout_h
+    for b in (1, 2):
+        script = fast._infer(x_proj[:b], c[:b], h[:b], params, spec, zc, zh)
+        with monkeypatch.context() as m:
+            m.setattr(fast, "_SCRIPTED", {})
+            m.setenv("LSTMKIT_TORCHSCRIPT", "0")
+            plain = fast._infer(x_proj[:b], c[:b], h[:b], params, spec, zc, zh)
+            assert all(fn is fast._infer_steps for fn in fast._SCRIPTED.values())
+        for a, b_ in zip(script, plain):
+            torch.testing.assert_close(a, b_, atol=1e-12, rtol=0)
+    assert isinstance(next(iter(fast._SCRIPTED.values())), torch.jit.ScriptFunction)
+    assert len({id(f) for f in fast._SCRIPTED.values()}) == len(fast._SCRIPTED), "a compiled copy per kind"

@@ -17,7 +17,11 @@ zoneout's mask in training: ``torch.where``, as the plain loop), and in evaluati
 """
 from __future__ import annotations
 
+import os
+import types
+import warnings
 from dataclasses import dataclass
+from typing import List, Optional, Tuple
 
 import torch
 
@@ -97,7 +101,9 @@ def _mixes(cell, B: int, T: int, lengths, masks):
     invalid = None if lengths is None else ~valid_mask(lengths, T).t().unsqueeze(2)       # (T, B, 1)
     out = []
     for k, z in enumerate((cell.zoneout_c, cell.zoneout_h)):
-        keep = masks[k].transpose(0, 1) if masks is not None and masks[k] is not None else None   # (T, B, n)
+        # (T, B, n) contiguous: each step's (B, n) slice dense (a strided slice makes every op on it several
+        # times slower)
+        keep = masks[k].transpose(0, 1).contiguous() if masks is not None and masks[k] is not None else None
         if keep is not None and invalid is not None:
             keep = keep | invalid
         elif keep is None:
@@ -111,6 +117,8 @@ def fast_loop(cell, x_proj: torch.Tensor, lengths, state: LSTMStateTuple, masks)
     """One cell over ``x_proj = cell.project_inputs(x)`` ``(B, T, 4H)``: outputs ``(B, T, P)`` zero past each length
     and the final state, as the plain loop; ``masks`` the zoneout masks the loop drew (None outside training)."""
     B, T = x_proj.shape[0], x_proj.shape[1]
+    if lengths is not None and int(lengths.min()) == T:
+        lengths = None                                            # every sequence is full
     spec, params = _spec_and_params(cell)
     mix_c, mix_h = _mixes(cell, B, T, lengths, masks)
     steps = T if lengths is None else int(lengths.max())
@@ -118,37 +126,99 @@ def fast_loop(cell, x_proj: torch.Tensor, lengths, state: LSTMStateTuple, masks)
     tensors = (x_proj, state.c, state.h, *params)
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         out, c, h = _FastLoop.apply(spec, steps, mix_c, mix_h, valid, *tensors)
-    elif spec == _Spec(spec.H, spec.P, spec.activation, layer_norm=spec.layer_norm) and all(
-            m is None or m.keep is None for m in (mix_c, mix_h)):
-        out, c, h = _infer(x_proj, state.c, state.h, params, _ACT[spec.activation], spec,
-                           *(0.0 if m is None else m.z for m in (mix_c, mix_h)))
+    elif all(m is None or m.keep is None for m in (mix_c, mix_h)):
+        out, c, h = _infer(x_proj, state.c, state.h, params, spec, *(0.0 if m is None else m.z for m in (mix_c, mix_h)))
     else:
         out, c, h, _ = _forward(spec, steps, mix_c, mix_h, valid, x_proj, state.c, state.h, params, False)
     return out, LSTMStateTuple(c, h)
 
 
-def _infer(x_proj, c, h, params, act, s: _Spec, zc: float = 0.0, zh: float = 0.0):
-    """Inference of a cell without peepholes, clipping or a projection (``BasicLSTMCell``, ``LayerNormLSTMCell``),
-    zoneout's expectation included: seven tensor ops per step (eleven with layer normalisation), nothing else, since
-    at B=1 each costs about a sixth of the step's matmul. At B=1 the input half is the gate norm's shift."""
-    W, H, eps, outs = params[0], s.H, s.layer_norm, []
-    if eps is not None:
-        gamma_h, gamma_c, beta_c = params[1:]
-    with torch.no_grad():
-        for xp in x_proj.unbind(1):                                                       # (B, 4H)
-            if eps is None:
-                z = torch.addmm(xp, h, W)                                                 # (B, 4H)
-            elif xp.shape[0] == 1:
-                z = torch.layer_norm(torch.mm(h, W), (4 * H,), gamma_h, xp[0], eps)
-            else:
-                z = torch.layer_norm(torch.mm(h, W), (4 * H,), gamma_h, None, eps).add_(xp)
+def _infer_steps(x_proj: torch.Tensor, c: torch.Tensor, h: torch.Tensor, W: torch.Tensor,
+                 peepholes: Optional[torch.Tensor], Wp: Optional[torch.Tensor], gains: Optional[torch.Tensor],
+                 act: int, cell_clip: Optional[float], proj_clip: Optional[float], eps: float, zc: float,
+                 zh: float) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inference of any cell over ``x_proj (B, T, 4H)`` from ``c (B, H)``, ``h (B, P)``, every step valid:
+    ``peepholes`` ``(3, H)`` (w_i, w_f, w_o), ``Wp`` ``(H, P)``, ``gains`` ``(6H,)`` laid out as gamma_h (4H),
+    gamma_c, beta_c (a LayerNormLSTMCell); ``act`` 0 tanh, 1 relu, 2 sigmoid; ``zc``/``zh`` zoneout's expectation.
+
+    Written for TorchScript (:func:`_inference_loop` runs it scripted where it can): at B=1 a step is a handful of
+    small ops, each costing about a sixth of the step's matmul from Python and a fraction of that from TorchScript's
+    interpreter. The same function runs as plain Python where TorchScript is absent."""
+    H = c.shape[1]
+    outs: List[torch.Tensor] = []
+    for xp in x_proj.unbind(1):                                                           # (B, 4H)
+        if gains is None:
+            z = torch.addmm(xp, h, W)                                                     # (B, 4H)
+        elif xp.shape[0] == 1:                                                            # the input half, a shift
+            z = torch.layer_norm(torch.mm(h, W), [4 * H], gains[:4 * H], xp[0], eps)
+        else:
+            z = torch.layer_norm(torch.mm(h, W), [4 * H], gains[:4 * H], None, eps).add_(xp)
+        zj = z[:, H:2 * H]
+        aj = torch.tanh(zj) if act == 0 else (torch.relu(zj) if act == 1 else torch.sigmoid(zj))
+        if peepholes is None:
             si, _, sf, so = torch.sigmoid(z).chunk(4, 1)
-            c_new = torch.addcmul(c * sf, si, act(z[:, H:2 * H]))
-            h_new = act(c_new if eps is None else torch.layer_norm(c_new, (H,), gamma_c, beta_c, eps)) * so
-            c = torch.lerp(c_new, c, zc) if zc else c_new
-            h = torch.lerp(h_new, h, zh) if zh else h_new
-            outs.append(h)
+            c_new = torch.addcmul(c * sf, si, aj)
+            if cell_clip is not None:
+                c_new = c_new.clamp(-cell_clip, cell_clip)
+        else:   # i and f in one op: (B, 2, H) views of z's blocks 0 and 2 against c broadcast
+            s_if = torch.sigmoid(torch.addcmul(z.view(-1, 4, H)[:, 0:3:2], peepholes[:2], c.unsqueeze(1)))
+            c_new = torch.addcmul(c * s_if[:, 1], s_if[:, 0], aj)
+            if cell_clip is not None:
+                c_new = c_new.clamp(-cell_clip, cell_clip)
+            so = torch.sigmoid(torch.addcmul(z[:, 3 * H:], peepholes[2], c_new))
+        c_act = c_new if gains is None else torch.layer_norm(c_new, [H], gains[4 * H:5 * H], gains[5 * H:], eps)
+        m = (torch.tanh(c_act) if act == 0 else (torch.relu(c_act) if act == 1 else torch.sigmoid(c_act))) * so
+        if Wp is not None:
+            m = torch.mm(m, Wp)                                                           # (B, H) @ (H, P)
+            if proj_clip is not None:
+                m = m.clamp(-proj_clip, proj_clip)
+        c = torch.lerp(c_new, c, zc) if zc > 0.0 else c_new
+        h = torch.lerp(m, h, zh) if zh > 0.0 else m
+        outs.append(h)
     return torch.stack(outs, dim=1), c, h
+
+
+_SCRIPTED: dict = {}
+
+
+def _inference_loop(kind: tuple):
+    """:func:`_infer_steps` compiled by TorchScript on first use (never at import), one compiled copy per ``kind`` of
+    cell (TorchScript specialises a function to the arguments it has seen: one copy shared by cells with and
+    without peepholes would keep re-specialising). As it is, in Python, where TorchScript is absent or cannot take
+    it, under ``torch.compile`` or tracing, or with ``LSTMKIT_TORCHSCRIPT=0`` (TorchScript is deprecated in PyTorch
+    2.x, and still the one way to run a loop of small ops without Python's cost per op and without a compiler)."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return _infer_steps
+    fn = _SCRIPTED.get(kind)
+    if fn is None:
+        fn = _infer_steps
+        if os.environ.get("LSTMKIT_TORCHSCRIPT", "1") != "0":
+            copy = types.FunctionType(_infer_steps.__code__, _infer_steps.__globals__, _infer_steps.__name__)
+            copy.__qualname__ = f"{_infer_steps.__qualname__}_{len(_SCRIPTED)}"   # its own compiled unit
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")          # torch.jit.script's deprecation notice
+                    fn = torch.jit.script(copy)
+            except Exception:  # noqa: BLE001 - any failure to compile leaves the plain function, which is correct
+                fn = _infer_steps
+        _SCRIPTED[kind] = fn
+    return fn
+
+
+def _infer(x_proj, c, h, params, s: _Spec, zc: float, zh: float):
+    """Inference (no graph, every step valid, zoneout's expectation) of any cell: :func:`_infer_steps`."""
+    W, rest = params[0], list(params[1:])
+    peepholes = torch.stack(rest[:3]) if s.peepholes else None
+    rest = rest[3:] if s.peepholes else rest
+    Wp = rest.pop(0) if s.projecting else None
+    gains = torch.cat(rest) if s.layer_norm is not None else None
+    kind = (s.peepholes, s.projecting, s.layer_norm is not None, s.activation, s.cell_clip is not None,
+            s.proj_clip is not None, zc > 0, zh > 0)
+    return _inference_loop(kind)(x_proj, c, h, W, peepholes, Wp, gains, _ACT_CODE[s.activation], s.cell_clip,
+                                 s.proj_clip, s.layer_norm or 0.0, zc, zh)
+
+
+_ACT_CODE = {"tanh": 0, "relu": 1, "sigmoid": 2}
 
 
 _ACT = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
