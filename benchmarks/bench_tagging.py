@@ -26,17 +26,24 @@ SETUP = {"msra-ner": ("entities", "BMES", "f1"), "pd98-seg": ("words", "BMES", "
          "pd98-pos": ("tags", "BMES", "token_accuracy")}
 
 
-def bench_lstmkit(name: str, epochs: int | None, log) -> dict:
+def bench_lstmkit(name: str, epochs: int | None, log, lexicon: str | None = "default") -> dict:
+    """The corpus's defaults (``lstmkit train tag --corpus NAME``: its lexicon included, :data:`CORPUS_DEFAULTS`),
+    or ``lexicon`` (None: without one)."""
+    from lstmkit.cli.tag import CORPUS_DEFAULTS
+
     kind, scheme, metric = SETUP[name]
     splits = load_corpus(name)
     seed_everything(13)
-    task = TagTask.from_data(TagConfig.for_kind(kind, scheme=scheme), splits["train"])
+    if lexicon == "default":
+        lexicon = CORPUS_DEFAULTS.get(name, {}).get("lexicon")
+    task = TagTask.from_data(TagConfig.for_kind(kind, scheme=scheme, lexicon=lexicon), splits["train"])
     best, train_s = train_timed(task, splits, epochs, log)
     test = splits["test"]
     t0 = time.perf_counter()
     m = task.evaluate(task.encode(test))
     tag_s = time.perf_counter() - t0
-    return {"corpus": name, "model": f"lstmkit BiLSTM-CRF (best epoch {best['epoch']})", "metric": metric,
+    model = f"lstmkit BiLSTM-CRF{f' --lexicon {lexicon}' if lexicon else ''} (best epoch {best['epoch']})"
+    return {"corpus": name, "model": model, "metric": metric,
             "value": m[metric], "precision": m.get("precision"), "recall": m.get("recall"),
             "token_accuracy": m["token_accuracy"], "train_min": train_s / 60, "sent_s": len(test) / tag_s}
 
@@ -201,7 +208,9 @@ def main(argv=None):
     ap.add_argument("--decoding", action="store_true", help="only the CRF vs softmax decoding/loss timings")
     ap.add_argument("--speed", action="store_true",
                     help="only MSRA's training and decoding sentences/s, with and without --lexicon")
-    ap.add_argument("--lexicon", default="zhwiki", help="the lexicon of --speed (default zhwiki)")
+    ap.add_argument("--lexicon", default=None,
+                    help="--speed: the lexicon it measures (default zhwiki); otherwise the lexicon the models train "
+                         "with, none for none (default: each corpus's, as lstmkit train tag --corpus)")
     ap.add_argument("--limit", type=int, default=None, help="--speed: the first N training and test sentences")
     ap.add_argument("--threads", type=int, default=1, help="--speed: torch (and onnxruntime) threads")
     ap.add_argument("--repeats", type=int, default=3, help="--speed: alternated passes, the best kept")
@@ -209,12 +218,13 @@ def main(argv=None):
     if args.decoding:
         return bench_decoding()
     if args.speed:
-        return bench_speed(args.limit, args.lexicon, args.threads, args.repeats)
+        return bench_speed(args.limit, args.lexicon or "zhwiki", args.threads, args.repeats)
     rows = []
     for name in args.corpora.split(","):
         if name == "pd98-seg":
             rows.append(bench_jieba_seg())
-        rows.append(bench_lstmkit(name, args.epochs, log=lambda m: print("#", m, flush=True)))
+        lexicon = "default" if args.lexicon is None else (None if args.lexicon == "none" else args.lexicon)
+        rows.append(bench_lstmkit(name, args.epochs, log=lambda m: print("#", m, flush=True), lexicon=lexicon))
     print(f"# {torch.get_num_threads()} threads, torch {torch.__version__}")
     print("| corpus | model | test metric | precision | recall | token accuracy | training | sentences/s |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")

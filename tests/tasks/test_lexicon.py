@@ -183,8 +183,8 @@ def test_cli_lexicon_errors_are_one_line(tmp_path, capsys):
     assert "bad.txt:1: not UTF-8" in err.splitlines()[-1]
 
 
-def test_msra_ner_takes_the_zhwiki_lexicon_by_default(monkeypatch, capsys):
-    """``--corpus msra-ner`` trains with ``--lexicon zhwiki`` unless told otherwise (``none`` turns it off); other
+def test_the_built_in_corpora_take_the_zhwiki_lexicon_by_default(monkeypatch, capsys):
+    """A built-in corpus trains with ``--lexicon zhwiki`` unless told otherwise (``none`` turns it off); other
     data keep none; without the synonyms package the corpus trains without it, saying so in one line."""
     from argparse import Namespace
 
@@ -199,7 +199,8 @@ def test_msra_ner_takes_the_zhwiki_lexicon_by_default(monkeypatch, capsys):
     assert default("msra-ner") == "zhwiki"
     assert default("msra-ner", "none") is None
     assert default("msra-ner", "words.txt") == "words.txt"
-    assert default(None) is None and default("pd98-seg") is None and default(None, "none") is None
+    assert default("pd98-seg") == default("pd98-pos") == "zhwiki"
+    assert default(None) is None and default(None, "none") is None
 
     def missing(name):
         raise ValueError("embeddings 'zhwiki' needs the 'synonyms' package, which is not installed; install it "
