@@ -85,15 +85,15 @@ class _Mix:
             new = torch.lerp(new, prev, self.z)
         return new if self.steps is None else torch.where(self.steps[t], prev, new)
 
-    def backward_weights(self, dtype, steps: int):
-        """``(share of the new value, share of the previous one)`` per step: lists of ``(B, n)`` tensors or floats."""
-        if self.keep is None:
-            return [1 - self.z] * steps, [self.z] * steps
-        kept = self.keep.to(dtype)
-        if not self.z:                                                   # training: the masks alone
-            return (1 - kept).unbind(0), kept.unbind(0)
-        new, prev = (1 - kept) * (1 - self.z), kept + (1 - kept) * self.z
-        return new.unbind(0), prev.unbind(0)
+    def backward(self, t: int, g):
+        """``(g_new, g_prev)``: the gradient ``g`` of step ``t``'s next state split between the new value and the
+        previous one, two ops (the mask selects, the rest is the difference)."""
+        if self.steps is None:
+            return g * (1 - self.z), g * self.z
+        g_new = g.masked_fill(self.steps[t], 0)
+        if self.z:
+            g_new = g_new * (1 - self.z)
+        return g_new, g - g_new
 
 
 def _mixes(cell, B: int, T: int, lengths, masks):
@@ -341,7 +341,6 @@ class _FastLoop(torch.autograd.Function):
         Wp = rest.pop(0) if s.projecting else None
         gamma_h, gamma_c, beta_c = rest if s.layer_norm is not None else (None, None, None)
         H, (B, T, _) = s.H, ctx.shape
-        share_c, share_h = (None if m is None else m.backward_weights(W.dtype, steps) for m in (mix_c, mix_h))
         G = W.new_empty(B, T, 4 * H)                                                      # dz at every step
         if steps < T:
             G[:, steps:] = 0
@@ -358,8 +357,8 @@ class _FastLoop(torch.autograd.Function):
         for t in range(steps - 1, -1, -1):
             if g_out is not None:
                 gh = gh + g_out[:, t]
-            g_hnew, gh = (gh, None) if share_h is None else (gh * share_h[0][t], gh * share_h[1][t])
-            g_cnew, gc = (gc, None) if share_c is None else (gc * share_c[0][t], gc * share_c[1][t])
+            g_hnew, gh = (gh, None) if mix_h is None else mix_h.backward(t, gh)
+            g_cnew, gc = (gc, None) if mix_c is None else mix_c.backward(t, gc)
             g_m = g_hnew
             if s.projecting:
                 if s.proj_clip is not None:
