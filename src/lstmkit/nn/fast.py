@@ -351,9 +351,9 @@ class _FastLoop(torch.autograd.Function):
             g_out = g_out * valid
         G_hp = [None] * steps
         if s.layer_norm is not None:   # LN's backward from the normalised values (mean 0, rstd 1), then * rstd;
-            # the gains' gradients after the loop, from every step's gradients at once
+            # the gains' gradients per step from the same kernels, summed after the loop
             zero, one = W.new_zeros(B, 1), W.new_ones(B, 1)
-            GC = W.new_empty(B, steps, H)                                                 # d LN(c) per step
+            d_gains = []                                         # per step: d gamma_c, d beta_c, d gamma_h
         for t in range(steps - 1, -1, -1):
             if g_out is not None:
                 gh = gh + g_out[:, t]
@@ -367,9 +367,10 @@ class _FastLoop(torch.autograd.Function):
                 g_m = g_hnew @ Wp.t()                                                     # (B, P) @ (P, H)
             e4, g_t = sv["e4"][t], G[:, t]
             if s.layer_norm is not None:
-                g_chat = torch.mul(g_m, sv["da"][t], out=GC[:, t])                        # (B, H)
-                d_c = torch.ops.aten.native_layer_norm_backward(
-                    g_chat, sv["chat"][t], (H,), zero, one, gamma_c, beta_c, [True, False, False])[0]
+                g_chat = g_m * sv["da"][t]                                                # (B, H)
+                c_hat = sv["chat"][t]
+                d_c, d_gamma_c, d_beta_c = torch.ops.aten.native_layer_norm_backward(
+                    g_chat, c_hat, (H,), zero, one, gamma_c, beta_c, [True, True, True])
                 g_cnew = torch.addcmul(g_cnew, d_c, sv["rstd_c"][t])
             else:
                 g_cnew = torch.addcmul(g_cnew, g_m, sv["da"][t])
@@ -386,9 +387,11 @@ class _FastLoop(torch.autograd.Function):
             gc = g_cprev if gc is None else gc + g_cprev
             g_hw = g_t
             if s.layer_norm is not None:
-                d_hw = torch.ops.aten.native_layer_norm_backward(
-                    g_t, sv["rhat"][t], (4 * H,), zero, one, gamma_h, None, [True, False, False])[0]
+                rhat = sv["rhat"][t]
+                d_hw, d_gamma_h, _ = torch.ops.aten.native_layer_norm_backward(
+                    g_t, rhat, (4 * H,), zero, one, gamma_h, None, [True, True, False])
                 g_hw = torch.mul(d_hw, sv["rstd"][t], out=GW[:, t])
+                d_gains.append(torch.cat([d_gamma_c, d_beta_c, d_gamma_h]))
             g_hprev = g_hw @ W.t()                                                        # (B, 4H) @ (4H, P)
             gh = g_hprev if gh is None else gh + g_hprev
         # every weight's gradient at once, over all steps (rows ordered b, t as G's)
@@ -401,7 +404,7 @@ class _FastLoop(torch.autograd.Function):
                       (G_[..., 3 * H:] * Cn).sum((0, 1))]
         if s.projecting:
             grads.append(torch.stack(sv["m"], dim=1).reshape(n, H).t() @ torch.stack(G_hp, dim=1).reshape(n, s.P))
-        if s.layer_norm is not None:   # d gamma = sum of d LN * the normalised values, d beta = sum of d LN
-            grads += [(G_ * torch.stack(sv["rhat"], dim=1)).sum((0, 1)),
-                      (GC * torch.stack(sv["chat"], dim=1)).sum((0, 1)), GC.sum((0, 1))]
+        if s.layer_norm is not None:
+            d_gamma_c, d_beta_c, d_gamma_h = torch.stack(d_gains).sum(0).split([H, H, 4 * H])
+            grads += [d_gamma_h, d_gamma_c, d_beta_c]
         return (None, None, None, None, None, G, gc, gh, *grads)
