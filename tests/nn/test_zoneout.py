@@ -138,3 +138,21 @@ def test_zoneout_takes_the_step_loop_and_bad_values_are_errors():
     with pytest.raises(TypeError, match="generator must be a torch.Generator or None, got int"):
         LayerNormLSTMCell(3, 4, generator=0)
     assert "zoneout_c=0.1, zoneout_h=0.1" in repr(lstm.cell(0))
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.7])
+def test_the_masks_keep_each_unit_with_its_probability(p):
+    """Two 15-bit numbers from each draw of the generator: every unit kept with probability p (to 1/32768), the
+    even and the odd units alike (the two halves of a draw), neighbours independent."""
+    from lstmkit.nn.zoneout import _bernoulli
+
+    n = 400_000
+    keep = _bernoulli((n,), p, torch.Generator().manual_seed(0), "cpu").double()
+    se = (p * (1 - p) / n) ** 0.5
+    assert abs(keep.mean() - p) < 5 * se
+    assert abs(keep[0::2].mean() - p) < 5 * se * 2 ** 0.5 and abs(keep[1::2].mean() - p) < 5 * se * 2 ** 0.5
+    both = (keep[0::2] * keep[1::2]).mean()                          # the two units of one draw
+    assert abs(both - p * p) < 5 * (p * p * (1 - p * p) / (n // 2)) ** 0.5
+    assert _bernoulli((3, 5), 0.0, None, "cpu") is None
+    odd = _bernoulli((3, 5, 7), 0.5, torch.Generator().manual_seed(1), "cpu")
+    assert odd.shape == (3, 5, 7) and odd.dtype == torch.bool

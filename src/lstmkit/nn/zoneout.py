@@ -10,6 +10,8 @@ Shape legend: ``B`` batch, ``T`` time steps, ``H`` units, ``P`` the size of ``h`
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -18,6 +20,18 @@ def check_probability(owner: str, name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
         raise ValueError(f"{owner}: {name} must be a number in [0, 1), got {value!r}")
     return float(value)
+
+
+def _bernoulli(shape: tuple, p: float, generator, device):
+    """``shape`` bool, each True with probability ``p`` rounded to a multiple of 1/32768 (None where ``p`` is 0):
+    15 random bits a unit, two units from each 31-bit draw of the generator, twice as fast on a CPU as comparing
+    ``torch.rand`` with ``p``, which takes one draw a unit."""
+    if not p:
+        return None
+    n = math.prod(shape)
+    draws = torch.empty((n + 1) // 2, dtype=torch.int32, device=device).random_(generator=generator)  # [0, 2^31)
+    bits = draws.view(torch.int16)[:n].bitwise_and(0x7FFF)                        # two 15-bit numbers a draw
+    return (bits < round(p * 32768)).view(shape)
 
 
 class Zoneout:
@@ -39,13 +53,12 @@ class Zoneout:
 
     def zoneout_masks(self, batch: int, steps: int, like: torch.Tensor):
         """``(keep_c (B, T, H), keep_h (B, T, P))`` bool, True where a unit keeps its previous value, drawn from
-        ``self.generator`` (``c`` first, then ``h``; uniform float32 numbers, whatever the dtype, so float32 and
-        float64 cells draw the same masks); a part is None when its probability is 0. None outside training."""
+        ``self.generator`` (``c`` first, then ``h``; random integers, whatever the dtype, so float32 and float64 cells
+        draw the same masks; :func:`_bernoulli`); a part is None when its probability is 0. None outside training."""
         if not (self.training and self.zoneout):
             return None
-        kw = {"generator": self.generator, "device": like.device}
-        keep_c = (torch.rand(batch, steps, self.num_units, **kw) < self.zoneout_c) if self.zoneout_c else None
-        keep_h = (torch.rand(batch, steps, self.proj_size, **kw) < self.zoneout_h) if self.zoneout_h else None
+        keep_c = _bernoulli((batch, steps, self.num_units), self.zoneout_c, self.generator, like.device)
+        keep_h = _bernoulli((batch, steps, self.proj_size), self.zoneout_h, self.generator, like.device)
         return keep_c, keep_h
 
     def _zoneout_repr(self) -> str:
