@@ -27,22 +27,22 @@ SETUP = {"msra-ner": ("entities", "BMES", "f1"), "pd98-seg": ("words", "BMES", "
 
 
 def bench_lstmkit(name: str, epochs: int | None, log, lexicon: str | None = "default") -> dict:
-    """The corpus's defaults (``lstmkit train tag --corpus NAME``: its lexicon included, :data:`CORPUS_DEFAULTS`),
-    or ``lexicon`` (None: without one)."""
+    """The corpus's defaults (``lstmkit train tag --corpus NAME``: its lexicon and vectors included,
+    :data:`CORPUS_DEFAULTS`), or ``lexicon`` (None: without one) and no pretrained vectors."""
     from lstmkit.cli.tag import CORPUS_DEFAULTS
 
     kind, scheme, metric = SETUP[name]
     splits = load_corpus(name)
     seed_everything(13)
-    if lexicon == "default":
-        lexicon = CORPUS_DEFAULTS.get(name, {}).get("lexicon")
-    task = TagTask.from_data(TagConfig.for_kind(kind, scheme=scheme, lexicon=lexicon), splits["train"])
+    defaults = CORPUS_DEFAULTS.get(name, {}) if lexicon == "default" else {"lexicon": lexicon}
+    task = TagTask.from_data(TagConfig.for_kind(kind, scheme=scheme, **defaults), splits["train"])
     best, train_s = train_timed(task, splits, epochs, log)
     test = splits["test"]
     t0 = time.perf_counter()
     m = task.evaluate(task.encode(test))
     tag_s = time.perf_counter() - t0
-    model = f"lstmkit BiLSTM-CRF{f' --lexicon {lexicon}' if lexicon else ''} (best epoch {best['epoch']})"
+    given = "".join(f" --{k} {v}" for k, v in defaults.items() if v)
+    model = f"lstmkit BiLSTM-CRF{given} (best epoch {best['epoch']})"
     return {"corpus": name, "model": model, "metric": metric,
             "value": m[metric], "precision": m.get("precision"), "recall": m.get("recall"),
             "token_accuracy": m["token_accuracy"], "train_min": train_s / 60, "sent_s": len(test) / tag_s}

@@ -184,23 +184,25 @@ def test_cli_lexicon_errors_are_one_line(tmp_path, capsys):
 
 
 def test_the_built_in_corpora_take_the_zhwiki_lexicon_by_default(monkeypatch, capsys):
-    """A built-in corpus trains with ``--lexicon zhwiki`` unless told otherwise (``none`` turns it off); other
-    data keep none; without the synonyms package the corpus trains without it, saying so in one line."""
+    """A built-in corpus trains with ``--lexicon zhwiki`` (and msra-ner with ``--embeddings zhwiki``) unless told
+    otherwise (``none`` turns either off; ``--embedding-dim`` keeps random embeddings); other data keep neither;
+    without the synonyms package the corpus trains without them, saying so in one line each."""
     from argparse import Namespace
 
     import lstmkit.text.embeddings as embeddings
     from lstmkit.cli import tag
 
-    def default(corpus, lexicon=None):
-        args = Namespace(corpus=corpus, lexicon=lexicon)
-        tag._lexicon_default(args)
-        return args.lexicon
+    def default(corpus, lexicon=None, embeddings=None, embedding_dim=None):
+        args = Namespace(corpus=corpus, lexicon=lexicon, embeddings=embeddings, embedding_dim=embedding_dim)
+        tag._corpus_defaults(args)
+        return args.lexicon, args.embeddings
 
-    assert default("msra-ner") == "zhwiki"
-    assert default("msra-ner", "none") is None
-    assert default("msra-ner", "words.txt") == "words.txt"
-    assert default("pd98-seg") == default("pd98-pos") == "zhwiki"
-    assert default(None) is None and default(None, "none") is None
+    assert default("msra-ner") == ("zhwiki", "zhwiki")
+    assert default("msra-ner", "none", "none") == (None, None)
+    assert default("msra-ner", "words.txt") == ("words.txt", "zhwiki")
+    assert default("msra-ner", embedding_dim=64) == ("zhwiki", None)
+    assert default("pd98-seg") == default("pd98-pos") == ("zhwiki", None)
+    assert default(None) == (None, None) and default(None, "none", "none") == (None, None)
 
     def missing(name):
         raise ValueError("embeddings 'zhwiki' needs the 'synonyms' package, which is not installed; install it "
@@ -208,6 +210,7 @@ def test_the_built_in_corpora_take_the_zhwiki_lexicon_by_default(monkeypatch, ca
 
     monkeypatch.setattr(embeddings, "resolve_vectors", missing)
     capsys.readouterr()
-    assert default("msra-ner") is None
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "default --lexicon zhwiki is left out" in err and "pip install" in err
+    assert default("msra-ner") == (None, None)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "default --lexicon zhwiki is left out" in err[0] and "pip install" in err[0]
+    assert "default --embeddings zhwiki is left out" in err[1]

@@ -11,9 +11,10 @@ from .common import (add_training_args, non_negative_int, positive_float, positi
 TASK, KIND = "tag", "tagging"
 _CORPUS_FORMAT = {"msra-ner": "conll", "pd98-seg": "segmented", "pd98-pos": "wordtag"}
 # what a built-in corpus trains with unless told otherwise, where it measurably helps there (benchmarks/RESULTS.md,
-# "Tagging"): SoftLexicon over zhwiki, on MSRA NER test entity F1 0.9123 against 0.9002, on pd98-seg word F1 0.9656
-# against 0.9615, on pd98-pos token accuracy 0.9659 against 0.9618
-CORPUS_DEFAULTS = {"msra-ner": {"lexicon": "zhwiki"}, "pd98-seg": {"lexicon": "zhwiki"},
+# "Tagging"): SoftLexicon over zhwiki everywhere (MSRA NER test entity F1 0.9123 against 0.9002, pd98-seg word F1
+# 0.9656 against 0.9615, pd98-pos token accuracy 0.9659 against 0.9618), and on MSRA zhwiki's character and bigram
+# vectors too (0.9198)
+CORPUS_DEFAULTS = {"msra-ner": {"lexicon": "zhwiki", "embeddings": "zhwiki"}, "pd98-seg": {"lexicon": "zhwiki"},
                    "pd98-pos": {"lexicon": "zhwiki"}}
 
 
@@ -30,21 +31,24 @@ MODEL_OPTIONS = ("embedding_dim", "bigrams", "max_bigrams", "char_features", "wo
                  "embeddings", "embeddings_std")
 
 
-def _lexicon_default(args) -> None:
-    """Fill ``args.lexicon`` from the corpus's default (:data:`CORPUS_DEFAULTS`) when it was not given; ``none``
-    turns it off. A default whose package is missing is left out, with a line saying so and how to install it."""
+def _corpus_defaults(args) -> None:
+    """Fill ``--lexicon`` and ``--embeddings`` from the corpus's defaults (:data:`CORPUS_DEFAULTS`) where they were
+    not given (``--embeddings`` not with ``--embedding-dim`` either); ``none`` turns either off. A default whose
+    package is missing is left out, with a line saying so and how to install it."""
     from ..text.embeddings import resolve_vectors
     from ..train.runs import stderr_log
 
-    if args.lexicon is None and args.corpus in CORPUS_DEFAULTS:
-        default = CORPUS_DEFAULTS[args.corpus]["lexicon"]
+    for name, default in CORPUS_DEFAULTS.get(args.corpus, {}).items():
+        if getattr(args, name) is not None or (name == "embeddings" and args.embedding_dim is not None):
+            continue
         try:
             resolve_vectors(default)
-            args.lexicon = default
+            setattr(args, name, default)
         except ValueError as err:        # the package is not installed: the corpus still trains, without it
-            stderr_log(f"--corpus {args.corpus}: its default --lexicon {default} is left out: {err}")
-    if args.lexicon == "none":
-        args.lexicon = None
+            stderr_log(f"--corpus {args.corpus}: its default --{name} {default} is left out: {err}")
+    for name in ("lexicon", "embeddings"):
+        if getattr(args, name) == "none":
+            setattr(args, name, None)
 
 
 def _model_options(args) -> dict:
@@ -68,7 +72,7 @@ def train(args) -> int:
     from .common import run_mode
 
     check_new_run(args.out, run_mode(args))
-    _lexicon_default(args)
+    _corpus_defaults(args)
     for name in ("lexicon", "embeddings"):      # a missing file or package fails before the data is read
         if getattr(args, name) and not resolve_vectors(getattr(args, name)).is_file():
             raise FileNotFoundError(f"--{name}: file not found: {getattr(args, name)}")
@@ -156,10 +160,11 @@ def add_parser(sub) -> None:
                    help="pass the four pooled lexicon vectors (4 x 100 values for zhwiki) through a learnt linear "
                         "layer to N values before the BiLSTM: a narrower LSTM input, faster; 0: as they are, as the "
                         f"paper does (default: {model.lexicon_proj})")
-    g.add_argument("--embeddings", metavar="zhwiki|FILE",
+    g.add_argument("--embeddings", metavar="zhwiki|none|FILE",
                    help="start the character embeddings from these vectors' one-character words and the bigram "
-                        "embeddings from their two-character words; the vectors' size becomes --embedding-dim "
-                        "(default: random)")
+                        "embeddings from their two-character words; the vectors' size becomes --embedding-dim; none: "
+                        "random (default: zhwiki with --corpus msra-ner where the synonyms package is installed, "
+                        "random otherwise)")
     g.add_argument("--embeddings-std", type=positive_float, metavar="STD",
                    help=f"rescale those vectors to this standard deviation (default: {model.embeddings_std})")
     add_cell_args(p, CellConfig.of(model))
