@@ -226,8 +226,12 @@ def agree(error: BaseException | None) -> None:
     """Rank 0 tells the others whether what only it does (claiming the run folder, reading the checkpoint)
     worked; where it did not, every rank raises the same one-line ``ValueError`` (rank 0 re-raises its own)."""
     message = broadcast_json(None if error is None else f"{error}")
-    if message is not None and dist.get_rank() != 0:
-        raise ValueError(message)
+    if message is not None:
+        # every rank holds the message before rank 0 goes on to exit, which makes torchrun stop the others: without
+        # this a slow rank could be stopped before it says the line
+        dist.barrier()
+        if dist.get_rank() != 0:
+            raise ValueError(message)
 
 
 @_collective
