@@ -191,7 +191,8 @@ def _inference_loop(kind: tuple):
     without peepholes would keep re-specialising). As it is, in Python, where TorchScript is absent or cannot take
     it, under ``torch.compile`` or tracing, or with ``LSTMKIT_TORCHSCRIPT=0`` (TorchScript is deprecated in PyTorch
     2.x, and still the one way to run a loop of small ops without Python's cost per op and without a compiler)."""
-    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+    jit = getattr(torch, "jit", None)                    # deprecated: a later PyTorch may not have it
+    if torch.compiler.is_compiling() or jit is None or jit.is_tracing():
         return _infer_steps
     fn = _SCRIPTED.get(kind)
     if fn is None:
@@ -202,7 +203,7 @@ def _inference_loop(kind: tuple):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")          # torch.jit.script's deprecation notice
-                    fn = torch.jit.script(copy)
+                    fn = jit.script(copy)
             except Exception:  # noqa: BLE001 - any failure to compile leaves the plain function, which is correct
                 fn = _infer_steps
         _SCRIPTED[kind] = fn
