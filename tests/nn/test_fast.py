@@ -156,7 +156,7 @@ def test_the_scripted_inference_loop_equals_the_python_one(opts, monkeypatch):
     """Inference runs :func:`_infer_steps` through TorchScript where it can, a compiled copy per kind of cell: the
     same numbers as the function run as Python (what ``LSTMKIT_TORCHSCRIPT=0`` and a PyTorch without TorchScript
     get)."""
-    from lstmkit.nn import fast
+    from lstmkit.nn import fast, fast_infer
 
     cell = _lstm(opts, torch.Generator()).eval().cell(0)
     spec, params = fast._spec_and_params(cell)
@@ -164,13 +164,13 @@ def test_the_scripted_inference_loop_equals_the_python_one(opts, monkeypatch):
     c, h = torch.randn(2, spec.H, dtype=F64), torch.randn(2, spec.P, dtype=F64)
     zc, zh = cell.zoneout_c, cell.zoneout_h
     for b in (1, 2):
-        script = fast._infer(x_proj[:b], c[:b], h[:b], params, spec, zc, zh)
+        script = fast_infer.infer(x_proj[:b], c[:b], h[:b], params, spec, zc, zh)
         with monkeypatch.context() as m:
-            m.setattr(fast, "_SCRIPTED", {})
+            m.setattr(fast_infer, "_SCRIPTED", {})
             m.setenv("LSTMKIT_TORCHSCRIPT", "0")
-            plain = fast._infer(x_proj[:b], c[:b], h[:b], params, spec, zc, zh)
-            assert all(fn is fast._infer_steps for fn in fast._SCRIPTED.values())
+            plain = fast_infer.infer(x_proj[:b], c[:b], h[:b], params, spec, zc, zh)
+            assert all(fn is fast_infer._infer_steps for fn in fast_infer._SCRIPTED.values())
         for a, b_ in zip(script, plain):
             torch.testing.assert_close(a, b_, atol=1e-12, rtol=0)
-    assert isinstance(next(iter(fast._SCRIPTED.values())), torch.jit.ScriptFunction)
-    assert len({id(f) for f in fast._SCRIPTED.values()}) == len(fast._SCRIPTED), "a compiled copy per kind"
+    assert isinstance(next(iter(fast_infer._SCRIPTED.values())), torch.jit.ScriptFunction)
+    assert len({id(f) for f in fast_infer._SCRIPTED.values()}) == len(fast_infer._SCRIPTED), "a compiled copy per kind"

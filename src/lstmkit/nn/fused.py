@@ -157,7 +157,7 @@ class _Plan:
         self.shapes = [shape for cell in cells for shape in _shapes(*cell[:3], cell[4])]
         biases = sorted({cell[3] for cell in cells if cell[3]})
         source = 0                                                   # where the cell's parameters start
-        views, n, compact = [], 0, 0                                 # compact: the gradients laid end to end
+        views, n = [], 0
         place = torch.full((total,), -1, dtype=torch.int64)          # buffer element -> parameter element
         for I, P, H, forget_bias, projecting in cells:
             rows = _torch_rows(H, "cpu")                             # PyTorch's row r is TF's column rows[r]
