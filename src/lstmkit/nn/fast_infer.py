@@ -32,7 +32,7 @@ def _infer_steps(x_proj: torch.Tensor, c: torch.Tensor, h: torch.Tensor, W: torc
     H = c.shape[1]
     outs: List[torch.Tensor] = []
     # the parameters' slices once, not at every step (W stands in where a cell has no such parameter)
-    w_if, w_o = (peepholes[:2], peepholes[2]) if peepholes is not None else (W, W)
+    w_i, w_f, w_o = (peepholes[0], peepholes[1], peepholes[2]) if peepholes is not None else (W, W, W)
     gamma_h, gamma_c, beta_c = (gains[:4 * H], gains[4 * H:5 * H], gains[5 * H:]) if gains is not None else (W, W, W)
     one = x_proj.shape[0] == 1 and gains is not None      # B=1 with layer norm: the input half is LN's shift
     for xp in (x_proj[0].unbind(0) if one else x_proj.unbind(1)):                         # (B, 4H), or (4H,)
@@ -42,19 +42,22 @@ def _infer_steps(x_proj: torch.Tensor, c: torch.Tensor, h: torch.Tensor, W: torc
             z = torch.layer_norm(torch.mm(h, W), [4 * H], gamma_h, xp, eps)
         else:
             z = torch.layer_norm(torch.mm(h, W), [4 * H], gamma_h, None, eps).add_(xp)
-        zj = z[:, H:2 * H]
-        aj = torch.tanh(zj) if act == 0 else (torch.relu(zj) if act == 1 else torch.sigmoid(zj))
         if peepholes is None:
+            zj = z[:, H:2 * H]
+            aj = torch.tanh(zj) if act == 0 else (torch.relu(zj) if act == 1 else torch.sigmoid(zj))
             si, _, sf, so = torch.sigmoid(z).chunk(4, 1)
             c_new = torch.addcmul(c * sf, si, aj)
             if cell_clip is not None:
                 c_new = c_new.clamp(-cell_clip, cell_clip)
-        else:   # i and f in one op: (B, 2, H) views of z's blocks 0 and 2 against c broadcast
-            s_if = torch.sigmoid(torch.addcmul(z.view(-1, 4, H)[:, 0:3:2], w_if, c.unsqueeze(1)))
-            c_new = torch.addcmul(c * s_if[:, 1], s_if[:, 0], aj)
+        else:   # the four blocks in one op; views and broadcasts cost as much as a small op at B=1
+            zi, zj, zf, zo = z.chunk(4, 1)
+            aj = torch.tanh(zj) if act == 0 else (torch.relu(zj) if act == 1 else torch.sigmoid(zj))
+            si = torch.sigmoid(torch.addcmul(zi, w_i, c))
+            sf = torch.sigmoid(torch.addcmul(zf, w_f, c))
+            c_new = torch.addcmul(c * sf, si, aj)
             if cell_clip is not None:
                 c_new = c_new.clamp(-cell_clip, cell_clip)
-            so = torch.sigmoid(torch.addcmul(z[:, 3 * H:], w_o, c_new))
+            so = torch.sigmoid(torch.addcmul(zo, w_o, c_new))
         c_act = c_new if gains is None else torch.layer_norm(c_new, [H], gamma_c, beta_c, eps)
         m = (torch.tanh(c_act) if act == 0 else (torch.relu(c_act) if act == 1 else torch.sigmoid(c_act))) * so
         if Wp is not None:
