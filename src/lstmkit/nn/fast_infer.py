@@ -18,6 +18,15 @@ from typing import List, Optional, Tuple
 import torch
 
 
+def _act(x: torch.Tensor, act: int) -> torch.Tensor:
+    """The cell's activation by its code: 0 tanh, 1 relu, 2 sigmoid (TorchScript inlines it)."""
+    return torch.tanh(x) if act == 0 else (torch.relu(x) if act == 1 else torch.sigmoid(x))
+
+
+def _clip(x: torch.Tensor, bound: Optional[float]) -> torch.Tensor:
+    return x if bound is None else x.clamp(-bound, bound)
+
+
 def _infer_steps(x_proj: torch.Tensor, c: torch.Tensor, h: torch.Tensor, W: torch.Tensor,
                  peepholes: Optional[torch.Tensor], Wp: Optional[torch.Tensor], gains: Optional[torch.Tensor],
                  act: int, cell_clip: Optional[float], proj_clip: Optional[float], eps: float, zc: float,
@@ -42,28 +51,20 @@ def _infer_steps(x_proj: torch.Tensor, c: torch.Tensor, h: torch.Tensor, W: torc
             z = torch.layer_norm(torch.mm(h, W), [4 * H], gamma_h, xp, eps)
         else:
             z = torch.layer_norm(torch.mm(h, W), [4 * H], gamma_h, None, eps).add_(xp)
+        # the four blocks in one op (views and broadcasts cost as much as a small op at B=1)
+        zi, zj, zf, zo = z.chunk(4, 1)
+        aj = _act(zj, act)
         if peepholes is None:
-            zj = z[:, H:2 * H]
-            aj = torch.tanh(zj) if act == 0 else (torch.relu(zj) if act == 1 else torch.sigmoid(zj))
             si, _, sf, so = torch.sigmoid(z).chunk(4, 1)
-            c_new = torch.addcmul(c * sf, si, aj)
-            if cell_clip is not None:
-                c_new = c_new.clamp(-cell_clip, cell_clip)
-        else:   # the four blocks in one op; views and broadcasts cost as much as a small op at B=1
-            zi, zj, zf, zo = z.chunk(4, 1)
-            aj = torch.tanh(zj) if act == 0 else (torch.relu(zj) if act == 1 else torch.sigmoid(zj))
+            c_new = _clip(torch.addcmul(c * sf, si, aj), cell_clip)
+        else:
             si = torch.sigmoid(torch.addcmul(zi, w_i, c))
             sf = torch.sigmoid(torch.addcmul(zf, w_f, c))
-            c_new = torch.addcmul(c * sf, si, aj)
-            if cell_clip is not None:
-                c_new = c_new.clamp(-cell_clip, cell_clip)
+            c_new = _clip(torch.addcmul(c * sf, si, aj), cell_clip)
             so = torch.sigmoid(torch.addcmul(zo, w_o, c_new))
-        c_act = c_new if gains is None else torch.layer_norm(c_new, [H], gamma_c, beta_c, eps)
-        m = (torch.tanh(c_act) if act == 0 else (torch.relu(c_act) if act == 1 else torch.sigmoid(c_act))) * so
+        m = _act(c_new if gains is None else torch.layer_norm(c_new, [H], gamma_c, beta_c, eps), act) * so
         if Wp is not None:
-            m = torch.mm(m, Wp)                                                           # (B, H) @ (H, P)
-            if proj_clip is not None:
-                m = m.clamp(-proj_clip, proj_clip)
+            m = _clip(torch.mm(m, Wp), proj_clip)                                         # (B, H) @ (H, P)
         c = torch.lerp(c_new, c, zc) if zc > 0.0 else c_new
         h = torch.lerp(m, h, zh) if zh > 0.0 else m
         outs.append(h)
