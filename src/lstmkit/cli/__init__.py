@@ -433,6 +433,14 @@ def _with_config(parser, args, argv: list):
     return again
 
 
+def _settle_torchrun() -> None:
+    """Under torchrun, after an error every rank said: wait for the others to say it too (the first rank to exit
+    makes torchrun stop the rest). Nothing to do where no training joined a process group."""
+    distributed = sys.modules.get("lstmkit.train.distributed")
+    if distributed is not None:
+        distributed.settle()
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     run_commands = _run_commands(argv)
@@ -463,6 +471,7 @@ def main(argv=None) -> int:
             raise
         name = args.command + (f" {args.task}" if getattr(args, "task", None) else "")
         print(f"lstmkit {name}: error: {exc}", file=sys.stderr)
+        _settle_torchrun()
         return 2
     except KeyboardInterrupt as exc:      # a training's says where its checkpoint is
         name = args.command + (f" {args.task}" if getattr(args, "task", None) else "")

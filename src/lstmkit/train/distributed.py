@@ -21,6 +21,7 @@ see. The reduction is DDP's own (one all-reduce of the summed gradients after ``
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
@@ -33,6 +34,8 @@ import torch
 import torch.distributed as dist
 
 TIMEOUT = timedelta(minutes=30)     # a collective waits this long for a slow rank (a dev evaluation, a save)
+_OWNED = False                      # whether :func:`setup` made this process's group (and :func:`close` ends it)
+_AGREED = False                     # whether every rank raised the error :func:`agree` spread (see :func:`settle`)
 
 
 class PeerLost(ValueError):
@@ -109,6 +112,12 @@ def setup(device: torch.device) -> Group | None:
                                     rank=group.rank, world_size=group.world, timeout=TIMEOUT)
         else:
             dist.init_process_group(backend, timeout=TIMEOUT)
+        global _OWNED
+        if not _OWNED:
+            # a gloo group left to the interpreter's exit can abort the process ("terminate called without an
+            # active exception": its threads outlive Python), so every exit path ends it while Python still runs
+            atexit.register(close)
+        _OWNED = True
     if dist.get_world_size() != group.world or dist.get_rank() != group.rank:
         raise ValueError(f"the process group ({dist.get_rank()} of {dist.get_world_size()}) is not the one the "
                          f"environment names ({group.rank} of {group.world})")
@@ -225,11 +234,10 @@ def step_seed(seed: int, rank: int, step: int) -> int:
 def agree(error: BaseException | None) -> None:
     """Rank 0 tells the others whether what only it does (claiming the run folder, reading the checkpoint)
     worked; where it did not, every rank raises the same one-line ``ValueError`` (rank 0 re-raises its own)."""
+    global _AGREED
     message = broadcast_json(None if error is None else f"{error}")
     if message is not None:
-        # every rank holds the message before rank 0 goes on to exit, which makes torchrun stop the others: without
-        # this a slow rank could be stopped before it says the line
-        dist.barrier()
+        _AGREED = True
         if dist.get_rank() != 0:
             raise ValueError(message)
 
@@ -261,9 +269,25 @@ def barrier() -> None:
     dist.barrier()
 
 
+def settle() -> None:
+    """Where every rank failed alike (:func:`agree`), wait for the others once this rank has said its error, then
+    end the group: the first rank to exit makes torchrun stop the rest, so without this a slow rank could be
+    stopped before it says the line. A no-op otherwise (a rank that failed alone must not wait for the others)."""
+    global _AGREED
+    if _AGREED and _OWNED and dist.is_available() and dist.is_initialized():
+        _AGREED = False
+        with contextlib.suppress(RuntimeError):
+            dist.barrier()
+    close()
+
+
 def close() -> None:
-    if dist.is_available() and dist.is_initialized():
+    """End the process group :func:`setup` made (one made by the caller is left to it); then a later
+    :func:`setup` makes a new one."""
+    global _OWNED
+    if _OWNED and dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+    _OWNED = False
 
 
 def backend() -> str:

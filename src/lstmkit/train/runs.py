@@ -46,8 +46,11 @@ def train_run(task, train: TextDataset, dev: TextDataset, train_config: TrainCon
     with contextlib.ExitStack() as stack:
         with distributed.rank0_first(group):      # every rank fails alike where rank 0's claim fails
             created = stack.enter_context(checkpoint.claim_run(out, mode)) if main else False
-        return _train_into(task, train, dev, train_config, out, log if main else _silent, extra or {}, created,
+        best = _train_into(task, train, dev, train_config, out, log if main else _silent, extra or {}, created,
                            mode, set(free_options), group, on_record)
+    if group is not None:
+        distributed.close()     # the group ends with the training (after a failure: at exit, or settle())
+    return best
 
 
 def _silent(message: str) -> None:
