@@ -3,7 +3,7 @@ the file, option or key, no traceback, and nothing changed on disk that the comm
 import hashlib
 import json
 import os
-import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +11,7 @@ from lstmkit.cli import main
 
 TRAIN = "label\ttext\n" + "".join(f"1\t这个真好{k}\n0\t那个太差{k}\n" for k in range(12))
 SMALL = ["--epochs", "1", "--units", "4", "--embedding-dim", "4", "--quiet"]
-CONLL = "".join(f"张 B-PER\n三 E-PER\n去 O\n北 B-LOC\n京 E-LOC\n\n李 B-PER\n四 E-PER\n好 O\n\n" for _ in range(4))
+CONLL = "".join("张 B-PER\n三 E-PER\n去 O\n北 B-LOC\n京 E-LOC\n\n李 B-PER\n四 E-PER\n好 O\n\n" for _ in range(4))
 
 
 @pytest.fixture(scope="module")
@@ -148,10 +148,22 @@ def test_the_model_size_check_counts_exactly(monkeypatch):
 def test_jiebas_cache_lives_in_a_private_folder(tmp_path, monkeypatch):
     from lstmkit.text.tokenizers import private_cache_dir
 
+    import tempfile
+
+    from lstmkit.text import tokenizers
+
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     path = private_cache_dir("jieba")
     assert path == str(tmp_path / "cache" / "lstmkit" / "jieba") and os.stat(path).st_mode & 0o777 == 0o700
-    os.chmod(path, 0o777)                                      # writable by others: not trusted, a fresh one
+    os.chmod(path, 0o777)                       # writable by others: not trusted; this user's under the temp folder
     other = private_cache_dir("jieba")
-    assert other != path and os.stat(other).st_mode & 0o777 == 0o700
-    assert sys.platform != "win32"
+    assert other == str(tmp_path / "tmp" / f"lstmkit-{os.getuid()}" / "jieba")
+    assert os.stat(other).st_mode & 0o777 == 0o700 and private_cache_dir("jieba") == other    # kept, not remade
+    os.chmod(Path(other).parent, 0o777)         # that one untrusted too: a fresh folder, removed at exit
+    fresh = private_cache_dir("jieba")
+    assert fresh not in (path, other) and os.stat(fresh).st_mode & 0o777 == 0o700
+    (Path(fresh) / "jieba.cache").write_bytes(b"x")
+    tokenizers.remove_fresh_cache_dirs()
+    assert not os.path.exists(fresh) and os.path.isdir(other)

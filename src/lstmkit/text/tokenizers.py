@@ -16,6 +16,8 @@ prediction tokenizes exactly as training did: ``make_tokenizer("jieba")``, ``mak
 """
 from __future__ import annotations
 
+import atexit
+
 import logging
 import re
 import threading
@@ -106,21 +108,55 @@ _JIEBA_LOCK = threading.Lock()
 
 def private_cache_dir(name: str) -> str:
     """A cache folder only this user can write: ``$XDG_CACHE_HOME/lstmkit/NAME`` (``~/.cache/...``), made with
-    mode 0700; where that is not possible or not safe (another owner, writable by others), a fresh private
-    temporary folder. jieba loads its dictionary cache with ``marshal``, so the folder must be trusted."""
+    mode 0700; where that is not possible or not safe (another owner, writable by others), the same under the
+    temporary folder, ``lstmkit-UID/NAME``, kept for the next process; where that is not safe either, a fresh
+    private temporary folder, removed when the process exits. jieba loads its dictionary cache with ``marshal``,
+    so the folder must be trusted."""
     import os
-    import stat
     import tempfile
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lstmkit" / name
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lstmkit"
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for base in (home, Path(tempfile.gettempdir()) / f"lstmkit-{uid}"):
+        folder = _private_folder(base, name)
+        if folder is not None:
+            return folder
+    fresh = tempfile.mkdtemp(prefix=f"lstmkit-{name}-")
+    if not _FRESH:
+        atexit.register(remove_fresh_cache_dirs)
+    _FRESH.append(fresh)
+    return fresh
+
+
+_FRESH: list[str] = []
+
+
+def remove_fresh_cache_dirs() -> None:
+    """Remove the fresh folders :func:`private_cache_dir` made (at the process's exit)."""
+    import shutil
+
+    while _FRESH:
+        shutil.rmtree(_FRESH.pop(), ignore_errors=True)
+
+
+def _private_folder(base: Path, name: str) -> str | None:
+    """``base/name``, made 0700 where missing, if this user owns it and ``base`` and no one else can write either;
+    else None."""
+    import os
+    import stat
+
+    folder = base / name
     try:
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = base.stat()
-        if st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return str(base)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        for path in (base, folder):
+            st = path.lstat()
+            if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid()
+                    or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+                return None
     except (OSError, AttributeError):      # no home, a read-only one, or no getuid (Windows)
-        pass
-    return tempfile.mkdtemp(prefix=f"lstmkit-{name}-")
+        return None
+    return str(folder)
 
 
 def jieba_instance(user_dict: str | None):
