@@ -214,3 +214,25 @@ def test_the_built_in_corpora_take_the_zhwiki_lexicon_by_default(monkeypatch, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "default --lexicon zhwiki is left out" in err[0] and "pip install" in err[0]
     assert "default --embeddings zhwiki is left out" in err[1]
+
+
+def test_the_union_lexicon_adds_words_with_their_characters_mean_vector(tmp_path):
+    """benchmarks/lexicon_union.py (a measured lever of docs/tag.md): words the base lacks get the mean of their
+    known characters' vectors; single characters, repeats and words with no known character are left out."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "lexicon_union.py"
+    spec = importlib.util.spec_from_file_location("lexicon_union", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    base = np.array([[1, 0], [0, 2], [4, 4]], np.float32)                     # 中, 国, 中国
+    words, vectors, left_out = module.union(["中", "国", "中国"], base, ["中国", "国中", "国x", "人", "xy", "中 国"])
+    assert words == ["中", "国", "中国", "国中", "国x"] and left_out == 1      # xy: no known character
+    np.testing.assert_allclose(vectors[3], [0.5, 1.0])
+    np.testing.assert_allclose(vectors[4], [0, 2])                             # x unknown: 国 alone
+    out = tmp_path / "union.bin"
+    out.write_bytes(module.word2vec_binary(words, vectors))
+    lexicon = read_lexicon(out)
+    assert lexicon.vocab.itos[2:] == words
+    np.testing.assert_allclose(lexicon.vectors[2:], vectors)
