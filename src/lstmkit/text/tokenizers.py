@@ -17,7 +17,6 @@ prediction tokenizes exactly as training did: ``make_tokenizer("jieba")``, ``mak
 from __future__ import annotations
 
 import atexit
-
 import logging
 import re
 import threading

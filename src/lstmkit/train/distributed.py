@@ -113,10 +113,6 @@ def setup(device: torch.device) -> Group | None:
         else:
             dist.init_process_group(backend, timeout=TIMEOUT)
         global _OWNED
-        if not _OWNED:
-            # a gloo group left to the interpreter's exit can abort the process ("terminate called without an
-            # active exception": its threads outlive Python), so every exit path ends it while Python still runs
-            atexit.register(close)
         _OWNED = True
     if dist.get_world_size() != group.world or dist.get_rank() != group.rank:
         raise ValueError(f"the process group ({dist.get_rank()} of {dist.get_world_size()}) is not the one the "
@@ -288,6 +284,11 @@ def close() -> None:
     if _OWNED and dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
     _OWNED = False
+
+
+# a gloo group left to the interpreter's exit can abort the process ("terminate called without an active exception":
+# its threads outlive Python), so every exit path ends the group setup() made while Python still runs
+atexit.register(close)
 
 
 def backend() -> str:
