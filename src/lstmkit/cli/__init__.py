@@ -433,15 +433,30 @@ def _with_config(parser, args, argv: list):
     return again
 
 
-def _settle_torchrun() -> None:
-    """Under torchrun, after an error every rank said: wait for the others to say it too (the first rank to exit
-    makes torchrun stop the rest). Nothing to do where no training joined a process group."""
-    distributed = sys.modules.get("lstmkit.train.distributed")
-    if distributed is not None:
-        distributed.settle()
-
-
 def main(argv=None) -> int:
+    code = _main(argv)
+    _leave_torchrun(code)
+    return code
+
+
+def _leave_torchrun(code: int) -> None:
+    """A torchrun worker's end, once its command is done: after an error every rank said, wait for the others to
+    say it too (the first rank to exit makes torchrun stop the rest); end the process group; run the exit
+    handlers and leave without the interpreter's teardown, where gloo's threads can abort a process that has
+    finished its work ("terminate called without an active exception", exit -6). Nothing to do elsewhere."""
+    distributed = sys.modules.get("lstmkit.train.distributed")
+    if distributed is None or os.environ.get("WORLD_SIZE", "1") in ("", "0", "1"):
+        return
+    import atexit
+
+    distributed.settle()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
+def _main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     run_commands = _run_commands(argv)
     parser = build_parser(run_commands)
@@ -470,8 +485,8 @@ def main(argv=None) -> int:
         if os.environ.get("LSTMKIT_DEBUG"):
             raise
         name = args.command + (f" {args.task}" if getattr(args, "task", None) else "")
-        print(f"lstmkit {name}: error: {exc}", file=sys.stderr)
-        _settle_torchrun()
+        # one write, so that the lines of torchrun's processes, said at once into one pipe, never interleave
+        sys.stderr.write(f"lstmkit {name}: error: {exc}\n")
         return 2
     except KeyboardInterrupt as exc:      # a training's says where its checkpoint is
         name = args.command + (f" {args.task}" if getattr(args, "task", None) else "")

@@ -39,13 +39,12 @@ def _teacher(runs: list):
 
 def train(args) -> int:
     from ..tasks.classify import ClassifyConfig, ClassifyTask
-    from ..train.checkpoint import check_new_run
     from ..train.runs import stderr_log
     from ..train.trainer import seed_everything
 
-    from .common import run_mode
+    from .common import check_out
 
-    check_new_run(args.out, run_mode(args))
+    check_out(args)
     cells = cell_config(args)
     tokenizer = ({"name": "run", "path": args.tokenizer[4:]} if args.tokenizer.startswith("run:")
                  else {"name": args.tokenizer})

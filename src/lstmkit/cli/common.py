@@ -88,6 +88,22 @@ def train_config(args):
 RESUME_FREE = {"quiet", "checkpoint_every", "device", "resume", "force", "tensorboard"}
 
 
+def check_out(args) -> None:
+    """Fail before any work unless ``--out`` may take this training (:func:`lstmkit.train.checkpoint.check_new_run`).
+    Under torchrun the ranks join their process group first and rank 0 checks for all: every rank refuses alike
+    and says why (each checking by itself, the first to exit could make torchrun stop the others unheard)."""
+    from ..train import distributed
+    from ..train.checkpoint import check_new_run
+    from ..train.trainer import resolve_device
+
+    mode = run_mode(args)
+    group = distributed.setup(resolve_device(getattr(args, "device", None) or "auto")) \
+        if distributed.environment() is not None else None
+    with distributed.rank0_first(group):
+        if group is None or group.main:
+            check_new_run(args.out, mode)
+
+
 def run_mode(args) -> str:
     """How ``--out`` is taken: ``"new"`` (must not hold a run), ``"resume"`` or ``"force"`` (replace it); always
     ``"resume"`` after torchrun restarted the job (``TORCHELASTIC_RESTART_COUNT`` > 0)."""

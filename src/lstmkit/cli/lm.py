@@ -45,11 +45,10 @@ def _text_data(args):
 
 def train(args) -> int:
     from ..tasks.lm import LMConfig, LMTask
-    from ..train.checkpoint import check_new_run
     from ..train.trainer import seed_everything
-    from .common import run_mode
+    from .common import check_out
 
-    check_new_run(args.out, run_mode(args))
+    check_out(args)
     cells = cell_config(args)
     config = LMConfig(tokenizer={"name": args.tokenizer}, min_freq=args.min_freq, max_vocab=args.max_vocab,
                       embedding_dim=args.embedding_dim, units=args.units, layers=args.layers, dropout=args.dropout,

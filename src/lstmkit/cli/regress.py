@@ -48,12 +48,11 @@ def _series_data(args, columns: list[str]):
 
 def train(args) -> int:
     from ..tasks.regress import RegressConfig, RegressTask
-    from ..train.checkpoint import check_new_run
     from ..train.trainer import seed_everything
 
-    from .common import run_mode
+    from .common import check_out
 
-    check_new_run(args.out, run_mode(args))
+    check_out(args)
     cells = cell_config(args)
     columns = _columns(args.column)
     if args.target and columns and args.target not in columns:

@@ -28,12 +28,11 @@ def _data(args):
 
 def train(args) -> int:
     from ..tasks.seq2seq import Seq2SeqConfig, Seq2SeqTask
-    from ..train.checkpoint import check_new_run
     from ..train.trainer import seed_everything
 
-    from .common import run_mode
+    from .common import check_out
 
-    check_new_run(args.out, run_mode(args))
+    check_out(args)
     cells = cell_config(args)
     source_tok, target_tok = CORPUS_TOKENIZERS.get(args.corpus, ("char", "whitespace"))
     config = Seq2SeqConfig(source_tokenizer=_tokenizer(args.source_tokenizer or source_tok),

@@ -66,12 +66,11 @@ def train(args) -> int:
     from ..text.embeddings import resolve_vectors
     from ..text.tags import detect_scheme
     from ..train.runs import stderr_log
-    from ..train.checkpoint import check_new_run
     from ..train.trainer import seed_everything
 
-    from .common import run_mode
+    from .common import check_out
 
-    check_new_run(args.out, run_mode(args))
+    check_out(args)
     _corpus_defaults(args)
     for name in ("lexicon", "embeddings"):      # a missing file or package fails before the data is read
         if getattr(args, name) and not resolve_vectors(getattr(args, name)).is_file():
